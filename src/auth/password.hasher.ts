@@ -1,0 +1,86 @@
+import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+
+/** scrypt cost: N = 2^logN, block size r, parallelism p. */
+export interface ScryptParameters {
+  logN: number;
+  r: number;
+  p: number;
+}
+
+const KEY_LENGTH = 32;
+const SALT_LENGTH = 16;
+/** `$scrypt$ln=15,r=8,p=1$<salt>$<hash>`, salt and hash in unpadded standard base64 (PHC string format). */
+const PHC = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,88})\$([A-Za-z0-9+/]{16,88})$/;
+/** Longest password accepted, in UTF-8 bytes; longer ones fail verification (after the same work). */
+const MAX_PASSWORD_BYTES = 4096;
+
+function scrypt(password: string | Buffer, salt: Buffer, keylen: number, p: ScryptParameters): Promise<Buffer> {
+  const N = 2 ** p.logN;
+  const options: ScryptOptions = { N, r: p.r, p: p.p, maxmem: 128 * p.r * (N + p.p + 2) + 1024 * 1024 };
+  return new Promise((resolve, reject) =>
+    scryptCallback(password, salt, keylen, options, (error, key) => (error ? reject(error) : resolve(key))),
+  );
+}
+
+const b64 = (buffer: Buffer) => buffer.toString('base64').replace(/=+$/, '');
+
+/**
+ * Password hashing on `node:crypto` scrypt, in PHC string format: apps need no native dependency.
+ * Verification is timing-safe, and {@link verifyDummy} spends the same work for an unknown account so
+ * that response time does not reveal which usernames exist.
+ *
+ * @example
+ * const hasher = new PasswordHasher();
+ * const stored = await hasher.hash('letsgobowling'); // '$scrypt$ln=15,r=8,p=1$…$…'
+ * await hasher.verify(stored, 'letsgobowling');      // true
+ */
+export class PasswordHasher {
+  readonly parameters: Readonly<ScryptParameters>;
+  private dummy: Promise<string> | undefined;
+
+  /** @param parameters cost of new hashes. @default { logN: 15, r: 8, p: 1 } (N = 32768, 32 MiB) */
+  constructor(parameters: Partial<ScryptParameters> = {}) {
+    this.parameters = Object.freeze({ logN: 15, r: 8, p: 1, ...parameters });
+  }
+
+  /** Hashes a password with a fresh 128-bit salt. */
+  async hash(password: string): Promise<string> {
+    if (typeof password !== 'string' || password.length === 0) throw new TypeError('password must be a non-empty string');
+    const salt = randomBytes(SALT_LENGTH);
+    const key = await scrypt(password.normalize('NFC'), salt, KEY_LENGTH, this.parameters);
+    const { logN, r, p } = this.parameters;
+    return `$scrypt$ln=${logN},r=${r},p=${p}$${b64(salt)}$${b64(key)}`;
+  }
+
+  /**
+   * True when `password` matches the PHC string. False for a wrong password, a malformed hash or a
+   * non-string password; never throws for bad input.
+   */
+  async verify(phc: string, password: unknown): Promise<boolean> {
+    const match = typeof phc === 'string' ? PHC.exec(phc) : null;
+    if (!match) {
+      await this.verifyDummy(password);
+      return false;
+    }
+    const parameters = { logN: Number(match[1]), r: Number(match[2]), p: Number(match[3]) };
+    if (parameters.logN < 1 || parameters.logN > 22 || parameters.r < 1 || parameters.p < 1) return false;
+    const salt = Buffer.from(match[4], 'base64');
+    const expected = Buffer.from(match[5], 'base64');
+    const usable = typeof password === 'string' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES;
+    const key = await scrypt(usable ? password.normalize('NFC') : '', salt, expected.length, parameters);
+    return timingSafeEqual(key, expected) && usable;
+  }
+
+  /** Spends the work of one verification and resolves to false (for unknown accounts). */
+  async verifyDummy(password: unknown): Promise<false> {
+    this.dummy ??= this.hash(randomBytes(16).toString('hex'));
+    await this.verify(await this.dummy, password);
+    return false;
+  }
+
+  /** True when a stored hash was made with other parameters than this hasher's (rehash at next login). */
+  needsRehash(phc: string): boolean {
+    const { logN, r, p } = this.parameters;
+    return !phc.startsWith(`$scrypt$ln=${logN},r=${r},p=${p}$`);
+  }
+}

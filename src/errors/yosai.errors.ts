@@ -1,0 +1,91 @@
+/**
+ * Domain errors. They carry context in readonly fields and know nothing of HTTP; only the guard and the
+ * exception filter map them to status codes (see `mapYosaiError`).
+ */
+
+/** Base class of every error this library throws. */
+export class YosaiError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The session has passed its idle or absolute timeout. */
+export class ExpiredSessionError extends YosaiError {
+  constructor(
+    /** Public id of the session (a hash of its token; safe to log). */
+    readonly sessionId: string,
+    /** Which timeout ended it. */
+    readonly kind: 'idle' | 'absolute',
+  ) {
+    super(
+      `Session ${sessionId} has expired (${kind} timeout). Start a new session with subject.getSession().`,
+    );
+  }
+}
+
+/** The session was stopped (logout, `stop()`, replaced at login, or deleted by another instance). */
+export class StoppedSessionError extends YosaiError {
+  constructor(readonly sessionId: string) {
+    super(`Session ${sessionId} has been stopped; it can no longer be read or written. Start a new one.`);
+  }
+}
+
+/** No session exists for the given token. */
+export class UnknownSessionError extends YosaiError {
+  constructor(readonly sessionId: string | null) {
+    super(`No session exists for the presented token${sessionId ? ` (id ${sessionId})` : ''}.`);
+  }
+}
+
+/** Base class of login failures. Both subclasses are reported to clients identically. */
+export class AuthenticationError extends YosaiError {}
+
+/** The account exists but the presented credentials do not match. */
+export class IncorrectCredentialsError extends AuthenticationError {
+  constructor() {
+    super('The presented credentials do not match the account.');
+  }
+}
+
+/** The realm knows no account for the presented username. */
+export class UnknownAccountError extends AuthenticationError {
+  constructor() {
+    super('No account matches the presented username.');
+  }
+}
+
+/** The session store failed or did not answer in time. Requests that depend on it fail closed. */
+export class SessionStoreError extends YosaiError {
+  constructor(
+    /** The store operation that failed: `get`, `set`, `compareAndSet` or `delete`. */
+    readonly operation: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Session store ${operation} failed: ${message}`, options);
+  }
+}
+
+/** A value cannot be stored in a session, or a stored record cannot be read back. */
+export class SessionSerializationError extends YosaiError {
+  constructor(
+    message: string,
+    /** Path of the offending value, e.g. `cart.items[2].price`, when known. */
+    readonly path?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The module was configured wrongly. Thrown at bootstrap; the message names the option. */
+export class YosaiConfigurationError extends YosaiError {
+  constructor(
+    message: string,
+    /** The option(s) at fault. */
+    readonly option?: string,
+  ) {
+    super(message);
+  }
+}

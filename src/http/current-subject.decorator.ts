@@ -1,0 +1,21 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { YosaiConfigurationError } from '../errors/yosai.errors.js';
+import type { Subject } from '../subject/subject.js';
+import { YOSAI_SUBJECT } from '../yosai.constants.js';
+
+/**
+ * The request's `Subject`, as resolved by `YosaiGuard`.
+ * @throws YosaiConfigurationError when the guard did not run for the route.
+ * @example
+ * @Get('me') me(@CurrentSubject() subject: Subject) { return { username: subject.primaryIdentifier }; }
+ */
+export const CurrentSubject = createParamDecorator((_data: unknown, context: ExecutionContext): Subject => {
+  const request = context.switchToHttp().getRequest<Record<symbol, Subject | undefined>>();
+  const subject = request?.[YOSAI_SUBJECT];
+  if (!subject) {
+    throw new YosaiConfigurationError(
+      '@CurrentSubject() found no Subject: mount YosaiGuard for this route (APP_GUARD or @UseGuards(YosaiGuard)).',
+    );
+  }
+  return subject;
+});

@@ -1,0 +1,187 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
+import { YOSAI_CONFIG } from '../yosai.internal-constants.js';
+
+/** What the transport found in a request. */
+export interface PresentedToken {
+  /** The token to resolve, or null when none (or none usable) was presented. */
+  readonly token: string | null;
+  /** True when the client presented something in a session cookie or header, usable or not. */
+  readonly presented: boolean;
+  /** True when a session cookie was presented (so clearing it is meaningful). */
+  readonly viaCookie: boolean;
+}
+
+/** Where a Subject sends its token when a session starts, is replaced or ends. */
+export interface TokenSink {
+  issue(token: string): void;
+  clear(): void;
+}
+
+/** Minimal request shape shared by Express and Fastify. */
+export interface HttpRequestLike {
+  headers: Record<string, string | string[] | undefined>;
+  protocol?: string;
+  ip?: string;
+}
+
+/** Minimal response shape shared by Express's `Response` and Fastify's `FastifyReply`. */
+interface HttpResponseLike {
+  getHeader(name: string): unknown;
+  removeHeader(name: string): unknown;
+  setHeader?(name: string, value: string | string[]): unknown;
+  header?(name: string, value: unknown): unknown;
+  headersSent?: boolean;
+  sent?: boolean;
+  raw?: { headersSent?: boolean };
+}
+
+const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
+
+function readHeader(request: HttpRequestLike, name: string): string | undefined | null {
+  const value = request.headers?.[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) return value.length === 1 ? value[0] : null; // repeated header: ambiguous
+  return value;
+}
+
+/** All values of the cookie `name` in a Cookie header (there can be several). */
+function cookieValues(header: string, name: string): string[] {
+  const values: string[] = [];
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    const eq = header.indexOf('=', start);
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
+      let value = header.slice(eq + 1, end).trim();
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+      values.push(value);
+    }
+    start = end + 1;
+  }
+  return values;
+}
+
+function isFastifyReply(response: HttpResponseLike): boolean {
+  return typeof response.header === 'function' && 'raw' in response && !!response.raw;
+}
+
+function headersSent(response: HttpResponseLike): boolean {
+  return !!(response.headersSent ?? response.raw?.headersSent ?? response.sent);
+}
+
+function setResponseHeader(response: HttpResponseLike, name: string, value: string | string[]) {
+  if (isFastifyReply(response)) {
+    response.removeHeader(name);
+    response.header!(name, value);
+  } else {
+    response.setHeader!(name, value);
+  }
+}
+
+/**
+ * Reads the session token from a request and writes token changes to the response, by cookie and/or
+ * header as configured. Works with Express and Fastify.
+ */
+@Injectable()
+export class TokenTransport {
+  readonly cookieName: string | null;
+  private readonly clearCookie: string | null;
+
+  constructor(@Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig) {
+    const cookie = config.cookie;
+    this.cookieName = cookie ? (cookie.hostPrefix ? `__Host-${cookie.name}` : cookie.name) : null;
+    this.clearCookie = cookie ? `${this.cookieName}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0` : null;
+  }
+
+  /**
+   * Finds the token. Ambiguity is refused rather than guessed at: several different session cookies, a
+   * repeated header, or a cookie and a header that disagree all give "no usable token".
+   */
+  extract(request: HttpRequestLike): PresentedToken {
+    let fromCookie: string | null | undefined;
+    let viaCookie = false;
+    if (this.cookieName) {
+      const header = request.headers?.cookie;
+      const cookieHeader = Array.isArray(header) ? header.join('; ') : header;
+      if (cookieHeader) {
+        const values = cookieValues(cookieHeader, this.cookieName);
+        if (values.length > 0) {
+          viaCookie = true;
+          fromCookie = values.every((v) => v === values[0]) ? values[0] : null;
+        }
+      }
+    }
+    let fromHeader: string | null | undefined;
+    if (this.config.header) {
+      const raw = readHeader(request, this.config.header.name);
+      if (raw === null) fromHeader = null;
+      else if (raw !== undefined) {
+        if (this.config.header.name === 'authorization') {
+          const match = BEARER.exec(raw);
+          fromHeader = match ? match[1] : raw.trim() === '' ? undefined : null;
+        } else {
+          fromHeader = raw.trim() === '' ? undefined : raw.trim();
+        }
+      }
+    }
+    const presented = fromCookie !== undefined || fromHeader !== undefined;
+    if (!presented) return { token: null, presented: false, viaCookie };
+    if (fromCookie === null || fromHeader === null) return { token: null, presented, viaCookie };
+    if (fromCookie !== undefined && fromHeader !== undefined && fromCookie !== fromHeader) {
+      return { token: null, presented, viaCookie };
+    }
+    return { token: (fromCookie ?? fromHeader) as string, presented, viaCookie };
+  }
+
+  /** The Set-Cookie value that hands `token` to a browser. */
+  cookieFor(token: string, request: HttpRequestLike): string {
+    const cookie = this.config.cookie!;
+    const secure = cookie.secure === 'auto' ? request.protocol === 'https' : cookie.secure;
+    let value = `${this.cookieName}=${token}; Path=/; HttpOnly; SameSite=${cookie.sameSite[0].toUpperCase()}${cookie.sameSite.slice(1)}`;
+    if (secure) value += '; Secure';
+    if (cookie.maxAgeMs !== undefined) value += `; Max-Age=${Math.floor(cookie.maxAgeMs / 1000)}`;
+    return value;
+  }
+
+  /** The Set-Cookie value that removes the session cookie. */
+  clearingCookie(request: HttpRequestLike): string {
+    const cookie = this.config.cookie!;
+    const secure = cookie.secure === 'auto' ? request.protocol === 'https' : cookie.secure;
+    return `${this.clearCookie}; HttpOnly; SameSite=${cookie.sameSite[0].toUpperCase()}${cookie.sameSite.slice(1)}${secure ? '; Secure' : ''}`;
+  }
+
+  /** A sink that writes token changes into this response (replacing, not adding to, earlier ones). */
+  sinkFor(request: HttpRequestLike, response: HttpResponseLike | undefined, presented: PresentedToken): TokenSink {
+    const write = (cookie: string | null, headerToken: string | null) => {
+      if (!response || headersSent(response)) return;
+      if (cookie !== null && this.cookieName) {
+        const existing = response.getHeader('set-cookie');
+        const list = (Array.isArray(existing) ? existing : existing === undefined ? [] : [String(existing)]).filter(
+          (c: unknown) => !String(c).startsWith(`${this.cookieName}=`),
+        );
+        list.push(cookie);
+        setResponseHeader(response, 'set-cookie', list);
+      }
+      if (this.config.header) {
+        if (headerToken !== null) setResponseHeader(response, this.config.header.responseHeader, headerToken);
+        else response.removeHeader(this.config.header.responseHeader);
+      }
+      setResponseHeader(response, 'cache-control', 'no-store');
+    };
+    let cookieSent = false;
+    return {
+      issue: (token) => {
+        cookieSent = this.cookieName !== null;
+        write(this.cookieName ? this.cookieFor(token, request) : null, token);
+      },
+      clear: () => {
+        // Only tell the client to drop a cookie it may hold; header clients simply stop using the token.
+        const cookie = this.cookieName && (presented.viaCookie || cookieSent) ? this.clearingCookie(request) : null;
+        if (cookie === null && !this.config.header) return;
+        write(cookie, null);
+      },
+    };
+  }
+}

@@ -1,0 +1,41 @@
+import {
+  BadRequestException,
+  HttpException,
+  InternalServerErrorException,
+  ServiceUnavailableException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import {
+  AuthenticationError,
+  ExpiredSessionError,
+  SessionSerializationError,
+  SessionStoreError,
+  StoppedSessionError,
+  UnknownSessionError,
+  YosaiError,
+} from '../errors/yosai.errors.js';
+
+/** The one message every failed login gets, whatever the reason. */
+export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
+
+/**
+ * Maps a domain error to the HTTP answer. Messages are generic: they never say whether a username
+ * exists, and never echo a token or a stored value.
+ *
+ * | error | status |
+ * |---|---|
+ * | `AuthenticationError` (unknown account, wrong password) | 401, one message for both |
+ * | `ExpiredSessionError`, `StoppedSessionError`, `UnknownSessionError` | 401 |
+ * | `SessionSerializationError` | 400 |
+ * | `SessionStoreError` | 503 (fail closed) |
+ * | anything else from this library | 500 |
+ */
+export function mapYosaiError(error: YosaiError): HttpException {
+  if (error instanceof AuthenticationError) return new UnauthorizedException(LOGIN_FAILED_MESSAGE);
+  if (error instanceof ExpiredSessionError || error instanceof StoppedSessionError || error instanceof UnknownSessionError) {
+    return new UnauthorizedException('Session is no longer valid');
+  }
+  if (error instanceof SessionSerializationError) return new BadRequestException(error.message);
+  if (error instanceof SessionStoreError) return new ServiceUnavailableException('Session store unavailable');
+  return new InternalServerErrorException();
+}

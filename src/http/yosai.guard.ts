@@ -1,0 +1,79 @@
+import {
+  ForbiddenException,
+  Injectable,
+  UnauthorizedException,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { YosaiError } from '../errors/yosai.errors.js';
+import type { Subject } from '../subject/subject.js';
+import { SubjectFactory } from '../subject/subject.factory.js';
+import { YOSAI_SUBJECT } from '../yosai.constants.js';
+import { YOSAI_REQUIREMENT } from '../yosai.internal-constants.js';
+import type { HttpRequestLike, PresentedToken } from './token-transport.js';
+import type { SubjectRequirement } from './requires.decorator.js';
+import { mapYosaiError } from './yosai-error.mapper.js';
+
+/**
+ * Resolves the `Subject` of every request, puts it on the request under {@link YOSAI_SUBJECT}, and
+ * enforces `@RequiresAuthentication()`, `@RequiresUser()` and `@RequiresGuest()`.
+ *
+ * Mount it yourself, globally (`{ provide: APP_GUARD, useClass: YosaiGuard }`) or per controller
+ * (`@UseGuards(YosaiGuard)`). Subclass it and override the `protected` hooks to adapt it, e.g. to
+ * GraphQL (`getRequestResponse`) or to another token source (`extractToken` via `SubjectFactory`).
+ */
+@Injectable()
+export class YosaiGuard implements CanActivate {
+  constructor(
+    protected readonly subjects: SubjectFactory,
+    protected readonly reflector: Reflector,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const { request, response } = this.getRequestResponse(context);
+    if (!request) return true;
+    let subject = (request as unknown as Record<symbol, Subject | undefined>)[YOSAI_SUBJECT];
+    if (!subject) {
+      try {
+        subject = await this.resolveSubject(request, response);
+      } catch (error) {
+        throw this.mapError(error);
+      }
+      (request as unknown as Record<symbol, Subject>)[YOSAI_SUBJECT] = subject;
+    }
+    const requirement = this.reflector.getAllAndOverride<SubjectRequirement | undefined>(YOSAI_REQUIREMENT, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (requirement === 'authenticated' && !subject.isAuthenticated) throw new UnauthorizedException('Authentication required');
+    if (requirement === 'user' && subject.identifiers.length === 0) throw new UnauthorizedException('Authentication required');
+    if (requirement === 'guest' && subject.isAuthenticated) throw new ForbiddenException('Only for guests');
+    return true;
+  }
+
+  /**
+   * Where the request and response are. HTTP by default; return `{ request: null }` to skip a context.
+   * GraphQL: `const ctx = GqlExecutionContext.create(context).getContext(); return { request: ctx.req, response: ctx.res };`
+   */
+  protected getRequestResponse(context: ExecutionContext): { request: HttpRequestLike | null; response?: unknown } {
+    if (context.getType() !== 'http') return { request: null };
+    const http = context.switchToHttp();
+    return { request: http.getRequest<HttpRequestLike>(), response: http.getResponse<unknown>() };
+  }
+
+  /** The token the request presents. Override to read it from elsewhere (e.g. a WebSocket handshake field). */
+  protected extractToken(request: HttpRequestLike): PresentedToken {
+    return this.subjects.extractToken(request);
+  }
+
+  /** Makes the Subject from the request (at most one store read). */
+  protected resolveSubject(request: HttpRequestLike, response: unknown): Promise<Subject> {
+    return this.subjects.fromRequest(request, response, this.extractToken(request));
+  }
+
+  /** The exception for a failure while resolving the Subject. Store failures become 503 (fail closed). */
+  protected mapError(error: unknown): unknown {
+    return error instanceof YosaiError ? mapYosaiError(error) : error;
+  }
+}

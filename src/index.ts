@@ -1,0 +1,45 @@
+// The public API of nestjs-yosai. Everything not exported here is internal.
+export { YosaiModule } from './yosai.module.js';
+export { YOSAI_OPTIONS_TYPE, YOSAI_ASYNC_OPTIONS_TYPE } from './yosai.module-definition.js';
+export type {
+  Clock,
+  YosaiCookieOptions,
+  YosaiHeaderOptions,
+  YosaiModuleOptions,
+} from './options/yosai-options.interface.js';
+export { YOSAI_DEFAULTS } from './options/yosai.defaults.js';
+export {
+  YOSAI_SUBJECT,
+  YOSAI_EVENTS,
+  YOSAI_SESSION_STARTED,
+  YOSAI_SESSION_STOPPED,
+  YOSAI_SESSION_EXPIRED,
+  YOSAI_LOGIN_SUCCEEDED,
+  YOSAI_LOGIN_FAILED,
+} from './yosai.constants.js';
+export * from './errors/yosai.errors.js';
+export { Session } from './session/session.js';
+export { SessionManager, type SessionResolution, type StartSessionOptions } from './session/session.manager.js';
+export {
+  SessionStartedEvent,
+  SessionStoppedEvent,
+  SessionExpiredEvent,
+  LoginSucceededEvent,
+  LoginFailedEvent,
+  type SessionStopReason,
+  type SessionExpiryReason,
+} from './session/session.events.js';
+export { SessionStore } from './store/session.store.js';
+export { CacheManagerSessionStore, type CacheManagerSessionStoreOptions } from './store/cache-manager-session.store.js';
+export { Subject } from './subject/subject.js';
+export { SubjectFactory, type SubjectFromTokenOptions } from './subject/subject.factory.js';
+export { Realm, type Account } from './auth/realm.js';
+export { UsernamePasswordToken } from './auth/username-password.token.js';
+export { PasswordHasher, type ScryptParameters } from './auth/password.hasher.js';
+export { YosaiGuard } from './http/yosai.guard.js';
+export { CurrentSubject } from './http/current-subject.decorator.js';
+export { RequiresAuthentication, RequiresUser, RequiresGuest, type SubjectRequirement } from './http/requires.decorator.js';
+export { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
+export { mapYosaiError, LOGIN_FAILED_MESSAGE } from './http/yosai-error.mapper.js';
+export type { PresentedToken, HttpRequestLike } from './http/token-transport.js';
+export { ManualClock } from './testing/manual.clock.js';

@@ -1,0 +1,143 @@
+import type { Realm } from '../auth/realm.js';
+import type { ScryptParameters } from '../auth/password.hasher.js';
+import type { SessionStore } from '../store/session.store.js';
+
+/** A source of the current time in epoch milliseconds. Swap it for a controllable clock in tests. */
+export interface Clock {
+  now(): number;
+}
+
+/** How the session token travels in a cookie. */
+export interface YosaiCookieOptions {
+  /**
+   * Cookie name. Generic on purpose: it should not reveal the framework.
+   * @default 'sid'
+   */
+  name?: string;
+  /**
+   * `Secure` attribute. `true` always sets it; `'auto'` sets it when the request arrived over HTTPS
+   * (`request.protocol`, which honours Express's `trust proxy`); `false` never sets it (local HTTP only).
+   * @default true
+   */
+  secure?: boolean | 'auto';
+  /**
+   * `SameSite` attribute.
+   * @default 'lax'
+   */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /**
+   * Prefix the name with `__Host-`, which makes browsers refuse the cookie unless it is Secure, has
+   * `Path=/` and no `Domain`. Requires `secure: true`.
+   * @default false
+   */
+  hostPrefix?: boolean;
+  /**
+   * `Max-Age` in milliseconds (rounded down to seconds). Unset gives a browser-session cookie.
+   * @default undefined
+   */
+  maxAgeMs?: number;
+}
+
+/** How the session token travels in a request header (API and mobile clients). */
+export interface YosaiHeaderOptions {
+  /**
+   * Request header that carries the token. `'authorization'` reads `Authorization: Bearer <token>`;
+   * any other name reads the header's whole value.
+   * @default 'authorization'
+   */
+  name?: string;
+  /**
+   * Response header in which a new token is returned when a session starts or is replaced.
+   * @default 'x-session-token'
+   */
+  responseHeader?: string;
+}
+
+/** Options of `YosaiModule.forRoot()` / the factory of `forRootAsync()`. */
+export interface YosaiModuleOptions {
+  /**
+   * A session ends when it has not been accessed for this long. Milliseconds.
+   * @default 1_800_000 (30 minutes)
+   */
+  idleTimeoutMs?: number;
+  /**
+   * A session ends this long after it started, however active. Milliseconds.
+   * @default 28_800_000 (8 hours)
+   */
+  absoluteTimeoutMs?: number;
+  /**
+   * `lastAccessedAt` is written at most once per interval, so a burst of requests is one write.
+   * Milliseconds; `0` writes on every access.
+   * @default min(idleTimeoutMs / 10, 60_000)
+   */
+  touchIntervalMs?: number;
+  /**
+   * A store operation that has not answered after this long fails with `SessionStoreError`. Milliseconds.
+   * @default 2_000
+   */
+  storeTimeoutMs?: number;
+  /**
+   * Records stay in the store this long past their expiry, so a late request can still see and report
+   * the expiry (one `expired` event) instead of meeting an unknown token. Milliseconds.
+   * @default 60_000
+   */
+  expiredRecordGraceMs?: number;
+  /**
+   * Start a session the moment a Subject is made (the seed document's literal behaviour). Off by
+   * default: bots without cookie jars would fill the store.
+   * @default false
+   */
+  eagerSessions?: boolean;
+  /**
+   * Copy the guest session's attributes into the session that replaces it at login.
+   * @default true
+   */
+  carryAttributesOnLogin?: boolean;
+  /**
+   * Where sessions live. Any `SessionStore`; use `CacheManagerSessionStore` for a cache-manager `Cache`.
+   * @default an in-memory `CacheManagerSessionStore` (one process only)
+   */
+  store?: SessionStore;
+  /** The app's source of accounts; needed for `subject.login()`. */
+  realm?: Realm;
+  /**
+   * Cookie transport, or `false` to turn it off.
+   * @default { name: 'sid', secure: true, sameSite: 'lax', hostPrefix: false }
+   */
+  cookie?: YosaiCookieOptions | false;
+  /**
+   * Header transport, or `false` to turn it off.
+   * @default false
+   */
+  header?: YosaiHeaderOptions | false;
+  /**
+   * Cost of the built-in scrypt password hasher used for new hashes and for the dummy verification.
+   * Existing hashes are verified with the parameters they were made with.
+   * @default { logN: 15, r: 8, p: 1 }
+   */
+  passwordHashing?: Partial<ScryptParameters>;
+  /**
+   * Source of time. Replace it with a controllable clock in tests.
+   * @default Date.now
+   */
+  clock?: Clock;
+}
+
+/** The validated configuration with every default filled in (internal). */
+export interface ResolvedYosaiConfig {
+  readonly idleTimeoutMs: number;
+  readonly absoluteTimeoutMs: number;
+  readonly touchIntervalMs: number;
+  readonly storeTimeoutMs: number;
+  readonly expiredRecordGraceMs: number;
+  readonly eagerSessions: boolean;
+  readonly carryAttributesOnLogin: boolean;
+  readonly store: SessionStore;
+  /** True when the module created the store and so must close it at shutdown. */
+  readonly ownsStore: boolean;
+  readonly realm: Realm | null;
+  readonly cookie: Readonly<Required<Omit<YosaiCookieOptions, 'maxAgeMs'>> & { maxAgeMs?: number }> | null;
+  readonly header: Readonly<Required<YosaiHeaderOptions>> | null;
+  readonly passwordHashing: Readonly<ScryptParameters>;
+  readonly clock: Clock;
+}

@@ -1,0 +1,191 @@
+import 'reflect-metadata';
+import { plainToInstance, Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+  ValidateNested,
+  validateSync,
+  type ValidationError,
+} from 'class-validator';
+import { YosaiConfigurationError } from '../errors/yosai.errors.js';
+import { CacheManagerSessionStore } from '../store/cache-manager-session.store.js';
+import { isSessionStore } from '../store/session.store.js';
+import type { ResolvedYosaiConfig, YosaiModuleOptions } from './yosai-options.interface.js';
+import { YOSAI_DEFAULTS } from './yosai.defaults.js';
+
+// RFC 7230 token characters: what a cookie or header name may contain.
+const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const MAX_MS = 365 * 24 * 60 * 60_000;
+
+class CookieOptionsSchema {
+  @IsOptional() @IsString() @MaxLength(64) @Matches(TOKEN_NAME, { message: 'must be a valid cookie name (letters, digits, !#$%&\'*+-.^_`|~)' })
+  name?: string;
+  @IsOptional() @IsIn([true, false, 'auto'], { message: "must be true, false or 'auto'" })
+  secure?: boolean | 'auto';
+  @IsOptional() @IsIn(['lax', 'strict', 'none'], { message: "must be 'lax', 'strict' or 'none'" })
+  sameSite?: string;
+  @IsOptional() @IsBoolean({ message: 'must be a boolean' })
+  hostPrefix?: boolean;
+  @IsOptional() @IsInt({ message: 'must be an integer number of milliseconds' }) @Min(1000, { message: 'must be at least 1000 ms' }) @Max(MAX_MS)
+  maxAgeMs?: number;
+}
+
+class HeaderOptionsSchema {
+  @IsOptional() @IsString() @MaxLength(64) @Matches(TOKEN_NAME, { message: 'must be a valid header name' })
+  name?: string;
+  @IsOptional() @IsString() @MaxLength(64) @Matches(TOKEN_NAME, { message: 'must be a valid header name' })
+  responseHeader?: string;
+}
+
+class ScryptSchema {
+  @IsOptional() @IsInt() @Min(10, { message: 'must be at least 10 (N = 1024)' }) @Max(20, { message: 'must be at most 20' })
+  logN?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(32)
+  r?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(16)
+  p?: number;
+}
+
+const msInt = { message: 'must be an integer number of milliseconds' };
+
+class OptionsSchema {
+  @IsOptional() @IsInt(msInt) @Min(1, { message: 'must be positive' }) @Max(MAX_MS)
+  idleTimeoutMs?: number;
+  @IsOptional() @IsInt(msInt) @Min(1, { message: 'must be positive' }) @Max(MAX_MS)
+  absoluteTimeoutMs?: number;
+  @IsOptional() @IsInt(msInt) @Min(0, { message: 'must not be negative' }) @Max(MAX_MS)
+  touchIntervalMs?: number;
+  @IsOptional() @IsInt(msInt) @Min(1, { message: 'must be positive' }) @Max(600_000)
+  storeTimeoutMs?: number;
+  @IsOptional() @IsInt(msInt) @Min(0, { message: 'must not be negative' }) @Max(MAX_MS)
+  expiredRecordGraceMs?: number;
+  @IsOptional() @IsBoolean({ message: 'must be a boolean' })
+  eagerSessions?: boolean;
+  @IsOptional() @IsBoolean({ message: 'must be a boolean' })
+  carryAttributesOnLogin?: boolean;
+  @ValidateIf((o: OptionsSchema) => o.cookie !== undefined && o.cookie !== false)
+  @ValidateNested() @Type(() => CookieOptionsSchema)
+  cookie?: CookieOptionsSchema | false;
+  @ValidateIf((o: OptionsSchema) => o.header !== undefined && o.header !== false)
+  @ValidateNested() @Type(() => HeaderOptionsSchema)
+  header?: HeaderOptionsSchema | false;
+  @IsOptional() @ValidateNested() @Type(() => ScryptSchema)
+  passwordHashing?: ScryptSchema;
+}
+
+function describeErrors(errors: ValidationError[], parent = ''): string[] {
+  const lines: string[] = [];
+  for (const error of errors) {
+    const path = parent ? `${parent}.${error.property}` : error.property;
+    for (const message of Object.values(error.constraints ?? {})) {
+      // class-validator messages start with the property name; ours do not.
+      const text = message.startsWith(error.property) ? message.slice(error.property.length).trim() : message;
+      lines.push(`\`${path}\` ${text} (got ${JSON.stringify(error.value) ?? String(error.value)})`);
+    }
+    lines.push(...describeErrors(error.children ?? [], path));
+  }
+  return lines;
+}
+
+function fail(option: string, why: string): never {
+  throw new YosaiConfigurationError(`YosaiModule option \`${option}\` ${why}`, option);
+}
+
+/**
+ * Validates the options once, at bootstrap, and fills in every default.
+ * @throws YosaiConfigurationError naming the option at fault and why.
+ */
+export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | null): ResolvedYosaiConfig {
+  if (options === null || typeof options !== 'object') {
+    throw new YosaiConfigurationError('YosaiModule options must be an object (pass {} for the defaults).');
+  }
+  const { store, realm, clock, ...plain } = options;
+  const schema = plainToInstance(OptionsSchema, plain);
+  const errors = validateSync(schema, { forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const lines = describeErrors(errors);
+    throw new YosaiConfigurationError(
+      `YosaiModule options are invalid:\n  - ${lines.join('\n  - ')}`,
+      errors.map((e) => e.property).join(','),
+    );
+  }
+  const known = new Set([
+    'idleTimeoutMs', 'absoluteTimeoutMs', 'touchIntervalMs', 'storeTimeoutMs', 'expiredRecordGraceMs',
+    'eagerSessions', 'carryAttributesOnLogin', 'store', 'realm', 'cookie', 'header', 'passwordHashing', 'clock',
+    'isGlobal',
+  ]);
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) fail(key, `is not a known option (check its spelling; known: ${[...known].join(', ')})`);
+  }
+
+  if (store !== undefined && !isSessionStore(store)) {
+    const looksLikeCache = !!store && typeof store === 'object' && 'stores' in store && 'wrap' in store;
+    fail(
+      'store',
+      looksLikeCache
+        ? 'is a cache-manager Cache, not a SessionStore: wrap it as `new CacheManagerSessionStore(cache)`.'
+        : 'must be a SessionStore (an object with get, set, compareAndSet and delete methods), e.g. `new CacheManagerSessionStore(cache)`.',
+    );
+  }
+  if (realm !== undefined && realm !== null && typeof (realm as { findAccount?: unknown }).findAccount !== 'function') {
+    fail('realm', 'must be a Realm: an object with a findAccount(username) method.');
+  }
+  if (clock !== undefined && typeof (clock as { now?: unknown })?.now !== 'function') {
+    fail('clock', 'must be an object with a now() method returning epoch milliseconds.');
+  }
+
+  const idleTimeoutMs = plain.idleTimeoutMs ?? YOSAI_DEFAULTS.idleTimeoutMs;
+  const absoluteTimeoutMs = plain.absoluteTimeoutMs ?? YOSAI_DEFAULTS.absoluteTimeoutMs;
+  if (idleTimeoutMs > absoluteTimeoutMs) {
+    fail('idleTimeoutMs', `(${idleTimeoutMs}) must not be longer than \`absoluteTimeoutMs\` (${absoluteTimeoutMs}): the idle timeout could never apply.`);
+  }
+  const touchIntervalMs =
+    plain.touchIntervalMs ?? Math.min(Math.floor(idleTimeoutMs / 10), YOSAI_DEFAULTS.maxDefaultTouchIntervalMs);
+  if (touchIntervalMs >= idleTimeoutMs) {
+    fail('touchIntervalMs', `(${touchIntervalMs}) must be shorter than \`idleTimeoutMs\` (${idleTimeoutMs}), or active sessions would expire between touches.`);
+  }
+
+  const cookie =
+    plain.cookie === false ? null : Object.freeze({ ...YOSAI_DEFAULTS.cookie, ...(plain.cookie ?? {}) });
+  if (cookie?.hostPrefix && cookie.secure !== true) {
+    fail('cookie.hostPrefix', 'requires `cookie.secure: true`: browsers reject __Host- cookies without Secure.');
+  }
+  if (cookie?.sameSite === 'none' && cookie.secure === false) {
+    fail('cookie.sameSite', "'none' requires a Secure cookie: browsers reject SameSite=None without Secure.");
+  }
+  const header =
+    plain.header === undefined || plain.header === false
+      ? null
+      : Object.freeze({
+          name: (plain.header.name ?? YOSAI_DEFAULTS.header.name).toLowerCase(),
+          responseHeader: (plain.header.responseHeader ?? YOSAI_DEFAULTS.header.responseHeader).toLowerCase(),
+        });
+  if (!cookie && !header) {
+    fail('cookie', 'and `header` are both off: turn one of them on, or clients cannot present a session token.');
+  }
+
+  return Object.freeze({
+    idleTimeoutMs,
+    absoluteTimeoutMs,
+    touchIntervalMs,
+    storeTimeoutMs: plain.storeTimeoutMs ?? YOSAI_DEFAULTS.storeTimeoutMs,
+    expiredRecordGraceMs: plain.expiredRecordGraceMs ?? YOSAI_DEFAULTS.expiredRecordGraceMs,
+    eagerSessions: plain.eagerSessions ?? YOSAI_DEFAULTS.eagerSessions,
+    carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
+    store: store ?? CacheManagerSessionStore.inMemory(),
+    ownsStore: store === undefined,
+    realm: realm ?? null,
+    cookie: cookie ? (cookie as ResolvedYosaiConfig['cookie']) : null,
+    header,
+    passwordHashing: Object.freeze({ ...YOSAI_DEFAULTS.passwordHashing, ...(plain.passwordHashing ?? {}) }),
+    clock: clock ?? { now: Date.now },
+  });
+}

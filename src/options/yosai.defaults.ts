@@ -1,0 +1,14 @@
+/** Defaults of every option. Each is explained in the README's configuration table. */
+export const YOSAI_DEFAULTS = Object.freeze({
+  idleTimeoutMs: 30 * 60_000,
+  absoluteTimeoutMs: 8 * 60 * 60_000,
+  /** touchIntervalMs defaults to idleTimeoutMs / 10, capped here. */
+  maxDefaultTouchIntervalMs: 60_000,
+  storeTimeoutMs: 2_000,
+  expiredRecordGraceMs: 60_000,
+  eagerSessions: false,
+  carryAttributesOnLogin: true,
+  cookie: Object.freeze({ name: 'sid', secure: true as boolean | 'auto', sameSite: 'lax' as const, hostPrefix: false }),
+  header: Object.freeze({ name: 'authorization', responseHeader: 'x-session-token' }),
+  passwordHashing: Object.freeze({ logN: 15, r: 8, p: 1 }),
+});

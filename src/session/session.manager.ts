@@ -1,0 +1,341 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  ExpiredSessionError,
+  SessionSerializationError,
+  SessionStoreError,
+  StoppedSessionError,
+  YosaiError,
+} from '../errors/yosai.errors.js';
+import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
+import type { SessionStore } from '../store/session.store.js';
+import { YOSAI_SESSION_EXPIRED, YOSAI_SESSION_STARTED, YOSAI_SESSION_STOPPED } from '../yosai.constants.js';
+import { YOSAI_CONFIG } from '../yosai.internal-constants.js';
+import {
+  SessionExpiredEvent,
+  SessionStartedEvent,
+  SessionStoppedEvent,
+  type SessionExpiryReason,
+  type SessionStopReason,
+} from './session.events.js';
+import { bindState, stateOf, type SessionState } from './session.internals.js';
+import { decodeRecord, defineEntry, encodeRecord, encodeValue, type SessionRecord } from './session.serializer.js';
+import { generateToken, isWellFormedToken, sessionIdOf } from './session-token.js';
+import { Session } from './session.js';
+import { YosaiEventPublisher } from './yosai-event.publisher.js';
+
+/** What {@link SessionManager.resolve} found for a token. */
+export type SessionResolution =
+  | { readonly status: 'valid'; readonly session: Session }
+  /** No token was presented. */
+  | { readonly status: 'none' }
+  /** The token does not have the shape of one we issue; the store was not asked. */
+  | { readonly status: 'malformed' }
+  /** Well-formed but no (readable) record exists: never issued, stopped, or removed. */
+  | { readonly status: 'unknown' }
+  /** The record existed but the session had timed out; it has now been removed. */
+  | { readonly status: 'expired'; readonly reason: SessionExpiryReason };
+
+/** Options of {@link SessionManager.start}. */
+export interface StartSessionOptions {
+  /** Client address, kept as the session's `host`. */
+  host?: string | null;
+  /** Owner's identifiers, primary first. Omit for a guest session. */
+  identifiers?: readonly string[] | null;
+  /** Whether the owner authenticated in this session. */
+  authenticated?: boolean;
+  /** Initial attributes. Same rules as `setAttribute`. */
+  attributes?: Record<string, unknown>;
+}
+
+const NONE = Object.freeze({ status: 'none' as const });
+const MALFORMED = Object.freeze({ status: 'malformed' as const });
+const UNKNOWN = Object.freeze({ status: 'unknown' as const });
+const MAX_WRITE_ATTEMPTS = 8;
+const MAX_KEY_LENGTH = 256;
+
+/**
+ * Starts, resolves, validates, touches, updates, replaces and stops sessions. Every store operation it
+ * makes is bounded by `storeTimeoutMs` and turns any failure into `SessionStoreError`.
+ */
+@Injectable()
+export class SessionManager implements OnModuleDestroy {
+  private readonly logger = new Logger('SessionManager');
+  private readonly store: SessionStore;
+  /** In-process write queue per session id: writes to one session from this process never race. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    @Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig,
+    private readonly events: YosaiEventPublisher,
+  ) {
+    this.store = config.store;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.config.ownsStore) await this.store.close?.();
+  }
+
+  /** Starts a new session: a fresh 256-bit token, one store write, then `yosai.session.started`. */
+  async start(options: StartSessionOptions = {}): Promise<Session> {
+    const attributes: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(options.attributes ?? {})) {
+      defineEntry(attributes, checkKey(key), encodeValue(value, key));
+    }
+    const session = await this.create({
+      host: options.host ?? null,
+      identifiers: options.identifiers ? [...options.identifiers] : null,
+      authenticated: options.authenticated ?? false,
+      attributes,
+    });
+    this.publishStarted(session);
+    return session;
+  }
+
+  /**
+   * Finds the session for a token presented by a client. At most one store read; one more write only
+   * when the touch is due. Unknown, malformed and expired tokens resolve to a status, not an error.
+   * @throws SessionStoreError when the store fails or does not answer in time.
+   */
+  async resolve(token: string | null | undefined): Promise<SessionResolution> {
+    if (token === null || token === undefined || token === '') return NONE;
+    if (!isWellFormedToken(token)) return MALFORMED;
+    const id = sessionIdOf(token);
+    const raw = await this.call('get', () => this.store.get(id));
+    if (raw === undefined) return UNKNOWN;
+    let record: SessionRecord;
+    try {
+      record = decodeRecord(raw);
+    } catch (error) {
+      await this.discard(id, error);
+      return UNKNOWN;
+    }
+    const now = this.config.clock.now();
+    const expired = this.expiryOf(record, now);
+    if (expired) {
+      await this.expire(id, record, expired, now);
+      return { status: 'expired', reason: expired };
+    }
+    const session = this.materialize(id, token, raw, record);
+    if (now - record.lastAccessedAt >= this.config.touchIntervalMs) {
+      // Coalesced touch: one attempt; if another request changed the record meanwhile, it counts as access.
+      const next = { ...record, lastAccessedAt: now };
+      const nextRaw = encodeRecord(next);
+      if (await this.call('compareAndSet', () => this.store.compareAndSet(id, raw, nextRaw, this.ttlOf(next, now)))) {
+        const state = stateOf(session);
+        state.raw = nextRaw;
+        state.record = next;
+      }
+    }
+    return { status: 'valid', session };
+  }
+
+  /**
+   * Replaces a session by a new one (new token and id) that carries its attributes (unless
+   * `carryAttributesOnLogin` is off) and the given identity; the old record is deleted, so the old token
+   * is dead at once. Emits `stopped` (reason `regenerated`) for the old and `started` for the new.
+   */
+  async replace(
+    session: Session,
+    identity: { identifiers: readonly string[] | null; authenticated: boolean },
+  ): Promise<Session> {
+    const old = stateOf(session);
+    const next = await this.create({
+      host: old.record.host,
+      identifiers: identity.identifiers ? [...identity.identifiers] : null,
+      authenticated: identity.authenticated,
+      attributes: this.config.carryAttributesOnLogin && !old.stopped ? { ...old.record.attributes } : {},
+    });
+    await this.stop(session, 'regenerated');
+    this.publishStarted(next);
+    return next;
+  }
+
+  /**
+   * Ends a session: deletes its record and emits `yosai.session.stopped` with the identifiers it had.
+   * Stopping a stopped session is a no-op.
+   */
+  async stop(session: Session, reason: SessionStopReason): Promise<void> {
+    await this.exclusive(session.id, async () => {
+      const state = stateOf(session);
+      if (state.stopped) return;
+      const removed = await this.call('delete', () => this.store.delete(session.id));
+      this.markStopped(state);
+      if (removed) {
+        this.events.publish(
+          YOSAI_SESSION_STOPPED,
+          new SessionStoppedEvent(session.id, state.record.identifiers, reason, this.config.clock.now()),
+        );
+      }
+    });
+  }
+
+  /**
+   * Applies attribute changes to the freshest stored record (compare-and-set, re-read on conflict).
+   * Values are checked before anything is written. Also records an access.
+   * @internal Called by `Session`; use the Session's methods.
+   */
+  async updateAttributes(session: Session, set: Record<string, unknown>, remove: readonly string[]): Promise<void> {
+    const encoded: [string, unknown][] = [];
+    for (const [key, value] of Object.entries(set)) encoded.push([checkKey(key), encodeValue(value, key)]);
+    for (const key of remove) checkKey(key);
+
+    await this.exclusive(session.id, async () => {
+      const state = stateOf(session);
+      if (state.stopped) throw new StoppedSessionError(session.id);
+      let raw = state.raw;
+      let record = state.record;
+      let reread = false;
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        const now = this.config.clock.now();
+        const expired = this.expiryOf(record, now);
+        if (expired) {
+          await this.expire(session.id, record, expired, now);
+          this.markStopped(state);
+          throw new ExpiredSessionError(session.id, expired);
+        }
+        const attributes = { ...record.attributes };
+        for (const [key, value] of encoded) defineEntry(attributes, key, value);
+        for (const key of remove) delete attributes[key];
+        const next: SessionRecord = { ...record, lastAccessedAt: Math.max(record.lastAccessedAt, now), attributes };
+        const nextRaw = encodeRecord(next);
+        const expected = raw;
+        if (await this.call('compareAndSet', () => this.store.compareAndSet(session.id, expected, nextRaw, this.ttlOf(next, now)))) {
+          state.raw = nextRaw;
+          state.record = next;
+          if (reread) state.decoded.clear();
+          for (const [key] of encoded) state.decoded.delete(key);
+          for (const key of remove) state.decoded.delete(key);
+          return;
+        }
+        // Someone else wrote (or deleted) the record since we read it: start again from the freshest one.
+        const fresh = await this.call('get', () => this.store.get(session.id));
+        if (fresh === undefined) {
+          this.markStopped(state);
+          throw new StoppedSessionError(session.id);
+        }
+        try {
+          record = decodeRecord(fresh);
+        } catch (error) {
+          await this.discard(session.id, error);
+          this.markStopped(state);
+          throw new StoppedSessionError(session.id);
+        }
+        raw = fresh;
+        reread = true;
+      }
+      throw new SessionStoreError('compareAndSet', `the session changed ${MAX_WRITE_ATTEMPTS} times while writing; giving up`);
+    });
+  }
+
+  private async create(record: Omit<SessionRecord, 'startedAt' | 'lastAccessedAt' | 'idleTimeoutMs' | 'absoluteTimeoutMs'>): Promise<Session> {
+    const token = generateToken();
+    const id = sessionIdOf(token);
+    const now = this.config.clock.now();
+    const full: SessionRecord = {
+      startedAt: now,
+      lastAccessedAt: now,
+      idleTimeoutMs: this.config.idleTimeoutMs,
+      absoluteTimeoutMs: this.config.absoluteTimeoutMs,
+      ...record,
+    };
+    const raw = encodeRecord(full);
+    await this.call('set', () => this.store.set(id, raw, this.ttlOf(full, now)));
+    return this.materialize(id, token, raw, full);
+  }
+
+  private materialize(id: string, token: string, raw: string, record: SessionRecord): Session {
+    const session = new Session(id);
+    const state: SessionState = { token, manager: this, raw, record, decoded: new Map(), stopped: false };
+    bindState(session, state);
+    return session;
+  }
+
+  private publishStarted(session: Session) {
+    const { record } = stateOf(session);
+    this.events.publish(
+      YOSAI_SESSION_STARTED,
+      new SessionStartedEvent(session.id, record.identifiers, record.host, record.startedAt),
+    );
+  }
+
+  private markStopped(state: SessionState) {
+    if (state.stopped) return;
+    state.stopped = true;
+    state.onStopped?.();
+  }
+
+  /** Timeouts in force: the record's own, but never longer than the current configuration allows. */
+  private expiryOf(record: SessionRecord, now: number): SessionExpiryReason | null {
+    if (now - record.startedAt > Math.min(record.absoluteTimeoutMs, this.config.absoluteTimeoutMs)) return 'absolute';
+    if (now - record.lastAccessedAt > Math.min(record.idleTimeoutMs, this.config.idleTimeoutMs)) return 'idle';
+    return null;
+  }
+
+  /** Store TTL: until the session would expire, plus the grace that lets a late request report the expiry. */
+  private ttlOf(record: SessionRecord, now: number): number {
+    const end = Math.min(
+      record.startedAt + Math.min(record.absoluteTimeoutMs, this.config.absoluteTimeoutMs),
+      record.lastAccessedAt + Math.min(record.idleTimeoutMs, this.config.idleTimeoutMs),
+    );
+    return Math.max(end - now, 0) + this.config.expiredRecordGraceMs + 1;
+  }
+
+  /** Removes an expired record; only the caller whose delete removed it emits `expired` (exactly once). */
+  private async expire(id: string, record: SessionRecord, reason: SessionExpiryReason, now: number) {
+    const removed = await this.call('delete', () => this.store.delete(id));
+    if (removed) {
+      this.events.publish(YOSAI_SESSION_EXPIRED, new SessionExpiredEvent(id, record.identifiers, reason, now));
+    }
+  }
+
+  /** A record that cannot be read back is treated as no session: removed and logged (without the token). */
+  private async discard(id: string, error: unknown) {
+    const why = error instanceof SessionSerializationError ? error.message : String(error);
+    this.logger.warn(`Discarded an unreadable session record (session ${id}): ${why}`);
+    await this.call('delete', () => this.store.delete(id));
+  }
+
+  private exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(id);
+    const run = previous ? previous.then(fn, fn) : fn();
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(id, tail);
+    void tail.then(() => {
+      if (this.queues.get(id) === tail) this.queues.delete(id);
+    });
+    return run;
+  }
+
+  /** Runs one store operation with the store timeout, turning every failure into SessionStoreError. */
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SessionStoreError(operation, `no answer within ${this.config.storeTimeoutMs} ms (storeTimeoutMs)`)),
+        this.config.storeTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(fn), timeout]);
+    } catch (error) {
+      if (error instanceof SessionStoreError) throw error;
+      if (error instanceof YosaiError) throw error;
+      throw new SessionStoreError(operation, error instanceof Error ? error.message : String(error), { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function checkKey(key: string): string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    throw new SessionSerializationError(
+      `Session attribute keys must be non-empty strings of at most ${MAX_KEY_LENGTH} characters.`,
+      String(key).slice(0, 64),
+    );
+  }
+  return key;
+}

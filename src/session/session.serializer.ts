@@ -1,0 +1,154 @@
+import { RECORD_VERSION } from '../yosai.internal-constants.js';
+import { SessionSerializationError } from '../errors/yosai.errors.js';
+
+/** What the store holds for one session (internal; the on-disk form is a versioned JSON envelope). */
+export interface SessionRecord {
+  startedAt: number;
+  lastAccessedAt: number;
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  host: string | null;
+  /** Primary identifier first; null for a guest session. */
+  identifiers: string[] | null;
+  authenticated: boolean;
+  /** Attribute values in their encoded (JSON-safe, tagged) form. */
+  attributes: Record<string, unknown>;
+}
+
+/*
+ * Attribute values are JSON with two additions, so that what goes in comes out:
+ *   - a Date becomes {"$d": "<ISO string>"};
+ *   - an object key that starts with "$" gets one more "$" (so a user object {"$d": 1} cannot pass for a Date).
+ * Everything that JSON would silently change or drop is refused instead: undefined, NaN and ±Infinity,
+ * functions, symbols, BigInt, circular references, and class instances other than Date.
+ */
+
+/** Sets an own property even for keys such as `__proto__`, which plain assignment would treat specially. */
+export function defineEntry(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function refuse(path: string, what: string): never {
+  throw new SessionSerializationError(
+    `Session attribute value at \`${path}\` cannot be stored: ${what}. Session values must be JSON-serialisable ` +
+      '(strings, finite numbers, booleans, null, plain objects, arrays, Dates).',
+    path,
+  );
+}
+
+/** Encodes one attribute value, or throws `SessionSerializationError` naming the path at fault. */
+export function encodeValue(value: unknown, path: string, ancestors: object[] = []): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      if (!Number.isFinite(value)) refuse(path, `${value} is not a finite number`);
+      return value;
+    case 'undefined':
+      return refuse(path, 'undefined (use null, or removeAttribute() to remove a key)');
+    case 'bigint':
+      return refuse(path, 'BigInt (store it as a string)');
+    case 'function':
+      return refuse(path, 'a function');
+    case 'symbol':
+      return refuse(path, 'a symbol');
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (ancestors.includes(object)) refuse(path, 'a circular reference');
+  if (object instanceof Date) {
+    if (Number.isNaN(object.getTime())) refuse(path, 'an invalid Date');
+    return { $d: object.toISOString() };
+  }
+  const inner = [...ancestors, object];
+  if (Array.isArray(object)) {
+    const out: unknown[] = new Array<unknown>(object.length);
+    for (let i = 0; i < object.length; i++) {
+      if (!(i in object)) refuse(`${path}[${i}]`, 'a hole in a sparse array');
+      out[i] = encodeValue(object[i], `${path}[${i}]`, inner);
+    }
+    return out;
+  }
+  const proto = Object.getPrototypeOf(object) as object | null;
+  if (proto !== Object.prototype && proto !== null) {
+    refuse(path, `an instance of ${(object.constructor as { name?: string } | undefined)?.name || 'a class'} (only plain objects, arrays and Dates)`);
+  }
+  if (Object.getOwnPropertySymbols(object).length > 0) refuse(path, 'an object with symbol keys');
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(object)) {
+    defineEntry(out, key.startsWith('$') ? `$${key}` : key, encodeValue(item, `${path}.${key}`, inner));
+  }
+  return out;
+}
+
+/** Inverse of {@link encodeValue}. */
+export function decodeValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(decodeValue);
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  if (keys.length === 1 && keys[0] === '$d' && typeof object.$d === 'string') return new Date(object.$d);
+  const out: Record<string, unknown> = {};
+  for (const key of keys) defineEntry(out, key.startsWith('$') ? key.slice(1) : key, decodeValue(object[key]));
+  return out;
+}
+
+/** Serialises a record into the versioned envelope the store holds. */
+export function encodeRecord(record: SessionRecord): string {
+  return JSON.stringify({
+    v: RECORD_VERSION,
+    startedAt: record.startedAt,
+    lastAccessedAt: record.lastAccessedAt,
+    idleTimeoutMs: record.idleTimeoutMs,
+    absoluteTimeoutMs: record.absoluteTimeoutMs,
+    host: record.host,
+    identifiers: record.identifiers,
+    authenticated: record.authenticated,
+    attributes: record.attributes,
+  });
+}
+
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/**
+ * Reads a stored envelope back.
+ * @throws SessionSerializationError when the value is not a record this version can read.
+ */
+export function decodeRecord(raw: string): SessionRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new SessionSerializationError('stored session record is not valid JSON');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new SessionSerializationError('stored session record is not an object');
+  }
+  const r = parsed as Record<string, unknown>;
+  if (r.v !== RECORD_VERSION) {
+    throw new SessionSerializationError(`stored session record has version ${JSON.stringify(r.v)}; this version reads ${RECORD_VERSION}`);
+  }
+  const ok =
+    isTime(r.startedAt) &&
+    isTime(r.lastAccessedAt) &&
+    isTime(r.idleTimeoutMs) &&
+    isTime(r.absoluteTimeoutMs) &&
+    (r.host === null || typeof r.host === 'string') &&
+    (r.identifiers === null || (Array.isArray(r.identifiers) && r.identifiers.every((i) => typeof i === 'string'))) &&
+    typeof r.authenticated === 'boolean' &&
+    !!r.attributes &&
+    typeof r.attributes === 'object' &&
+    !Array.isArray(r.attributes);
+  if (!ok) throw new SessionSerializationError('stored session record has missing or mistyped fields');
+  return {
+    startedAt: r.startedAt as number,
+    lastAccessedAt: r.lastAccessedAt as number,
+    idleTimeoutMs: r.idleTimeoutMs as number,
+    absoluteTimeoutMs: r.absoluteTimeoutMs as number,
+    host: r.host as string | null,
+    identifiers: r.identifiers as string[] | null,
+    authenticated: r.authenticated as boolean,
+    attributes: r.attributes as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,137 @@
+import type { Authenticator } from '../auth/authenticator.js';
+import type { UsernamePasswordToken } from '../auth/username-password.token.js';
+import type { TokenSink } from '../http/token-transport.js';
+import { LoginSucceededEvent } from '../session/session.events.js';
+import { stateOf, tokenOf } from '../session/session.internals.js';
+import type { SessionManager, SessionResolution } from '../session/session.manager.js';
+import type { Session } from '../session/session.js';
+import type { YosaiEventPublisher } from '../session/yosai-event.publisher.js';
+import { YOSAI_LOGIN_SUCCEEDED } from '../yosai.constants.js';
+
+/** @internal What a Subject needs from the module. */
+export interface SubjectContext {
+  readonly manager: SessionManager;
+  readonly authenticator: Authenticator;
+  readonly events: YosaiEventPublisher;
+  readonly now: () => number;
+}
+
+const NO_SINK: TokenSink = { issue() {}, clear() {} };
+
+/**
+ * Who is making the request: a guest, or an authenticated user. Made per request by `YosaiGuard` (or by
+ * `SubjectFactory` outside HTTP) and handed to handlers by `@CurrentSubject()`.
+ *
+ * A guest that never asks for a session costs no store traffic and sets no cookie.
+ */
+export class Subject {
+  #session: Session | null = null;
+  readonly #context: SubjectContext;
+  readonly #sink: TokenSink;
+  readonly #host: string | null;
+  readonly #resolution: SessionResolution['status'];
+
+  /** @internal Made by `SubjectFactory`. */
+  constructor(
+    context: SubjectContext,
+    options: { session: Session | null; sink?: TokenSink; host?: string | null; resolution: SessionResolution['status'] },
+  ) {
+    this.#context = context;
+    this.#sink = options.sink ?? NO_SINK;
+    this.#host = options.host ?? null;
+    this.#resolution = options.resolution;
+    if (options.session) this.#bind(options.session);
+  }
+
+  /** Identifiers of the user, primary first; empty for a guest. */
+  get identifiers(): readonly string[] {
+    return this.#live()?.identifiers ?? [];
+  }
+
+  /** The primary identifier (e.g. the username), or null for a guest. */
+  get primaryIdentifier(): string | null {
+    return this.identifiers[0] ?? null;
+  }
+
+  /** True when the user logged in during the current session. */
+  get isAuthenticated(): boolean {
+    const session = this.#live();
+    return !!session && stateOf(session).record.authenticated;
+  }
+
+  /**
+   * What became of the token the client presented: `none`, `malformed`, `unknown`, `expired` or `valid`.
+   * Useful to tell "your session expired" apart from "please sign in".
+   */
+  get tokenStatus(): SessionResolution['status'] {
+    return this.#resolution;
+  }
+
+  /** The current session if there is one, without creating one (no store traffic). */
+  get session(): Session | null {
+    return this.#live();
+  }
+
+  /**
+   * The Subject's session. With `create` (the default) a guest session is started when there is none:
+   * one store write, and the token is sent with this response. With `create = false`, null instead.
+   */
+  async getSession(create = true): Promise<Session | null> {
+    const current = this.#live();
+    if (current || !create) return current;
+    const session = await this.#context.manager.start({ host: this.#host });
+    this.#bind(session);
+    this.#sink.issue(tokenOf(session));
+    return session;
+  }
+
+  /**
+   * Authenticates through the Realm, then replaces the session (new token and id, attributes carried
+   * over, the old token dead at once). On failure nothing changes and the error is thrown.
+   * @throws AuthenticationError (`UnknownAccountError` or `IncorrectCredentialsError`; report them alike)
+   * @throws SessionStoreError when the store fails
+   */
+  async login(token: UsernamePasswordToken): Promise<void> {
+    const account = await this.#context.authenticator.authenticate(token);
+    const identity = { identifiers: [...account.identifiers], authenticated: true };
+    const current = this.#live();
+    const next = current
+      ? await this.#context.manager.replace(current, identity)
+      : await this.#context.manager.start({ host: this.#host, ...identity });
+    this.#bind(next);
+    this.#sink.issue(tokenOf(next));
+    this.#context.events.publish(
+      YOSAI_LOGIN_SUCCEEDED,
+      new LoginSucceededEvent(next.id, identity.identifiers, this.#context.now()),
+    );
+  }
+
+  /**
+   * Ends the session (record deleted, `yosai.session.stopped` with reason `logout` and the identifiers it
+   * had), clears the token, and leaves a guest. A second logout is a no-op.
+   */
+  async logout(): Promise<void> {
+    const session = this.#live();
+    if (!session) return;
+    await this.#context.manager.stop(session, 'logout');
+  }
+
+  #live(): Session | null {
+    const session = this.#session;
+    return session && !stateOf(session).stopped ? session : null;
+  }
+
+  #bind(session: Session) {
+    this.#session = session;
+    stateOf(session).onStopped = () => {
+      if (this.#session === session) {
+        this.#session = null;
+        this.#sink.clear();
+      }
+    };
+  }
+
+  toJSON() {
+    return { identifiers: this.identifiers, isAuthenticated: this.isAuthenticated, sessionId: this.#live()?.id ?? null };
+  }
+}

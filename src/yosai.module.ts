@@ -1,0 +1,55 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { Authenticator } from './auth/authenticator.js';
+import { PasswordHasher } from './auth/password.hasher.js';
+import { TokenTransport } from './http/token-transport.js';
+import { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
+import { YosaiGuard } from './http/yosai.guard.js';
+import type { ResolvedYosaiConfig, YosaiModuleOptions } from './options/yosai-options.interface.js';
+import { resolveYosaiOptions } from './options/yosai-options.validator.js';
+import { SessionManager } from './session/session.manager.js';
+import { YosaiEventPublisher } from './session/yosai-event.publisher.js';
+import { SessionStore } from './store/session.store.js';
+import { SubjectFactory } from './subject/subject.factory.js';
+import { YOSAI_CONFIG } from './yosai.internal-constants.js';
+import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-definition.js';
+
+/**
+ * Session management after Yosai / Apache Shiro.
+ *
+ * @example
+ * @Module({
+ *   imports: [YosaiModule.forRoot({ realm: new UsersRealm(), cookie: { secure: 'auto' } })],
+ *   providers: [{ provide: APP_GUARD, useClass: YosaiGuard }],
+ * })
+ * export class AppModule {}
+ */
+@Module({
+  providers: [
+    {
+      provide: YOSAI_CONFIG,
+      // Validated once, here: a bad option stops the app at bootstrap with a message naming it.
+      useFactory: (options: YosaiModuleOptions) => resolveYosaiOptions(options),
+      inject: [YOSAI_MODULE_OPTIONS],
+    },
+    {
+      provide: SessionStore,
+      useFactory: (config: ResolvedYosaiConfig) => config.store,
+      inject: [YOSAI_CONFIG],
+    },
+    {
+      provide: PasswordHasher,
+      useFactory: (config: ResolvedYosaiConfig) => new PasswordHasher(config.passwordHashing),
+      inject: [YOSAI_CONFIG],
+    },
+    YosaiEventPublisher,
+    SessionManager,
+    Authenticator,
+    TokenTransport,
+    SubjectFactory,
+    YosaiGuard,
+    { provide: APP_FILTER, useClass: YosaiExceptionFilter },
+  ],
+  exports: [SessionManager, SubjectFactory, SessionStore, PasswordHasher, YosaiGuard],
+})
+export class YosaiModule extends YosaiConfigurableModule {}

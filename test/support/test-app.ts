@@ -1,0 +1,184 @@
+import 'reflect-metadata';
+import { Body, Controller, Get, HttpCode, Module, NotFoundException, Param, Post, Put, type DynamicModule, type INestApplication } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import {
+  CurrentSubject,
+  PasswordHasher,
+  Realm,
+  RequiresAuthentication,
+  RequiresGuest,
+  RequiresUser,
+  Subject,
+  UsernamePasswordToken,
+  YosaiGuard,
+  YosaiModule,
+  type Account,
+  type YosaiModuleOptions,
+} from '../../src/index.js';
+
+export type Platform = 'express' | 'fastify';
+export type Mount = 'forRoot' | 'forRootAsync';
+export const PLATFORMS: Platform[] = ['express', 'fastify'];
+export const MOUNTS: Mount[] = ['forRoot', 'forRootAsync'];
+
+/** Cheap scrypt cost for tests: the work is the same shape, just smaller. */
+export const TEST_HASHING = { logN: 10, r: 8, p: 1 };
+
+/** A realm over a fixed map of username → password, hashed once. */
+export class MapRealm extends Realm {
+  private readonly accounts = new Map<string, Account>();
+  static async create(users: Record<string, string>): Promise<MapRealm> {
+    const realm = new MapRealm();
+    const hasher = new PasswordHasher(TEST_HASHING);
+    for (const [name, password] of Object.entries(users)) {
+      realm.accounts.set(name, { identifiers: [name], credentials: await hasher.hash(password) });
+    }
+    return realm;
+  }
+  findAccount(username: string) {
+    return this.accounts.get(username) ?? null;
+  }
+}
+
+export const USERS = { thedude: 'letsgobowling', walter: 'shomer-shabbos' };
+
+/** Every event the app received, in order. */
+export class EventLog {
+  readonly events: { name: string; payload: Record<string, unknown> }[] = [];
+  named(name: string) {
+    return this.events.filter((e) => e.name === name).map((e) => e.payload);
+  }
+  clear() {
+    this.events.length = 0;
+  }
+}
+
+@Controller()
+class TestController {
+  @Get('whoami')
+  whoami(@CurrentSubject() subject: Subject) {
+    return { authenticated: subject.isAuthenticated, identifiers: subject.identifiers, sessionId: subject.session?.id ?? null, tokenStatus: subject.tokenStatus };
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  async login(@CurrentSubject() subject: Subject, @Body() body: { username: string; password: string }) {
+    await subject.login(new UsernamePasswordToken(body.username, body.password));
+    return { username: subject.primaryIdentifier, sessionId: subject.session?.id };
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  async logout(@CurrentSubject() subject: Subject) {
+    await subject.logout();
+  }
+
+  @Put('attr/:key')
+  @HttpCode(200)
+  async setAttr(@CurrentSubject() subject: Subject, @Param('key') key: string, @Body() body: { value: unknown }) {
+    const session = await subject.getSession();
+    await session!.setAttribute(key, body.value);
+    return { sessionId: session!.id };
+  }
+
+  @Get('attr/:key')
+  getAttr(@CurrentSubject() subject: Subject, @Param('key') key: string) {
+    const value = subject.session?.getAttribute(key);
+    if (value === undefined) throw new NotFoundException();
+    return { value };
+  }
+
+  @Post('stop')
+  @HttpCode(204)
+  async stop(@CurrentSubject() subject: Subject) {
+    await subject.session?.stop();
+  }
+
+  @Get('protected')
+  @RequiresAuthentication()
+  protectedRoute(@CurrentSubject() subject: Subject) {
+    return { username: subject.primaryIdentifier };
+  }
+
+  @Get('user')
+  @RequiresUser()
+  userRoute(@CurrentSubject() subject: Subject) {
+    return { username: subject.primaryIdentifier };
+  }
+
+  @Get('guest-only')
+  @RequiresGuest()
+  guestOnly() {
+    return { ok: true };
+  }
+}
+
+export interface TestAppOptions {
+  platform: Platform;
+  mount?: Mount;
+  yosai?: YosaiModuleOptions;
+  /** Leave out EventEmitterModule (the module must work without it). */
+  withoutEvents?: boolean;
+}
+
+export interface TestApp {
+  app: INestApplication;
+  events: EventLog;
+  close(): Promise<void>;
+}
+
+/** Boots a real Nest app on Express or Fastify with YosaiGuard global and the test controller. */
+export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
+  const events = new EventLog();
+  const realm = options.yosai?.realm ?? (await MapRealm.create(USERS));
+  const yosaiOptions: YosaiModuleOptions = { passwordHashing: TEST_HASHING, cookie: { secure: false }, ...options.yosai, realm };
+
+  class EventsListener {
+    @OnEvent('yosai.**')
+    onAny(this: void, payload: Record<string, unknown>) {
+      void payload;
+    }
+  }
+  void EventsListener;
+
+  const yosai: DynamicModule =
+    (options.mount ?? 'forRoot') === 'forRoot'
+      ? YosaiModule.forRoot(yosaiOptions)
+      : YosaiModule.forRootAsync({ useFactory: async () => yosaiOptions });
+
+  @Module({
+    imports: [...(options.withoutEvents ? [] : [EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' })]), yosai],
+    controllers: [TestController],
+    providers: [{ provide: APP_GUARD, useClass: YosaiGuard }],
+  })
+  class AppModule {}
+
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app =
+    options.platform === 'express'
+      ? moduleRef.createNestApplication(new ExpressAdapter(), { logger: false })
+      : moduleRef.createNestApplication(new FastifyAdapter(), { logger: false });
+  await app.init();
+  if (options.platform === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<void> }).ready();
+  if (!options.withoutEvents) {
+    const { EventEmitter2 } = await import('@nestjs/event-emitter');
+    const emitter = app.get(EventEmitter2);
+    emitter.onAny((name: string | string[], payload: Record<string, unknown>) => {
+      events.events.push({ name: Array.isArray(name) ? name.join('.') : name, payload });
+    });
+  }
+  return { app, events, close: () => app.close() };
+}
+
+/** The session cookie value from a response's Set-Cookie, or undefined; '' when cleared. */
+export function sessionCookie(headers: Record<string, unknown>, name = 'sid'): string | undefined {
+  const raw = headers['set-cookie'];
+  const list = Array.isArray(raw) ? (raw as string[]) : raw ? [String(raw)] : [];
+  const ours = list.find((c) => c.startsWith(`${name}=`));
+  if (!ours) return undefined;
+  return ours.slice(name.length + 1).split(';')[0];
+}

@@ -19,7 +19,11 @@ export {
 } from './yosai.constants.js';
 export * from './errors/yosai.errors.js';
 export { Session } from './session/session.js';
-export { SessionManager, type SessionResolution, type StartSessionOptions } from './session/session.manager.js';
+export {
+  SessionManager,
+  type SessionResolution,
+  type StartSessionOptions,
+} from './session/session.manager.js';
 export {
   SessionStartedEvent,
   SessionStoppedEvent,
@@ -30,7 +34,10 @@ export {
   type SessionExpiryReason,
 } from './session/session.events.js';
 export { SessionStore } from './store/session.store.js';
-export { CacheManagerSessionStore, type CacheManagerSessionStoreOptions } from './store/cache-manager-session.store.js';
+export {
+  CacheManagerSessionStore,
+  type CacheManagerSessionStoreOptions,
+} from './store/cache-manager-session.store.js';
 export { Subject } from './subject/subject.js';
 export { SubjectFactory, type SubjectFromTokenOptions } from './subject/subject.factory.js';
 export { Realm, type Account } from './auth/realm.js';
@@ -38,7 +45,12 @@ export { UsernamePasswordToken } from './auth/username-password.token.js';
 export { PasswordHasher, type ScryptParameters } from './auth/password.hasher.js';
 export { YosaiGuard } from './http/yosai.guard.js';
 export { CurrentSubject } from './http/current-subject.decorator.js';
-export { RequiresAuthentication, RequiresUser, RequiresGuest, type SubjectRequirement } from './http/requires.decorator.js';
+export {
+  RequiresAuthentication,
+  RequiresUser,
+  RequiresGuest,
+  type SubjectRequirement,
+} from './http/requires.decorator.js';
 export { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
 export { mapYosaiError, LOGIN_FAILED_MESSAGE } from './http/yosai-error.mapper.js';
 export type { PresentedToken, HttpRequestLike } from './http/token-transport.js';

@@ -35,14 +35,20 @@ export class Authenticator {
   async authenticate(token: UsernamePasswordToken): Promise<Account> {
     const realm = this.config.realm;
     if (!realm) {
-      throw new YosaiConfigurationError('subject.login() needs a Realm: set the `realm` option of YosaiModule.', 'realm');
+      throw new YosaiConfigurationError(
+        'subject.login() needs a Realm: set the `realm` option of YosaiModule.',
+        'realm',
+      );
     }
     const username: unknown = token?.username;
     const password: unknown = token?.password;
     try {
       if (typeof username !== 'string' || username.length === 0 || username.length > MAX_USERNAME_LENGTH) {
         await this.hasher.verifyDummy(password);
-        throw this.failed(String(username ?? '').slice(0, 64), new UnknownAccountError());
+        throw this.failed(
+          typeof username === 'string' ? username.slice(0, 64) : '',
+          new UnknownAccountError(),
+        );
       }
       const account = await realm.findAccount(username);
       if (!account) {

@@ -10,11 +10,17 @@ export interface ScryptParameters {
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
 /** `$scrypt$ln=15,r=8,p=1$<salt>$<hash>`, salt and hash in unpadded standard base64 (PHC string format). */
-const PHC = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,88})\$([A-Za-z0-9+/]{16,88})$/;
+const PHC =
+  /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,88})\$([A-Za-z0-9+/]{16,88})$/;
 /** Longest password accepted, in UTF-8 bytes; longer ones fail verification (after the same work). */
 const MAX_PASSWORD_BYTES = 4096;
 
-function scrypt(password: string | Buffer, salt: Buffer, keylen: number, p: ScryptParameters): Promise<Buffer> {
+function scrypt(
+  password: string | Buffer,
+  salt: Buffer,
+  keylen: number,
+  p: ScryptParameters,
+): Promise<Buffer> {
   const N = 2 ** p.logN;
   const options: ScryptOptions = { N, r: p.r, p: p.p, maxmem: 128 * p.r * (N + p.p + 2) + 1024 * 1024 };
   return new Promise((resolve, reject) =>
@@ -45,7 +51,8 @@ export class PasswordHasher {
 
   /** Hashes a password with a fresh 128-bit salt. */
   async hash(password: string): Promise<string> {
-    if (typeof password !== 'string' || password.length === 0) throw new TypeError('password must be a non-empty string');
+    if (typeof password !== 'string' || password.length === 0)
+      throw new TypeError('password must be a non-empty string');
     const salt = randomBytes(SALT_LENGTH);
     const key = await scrypt(password.normalize('NFC'), salt, KEY_LENGTH, this.parameters);
     const { logN, r, p } = this.parameters;

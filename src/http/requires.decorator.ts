@@ -10,7 +10,8 @@ export type SubjectRequirement = 'authenticated' | 'user' | 'guest';
  * @Get('profile') @RequiresAuthentication()
  * profile(@CurrentSubject() subject: Subject) { return { username: subject.primaryIdentifier }; }
  */
-export const RequiresAuthentication = () => SetMetadata(YOSAI_REQUIREMENT, 'authenticated' satisfies SubjectRequirement);
+export const RequiresAuthentication = () =>
+  SetMetadata(YOSAI_REQUIREMENT, 'authenticated' satisfies SubjectRequirement);
 
 /**
  * `YosaiGuard` answers 401 unless the Subject is identified (has identifiers). Shiro's "user" also

@@ -92,7 +92,9 @@ export class TokenTransport {
   constructor(@Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig) {
     const cookie = config.cookie;
     this.cookieName = cookie ? (cookie.hostPrefix ? `__Host-${cookie.name}` : cookie.name) : null;
-    this.clearCookie = cookie ? `${this.cookieName}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0` : null;
+    this.clearCookie = cookie
+      ? `${this.cookieName}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0`
+      : null;
   }
 
   /**
@@ -153,14 +155,18 @@ export class TokenTransport {
   }
 
   /** A sink that writes token changes into this response (replacing, not adding to, earlier ones). */
-  sinkFor(request: HttpRequestLike, response: HttpResponseLike | undefined, presented: PresentedToken): TokenSink {
+  sinkFor(
+    request: HttpRequestLike,
+    response: HttpResponseLike | undefined,
+    presented: PresentedToken,
+  ): TokenSink {
     const write = (cookie: string | null, headerToken: string | null) => {
       if (!response || headersSent(response)) return;
       if (cookie !== null && this.cookieName) {
         const existing = response.getHeader('set-cookie');
-        const list = (Array.isArray(existing) ? existing : existing === undefined ? [] : [String(existing)]).filter(
-          (c: unknown) => !String(c).startsWith(`${this.cookieName}=`),
-        );
+        const list = (
+          Array.isArray(existing) ? (existing as string[]) : typeof existing === 'string' ? [existing] : []
+        ).filter((c) => !c.startsWith(`${this.cookieName}=`));
         list.push(cookie);
         setResponseHeader(response, 'set-cookie', list);
       }
@@ -178,7 +184,8 @@ export class TokenTransport {
       },
       clear: () => {
         // Only tell the client to drop a cookie it may hold; header clients simply stop using the token.
-        const cookie = this.cookieName && (presented.viaCookie || cookieSent) ? this.clearingCookie(request) : null;
+        const cookie =
+          this.cookieName && (presented.viaCookie || cookieSent) ? this.clearingCookie(request) : null;
         if (cookie === null && !this.config.header) return;
         write(cookie, null);
       },

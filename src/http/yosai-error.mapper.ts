@@ -32,7 +32,11 @@ export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
  */
 export function mapYosaiError(error: YosaiError): HttpException {
   if (error instanceof AuthenticationError) return new UnauthorizedException(LOGIN_FAILED_MESSAGE);
-  if (error instanceof ExpiredSessionError || error instanceof StoppedSessionError || error instanceof UnknownSessionError) {
+  if (
+    error instanceof ExpiredSessionError ||
+    error instanceof StoppedSessionError ||
+    error instanceof UnknownSessionError
+  ) {
     return new UnauthorizedException('Session is no longer valid');
   }
   if (error instanceof SessionSerializationError) return new BadRequestException(error.message);

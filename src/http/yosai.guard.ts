@@ -46,8 +46,10 @@ export class YosaiGuard implements CanActivate {
       context.getHandler(),
       context.getClass(),
     ]);
-    if (requirement === 'authenticated' && !subject.isAuthenticated) throw new UnauthorizedException('Authentication required');
-    if (requirement === 'user' && subject.identifiers.length === 0) throw new UnauthorizedException('Authentication required');
+    if (requirement === 'authenticated' && !subject.isAuthenticated)
+      throw new UnauthorizedException('Authentication required');
+    if (requirement === 'user' && subject.identifiers.length === 0)
+      throw new UnauthorizedException('Authentication required');
     if (requirement === 'guest' && subject.isAuthenticated) throw new ForbiddenException('Only for guests');
     return true;
   }
@@ -56,7 +58,10 @@ export class YosaiGuard implements CanActivate {
    * Where the request and response are. HTTP by default; return `{ request: null }` to skip a context.
    * GraphQL: `const ctx = GqlExecutionContext.create(context).getContext(); return { request: ctx.req, response: ctx.res };`
    */
-  protected getRequestResponse(context: ExecutionContext): { request: HttpRequestLike | null; response?: unknown } {
+  protected getRequestResponse(context: ExecutionContext): {
+    request: HttpRequestLike | null;
+    response?: unknown;
+  } {
     if (context.getType() !== 'http') return { request: null };
     const http = context.switchToHttp();
     return { request: http.getRequest<HttpRequestLike>(), response: http.getResponse<unknown>() };

@@ -26,58 +26,103 @@ const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const MAX_MS = 365 * 24 * 60 * 60_000;
 
 class CookieOptionsSchema {
-  @IsOptional() @IsString() @MaxLength(64) @Matches(TOKEN_NAME, { message: 'must be a valid cookie name (letters, digits, !#$%&\'*+-.^_`|~)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  @Matches(TOKEN_NAME, { message: "must be a valid cookie name (letters, digits, !#$%&'*+-.^_`|~)" })
   name?: string;
-  @IsOptional() @IsIn([true, false, 'auto'], { message: "must be true, false or 'auto'" })
+  @IsOptional()
+  @IsIn([true, false, 'auto'], { message: "must be true, false or 'auto'" })
   secure?: boolean | 'auto';
-  @IsOptional() @IsIn(['lax', 'strict', 'none'], { message: "must be 'lax', 'strict' or 'none'" })
+  @IsOptional()
+  @IsIn(['lax', 'strict', 'none'], { message: "must be 'lax', 'strict' or 'none'" })
   sameSite?: string;
-  @IsOptional() @IsBoolean({ message: 'must be a boolean' })
+  @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
   hostPrefix?: boolean;
-  @IsOptional() @IsInt({ message: 'must be an integer number of milliseconds' }) @Min(1000, { message: 'must be at least 1000 ms' }) @Max(MAX_MS)
+  @IsOptional()
+  @IsInt({ message: 'must be an integer number of milliseconds' })
+  @Min(1000, { message: 'must be at least 1000 ms' })
+  @Max(MAX_MS)
   maxAgeMs?: number;
 }
 
 class HeaderOptionsSchema {
-  @IsOptional() @IsString() @MaxLength(64) @Matches(TOKEN_NAME, { message: 'must be a valid header name' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  @Matches(TOKEN_NAME, { message: 'must be a valid header name' })
   name?: string;
-  @IsOptional() @IsString() @MaxLength(64) @Matches(TOKEN_NAME, { message: 'must be a valid header name' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  @Matches(TOKEN_NAME, { message: 'must be a valid header name' })
   responseHeader?: string;
 }
 
 class ScryptSchema {
-  @IsOptional() @IsInt() @Min(10, { message: 'must be at least 10 (N = 1024)' }) @Max(20, { message: 'must be at most 20' })
+  @IsOptional()
+  @IsInt()
+  @Min(10, { message: 'must be at least 10 (N = 1024)' })
+  @Max(20, { message: 'must be at most 20' })
   logN?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(32)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(32)
   r?: number;
-  @IsOptional() @IsInt() @Min(1) @Max(16)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(16)
   p?: number;
 }
 
 const msInt = { message: 'must be an integer number of milliseconds' };
 
 class OptionsSchema {
-  @IsOptional() @IsInt(msInt) @Min(1, { message: 'must be positive' }) @Max(MAX_MS)
+  @IsOptional()
+  @IsInt(msInt)
+  @Min(1, { message: 'must be positive' })
+  @Max(MAX_MS)
   idleTimeoutMs?: number;
-  @IsOptional() @IsInt(msInt) @Min(1, { message: 'must be positive' }) @Max(MAX_MS)
+  @IsOptional()
+  @IsInt(msInt)
+  @Min(1, { message: 'must be positive' })
+  @Max(MAX_MS)
   absoluteTimeoutMs?: number;
-  @IsOptional() @IsInt(msInt) @Min(0, { message: 'must not be negative' }) @Max(MAX_MS)
+  @IsOptional()
+  @IsInt(msInt)
+  @Min(0, { message: 'must not be negative' })
+  @Max(MAX_MS)
   touchIntervalMs?: number;
-  @IsOptional() @IsInt(msInt) @Min(1, { message: 'must be positive' }) @Max(600_000)
+  @IsOptional()
+  @IsInt(msInt)
+  @Min(1, { message: 'must be positive' })
+  @Max(600_000)
   storeTimeoutMs?: number;
-  @IsOptional() @IsInt(msInt) @Min(0, { message: 'must not be negative' }) @Max(MAX_MS)
+  @IsOptional()
+  @IsInt(msInt)
+  @Min(0, { message: 'must not be negative' })
+  @Max(MAX_MS)
   expiredRecordGraceMs?: number;
-  @IsOptional() @IsBoolean({ message: 'must be a boolean' })
+  @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
   eagerSessions?: boolean;
-  @IsOptional() @IsBoolean({ message: 'must be a boolean' })
+  @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
   carryAttributesOnLogin?: boolean;
   @ValidateIf((o: OptionsSchema) => o.cookie !== undefined && o.cookie !== false)
-  @ValidateNested() @Type(() => CookieOptionsSchema)
+  @ValidateNested()
+  @Type(() => CookieOptionsSchema)
   cookie?: CookieOptionsSchema | false;
   @ValidateIf((o: OptionsSchema) => o.header !== undefined && o.header !== false)
-  @ValidateNested() @Type(() => HeaderOptionsSchema)
+  @ValidateNested()
+  @Type(() => HeaderOptionsSchema)
   header?: HeaderOptionsSchema | false;
-  @IsOptional() @ValidateNested() @Type(() => ScryptSchema)
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ScryptSchema)
   passwordHashing?: ScryptSchema;
 }
 
@@ -118,12 +163,24 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     );
   }
   const known = new Set([
-    'idleTimeoutMs', 'absoluteTimeoutMs', 'touchIntervalMs', 'storeTimeoutMs', 'expiredRecordGraceMs',
-    'eagerSessions', 'carryAttributesOnLogin', 'store', 'realm', 'cookie', 'header', 'passwordHashing', 'clock',
+    'idleTimeoutMs',
+    'absoluteTimeoutMs',
+    'touchIntervalMs',
+    'storeTimeoutMs',
+    'expiredRecordGraceMs',
+    'eagerSessions',
+    'carryAttributesOnLogin',
+    'store',
+    'realm',
+    'cookie',
+    'header',
+    'passwordHashing',
+    'clock',
     'isGlobal',
   ]);
   for (const key of Object.keys(options)) {
-    if (!known.has(key)) fail(key, `is not a known option (check its spelling; known: ${[...known].join(', ')})`);
+    if (!known.has(key))
+      fail(key, `is not a known option (check its spelling; known: ${[...known].join(', ')})`);
   }
 
   if (store !== undefined && !isSessionStore(store)) {
@@ -135,7 +192,11 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
         : 'must be a SessionStore (an object with get, set, compareAndSet and delete methods), e.g. `new CacheManagerSessionStore(cache)`.',
     );
   }
-  if (realm !== undefined && realm !== null && typeof (realm as { findAccount?: unknown }).findAccount !== 'function') {
+  if (
+    realm !== undefined &&
+    realm !== null &&
+    typeof (realm as { findAccount?: unknown }).findAccount !== 'function'
+  ) {
     fail('realm', 'must be a Realm: an object with a findAccount(username) method.');
   }
   if (clock !== undefined && typeof (clock as { now?: unknown })?.now !== 'function') {
@@ -145,18 +206,28 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
   const idleTimeoutMs = plain.idleTimeoutMs ?? YOSAI_DEFAULTS.idleTimeoutMs;
   const absoluteTimeoutMs = plain.absoluteTimeoutMs ?? YOSAI_DEFAULTS.absoluteTimeoutMs;
   if (idleTimeoutMs > absoluteTimeoutMs) {
-    fail('idleTimeoutMs', `(${idleTimeoutMs}) must not be longer than \`absoluteTimeoutMs\` (${absoluteTimeoutMs}): the idle timeout could never apply.`);
+    fail(
+      'idleTimeoutMs',
+      `(${idleTimeoutMs}) must not be longer than \`absoluteTimeoutMs\` (${absoluteTimeoutMs}): the idle timeout could never apply.`,
+    );
   }
   const touchIntervalMs =
-    plain.touchIntervalMs ?? Math.min(Math.floor(idleTimeoutMs / 10), YOSAI_DEFAULTS.maxDefaultTouchIntervalMs);
+    plain.touchIntervalMs ??
+    Math.min(Math.floor(idleTimeoutMs / 10), YOSAI_DEFAULTS.maxDefaultTouchIntervalMs);
   if (touchIntervalMs >= idleTimeoutMs) {
-    fail('touchIntervalMs', `(${touchIntervalMs}) must be shorter than \`idleTimeoutMs\` (${idleTimeoutMs}), or active sessions would expire between touches.`);
+    fail(
+      'touchIntervalMs',
+      `(${touchIntervalMs}) must be shorter than \`idleTimeoutMs\` (${idleTimeoutMs}), or active sessions would expire between touches.`,
+    );
   }
 
   const cookie =
     plain.cookie === false ? null : Object.freeze({ ...YOSAI_DEFAULTS.cookie, ...(plain.cookie ?? {}) });
   if (cookie?.hostPrefix && cookie.secure !== true) {
-    fail('cookie.hostPrefix', 'requires `cookie.secure: true`: browsers reject __Host- cookies without Secure.');
+    fail(
+      'cookie.hostPrefix',
+      'requires `cookie.secure: true`: browsers reject __Host- cookies without Secure.',
+    );
   }
   if (cookie?.sameSite === 'none' && cookie.secure === false) {
     fail('cookie.sameSite', "'none' requires a Secure cookie: browsers reject SameSite=None without Secure.");
@@ -169,7 +240,10 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
           responseHeader: (plain.header.responseHeader ?? YOSAI_DEFAULTS.header.responseHeader).toLowerCase(),
         });
   if (!cookie && !header) {
-    fail('cookie', 'and `header` are both off: turn one of them on, or clients cannot present a session token.');
+    fail(
+      'cookie',
+      'and `header` are both off: turn one of them on, or clients cannot present a session token.',
+    );
   }
 
   return Object.freeze({

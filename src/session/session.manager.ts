@@ -18,7 +18,13 @@ import {
   type SessionStopReason,
 } from './session.events.js';
 import { bindState, stateOf, type SessionState } from './session.internals.js';
-import { decodeRecord, defineEntry, encodeRecord, encodeValue, type SessionRecord } from './session.serializer.js';
+import {
+  decodeRecord,
+  defineEntry,
+  encodeRecord,
+  encodeValue,
+  type SessionRecord,
+} from './session.serializer.js';
 import { generateToken, isWellFormedToken, sessionIdOf } from './session-token.js';
 import { Session } from './session.js';
 import { YosaiEventPublisher } from './yosai-event.publisher.js';
@@ -120,7 +126,11 @@ export class SessionManager implements OnModuleDestroy {
       // Coalesced touch: one attempt; if another request changed the record meanwhile, it counts as access.
       const next = { ...record, lastAccessedAt: now };
       const nextRaw = encodeRecord(next);
-      if (await this.call('compareAndSet', () => this.store.compareAndSet(id, raw, nextRaw, this.ttlOf(next, now)))) {
+      if (
+        await this.call('compareAndSet', () =>
+          this.store.compareAndSet(id, raw, nextRaw, this.ttlOf(next, now)),
+        )
+      ) {
         const state = stateOf(session);
         state.raw = nextRaw;
         state.record = next;
@@ -174,7 +184,11 @@ export class SessionManager implements OnModuleDestroy {
    * Values are checked before anything is written. Also records an access.
    * @internal Called by `Session`; use the Session's methods.
    */
-  async updateAttributes(session: Session, set: Record<string, unknown>, remove: readonly string[]): Promise<void> {
+  async updateAttributes(
+    session: Session,
+    set: Record<string, unknown>,
+    remove: readonly string[],
+  ): Promise<void> {
     const encoded: [string, unknown][] = [];
     for (const [key, value] of Object.entries(set)) encoded.push([checkKey(key), encodeValue(value, key)]);
     for (const key of remove) checkKey(key);
@@ -196,10 +210,18 @@ export class SessionManager implements OnModuleDestroy {
         const attributes = { ...record.attributes };
         for (const [key, value] of encoded) defineEntry(attributes, key, value);
         for (const key of remove) delete attributes[key];
-        const next: SessionRecord = { ...record, lastAccessedAt: Math.max(record.lastAccessedAt, now), attributes };
+        const next: SessionRecord = {
+          ...record,
+          lastAccessedAt: Math.max(record.lastAccessedAt, now),
+          attributes,
+        };
         const nextRaw = encodeRecord(next);
         const expected = raw;
-        if (await this.call('compareAndSet', () => this.store.compareAndSet(session.id, expected, nextRaw, this.ttlOf(next, now)))) {
+        if (
+          await this.call('compareAndSet', () =>
+            this.store.compareAndSet(session.id, expected, nextRaw, this.ttlOf(next, now)),
+          )
+        ) {
           state.raw = nextRaw;
           state.record = next;
           if (reread) state.decoded.clear();
@@ -223,11 +245,16 @@ export class SessionManager implements OnModuleDestroy {
         raw = fresh;
         reread = true;
       }
-      throw new SessionStoreError('compareAndSet', `the session changed ${MAX_WRITE_ATTEMPTS} times while writing; giving up`);
+      throw new SessionStoreError(
+        'compareAndSet',
+        `the session changed ${MAX_WRITE_ATTEMPTS} times while writing; giving up`,
+      );
     });
   }
 
-  private async create(record: Omit<SessionRecord, 'startedAt' | 'lastAccessedAt' | 'idleTimeoutMs' | 'absoluteTimeoutMs'>): Promise<Session> {
+  private async create(
+    record: Omit<SessionRecord, 'startedAt' | 'lastAccessedAt' | 'idleTimeoutMs' | 'absoluteTimeoutMs'>,
+  ): Promise<Session> {
     const token = generateToken();
     const id = sessionIdOf(token);
     const now = this.config.clock.now();
@@ -266,8 +293,10 @@ export class SessionManager implements OnModuleDestroy {
 
   /** Timeouts in force: the record's own, but never longer than the current configuration allows. */
   private expiryOf(record: SessionRecord, now: number): SessionExpiryReason | null {
-    if (now - record.startedAt > Math.min(record.absoluteTimeoutMs, this.config.absoluteTimeoutMs)) return 'absolute';
-    if (now - record.lastAccessedAt > Math.min(record.idleTimeoutMs, this.config.idleTimeoutMs)) return 'idle';
+    if (now - record.startedAt > Math.min(record.absoluteTimeoutMs, this.config.absoluteTimeoutMs))
+      return 'absolute';
+    if (now - record.lastAccessedAt > Math.min(record.idleTimeoutMs, this.config.idleTimeoutMs))
+      return 'idle';
     return null;
   }
 
@@ -284,7 +313,10 @@ export class SessionManager implements OnModuleDestroy {
   private async expire(id: string, record: SessionRecord, reason: SessionExpiryReason, now: number) {
     const removed = await this.call('delete', () => this.store.delete(id));
     if (removed) {
-      this.events.publish(YOSAI_SESSION_EXPIRED, new SessionExpiredEvent(id, record.identifiers, reason, now));
+      this.events.publish(
+        YOSAI_SESSION_EXPIRED,
+        new SessionExpiredEvent(id, record.identifiers, reason, now),
+      );
     }
   }
 
@@ -314,7 +346,13 @@ export class SessionManager implements OnModuleDestroy {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new SessionStoreError(operation, `no answer within ${this.config.storeTimeoutMs} ms (storeTimeoutMs)`)),
+        () =>
+          reject(
+            new SessionStoreError(
+              operation,
+              `no answer within ${this.config.storeTimeoutMs} ms (storeTimeoutMs)`,
+            ),
+          ),
         this.config.storeTimeoutMs,
       );
     });
@@ -323,7 +361,9 @@ export class SessionManager implements OnModuleDestroy {
     } catch (error) {
       if (error instanceof SessionStoreError) throw error;
       if (error instanceof YosaiError) throw error;
-      throw new SessionStoreError(operation, error instanceof Error ? error.message : String(error), { cause: error });
+      throw new SessionStoreError(operation, error instanceof Error ? error.message : String(error), {
+        cause: error,
+      });
     } finally {
       clearTimeout(timer);
     }

@@ -72,7 +72,10 @@ export function encodeValue(value: unknown, path: string, ancestors: object[] = 
   }
   const proto = Object.getPrototypeOf(object) as object | null;
   if (proto !== Object.prototype && proto !== null) {
-    refuse(path, `an instance of ${(object.constructor as { name?: string } | undefined)?.name || 'a class'} (only plain objects, arrays and Dates)`);
+    refuse(
+      path,
+      `an instance of ${(object.constructor as { name?: string } | undefined)?.name || 'a class'} (only plain objects, arrays and Dates)`,
+    );
   }
   if (Object.getOwnPropertySymbols(object).length > 0) refuse(path, 'an object with symbol keys');
   const out: Record<string, unknown> = {};
@@ -90,7 +93,8 @@ export function decodeValue(value: unknown): unknown {
   const keys = Object.keys(object);
   if (keys.length === 1 && keys[0] === '$d' && typeof object.$d === 'string') return new Date(object.$d);
   const out: Record<string, unknown> = {};
-  for (const key of keys) defineEntry(out, key.startsWith('$') ? key.slice(1) : key, decodeValue(object[key]));
+  for (const key of keys)
+    defineEntry(out, key.startsWith('$') ? key.slice(1) : key, decodeValue(object[key]));
   return out;
 }
 
@@ -127,7 +131,9 @@ export function decodeRecord(raw: string): SessionRecord {
   }
   const r = parsed as Record<string, unknown>;
   if (r.v !== RECORD_VERSION) {
-    throw new SessionSerializationError(`stored session record has version ${JSON.stringify(r.v)}; this version reads ${RECORD_VERSION}`);
+    throw new SessionSerializationError(
+      `stored session record has version ${JSON.stringify(r.v)}; this version reads ${RECORD_VERSION}`,
+    );
   }
   const ok =
     isTime(r.startedAt) &&
@@ -135,7 +141,8 @@ export function decodeRecord(raw: string): SessionRecord {
     isTime(r.idleTimeoutMs) &&
     isTime(r.absoluteTimeoutMs) &&
     (r.host === null || typeof r.host === 'string') &&
-    (r.identifiers === null || (Array.isArray(r.identifiers) && r.identifiers.every((i) => typeof i === 'string'))) &&
+    (r.identifiers === null ||
+      (Array.isArray(r.identifiers) && r.identifiers.every((i) => typeof i === 'string'))) &&
     typeof r.authenticated === 'boolean' &&
     !!r.attributes &&
     typeof r.attributes === 'object' &&

@@ -76,7 +76,12 @@ export class Session {
   getAttributes(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const key of this.attributeKeys) {
-      Object.defineProperty(out, key, { value: this.getAttribute(key), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: this.getAttribute(key),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }

@@ -21,7 +21,8 @@ export class YosaiEventPublisher implements OnModuleInit {
     try {
       // Optional peer: resolved at runtime so apps without it do not need it installed.
       const { EventEmitter2 } = await import('@nestjs/event-emitter');
-      this.emitter = this.moduleRef.get(EventEmitter2, { strict: false }) as unknown as EmitterLike;
+      const emitter: unknown = this.moduleRef.get(EventEmitter2, { strict: false });
+      this.emitter = emitter as EmitterLike;
     } catch {
       this.emitter = null;
     }
@@ -44,6 +45,8 @@ export class YosaiEventPublisher implements OnModuleInit {
   }
 
   private listenerFailed(name: string, error: unknown) {
-    this.logger.error(`A listener of ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
+    this.logger.error(
+      `A listener of ${name} failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }

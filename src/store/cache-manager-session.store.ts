@@ -89,7 +89,9 @@ class MapBackend implements Backend {
       return undefined;
     }
     // Whatever else sits under the key is handed up as is: the manager discards unreadable records.
-    return typeof parsed?.value === 'string' ? parsed : { value: String(entry), expires: Infinity };
+    return typeof parsed?.value === 'string'
+      ? parsed
+      : { value: typeof entry === 'string' ? entry : JSON.stringify(entry), expires: Infinity };
   }
 
   async get(key: string) {
@@ -114,7 +116,8 @@ class MapBackend implements Backend {
     const now = Date.now();
     let removed = 0;
     for (const [k, entry] of this.map) {
-      const expires = (typeof entry === 'string' ? parseKeyvString(entry) : (entry as MapEntry | null))?.expires;
+      const expires = (typeof entry === 'string' ? parseKeyvString(entry) : (entry as MapEntry | null))
+        ?.expires;
       if (typeof expires === 'number' && expires < now) {
         this.map.delete(k);
         removed++;
@@ -235,12 +238,18 @@ export class CacheManagerSessionStore extends SessionStore {
     super();
     const stores = (cache as { stores?: Keyv[] })?.stores;
     if (!Array.isArray(stores) || stores.length === 0) {
-      throw new TypeError('CacheManagerSessionStore needs a cache-manager v7 Cache (createCache(...)) with at least one Keyv store.');
+      throw new TypeError(
+        'CacheManagerSessionStore needs a cache-manager v7 Cache (createCache(...)) with at least one Keyv store.',
+      );
     }
     this.prefix = options.prefix ?? 'yosai:sess:';
     const only = stores.length === 1 ? stores[0] : undefined;
     if (only && only.store instanceof Map) {
-      this.backend = new MapBackend(only, only.store as Map<string, unknown>, options.sweepIntervalMs ?? 60_000);
+      this.backend = new MapBackend(
+        only,
+        only.store as Map<string, unknown>,
+        options.sweepIntervalMs ?? 60_000,
+      );
     } else if (only && isKeyvRedis(only.store)) {
       this.backend = new RedisBackend(only, only.store);
     } else {

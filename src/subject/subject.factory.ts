@@ -1,6 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Authenticator } from '../auth/authenticator.js';
-import { TokenTransport, type HttpRequestLike, type PresentedToken, type TokenSink } from '../http/token-transport.js';
+import {
+  TokenTransport,
+  type HttpRequestLike,
+  type PresentedToken,
+  type TokenSink,
+} from '../http/token-transport.js';
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
 import { SessionManager } from '../session/session.manager.js';
 import { YosaiEventPublisher } from '../session/yosai-event.publisher.js';
@@ -38,7 +43,11 @@ export class SubjectFactory {
    * An unusable, unknown or expired token gives a guest and clears the cookie.
    * @throws SessionStoreError when the store fails for a request that presented a token (fail closed).
    */
-  async fromRequest(request: HttpRequestLike, response?: unknown, presented?: PresentedToken): Promise<Subject> {
+  async fromRequest(
+    request: HttpRequestLike,
+    response?: unknown,
+    presented?: PresentedToken,
+  ): Promise<Subject> {
     presented ??= this.transport.extract(request);
     const sink = this.transport.sinkFor(request, response as never, presented);
     return this.make(presented.presented ? (presented.token ?? '\u0000') : null, request.ip ?? null, sink);
@@ -52,11 +61,17 @@ export class SubjectFactory {
   /** The Subject for a bare token (or none). Same rules as {@link fromRequest}. */
   async fromToken(token: string | null | undefined, options: SubjectFromTokenOptions = {}): Promise<Subject> {
     const onToken = options.onToken;
-    const sink: TokenSink | undefined = onToken ? { issue: (t) => onToken(t), clear: () => onToken(null) } : undefined;
+    const sink: TokenSink | undefined = onToken
+      ? { issue: (t) => onToken(t), clear: () => onToken(null) }
+      : undefined;
     return this.make(token ?? null, options.host ?? null, sink);
   }
 
-  private async make(token: string | null, host: string | null, sink: TokenSink | undefined): Promise<Subject> {
+  private async make(
+    token: string | null,
+    host: string | null,
+    sink: TokenSink | undefined,
+  ): Promise<Subject> {
     const resolution = await this.manager.resolve(token);
     const session = resolution.status === 'valid' ? resolution.session : null;
     if (resolution.status !== 'valid' && resolution.status !== 'none') sink?.clear();

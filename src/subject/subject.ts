@@ -34,7 +34,12 @@ export class Subject {
   /** @internal Made by `SubjectFactory`. */
   constructor(
     context: SubjectContext,
-    options: { session: Session | null; sink?: TokenSink; host?: string | null; resolution: SessionResolution['status'] },
+    options: {
+      session: Session | null;
+      sink?: TokenSink;
+      host?: string | null;
+      resolution: SessionResolution['status'];
+    },
   ) {
     this.#context = context;
     this.#sink = options.sink ?? NO_SINK;
@@ -132,6 +137,10 @@ export class Subject {
   }
 
   toJSON() {
-    return { identifiers: this.identifiers, isAuthenticated: this.isAuthenticated, sessionId: this.#live()?.id ?? null };
+    return {
+      identifiers: this.identifiers,
+      isAuthenticated: this.isAuthenticated,
+      sessionId: this.#live()?.id ?? null,
+    };
   }
 }

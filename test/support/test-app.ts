@@ -1,5 +1,17 @@
 import 'reflect-metadata';
-import { Body, Controller, Get, HttpCode, Module, NotFoundException, Param, Post, Put, type DynamicModule, type INestApplication } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Module,
+  NotFoundException,
+  Param,
+  Post,
+  Put,
+  type DynamicModule,
+  type INestApplication,
+} from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
 import { ExpressAdapter } from '@nestjs/platform-express';
@@ -61,7 +73,12 @@ export class EventLog {
 class TestController {
   @Get('whoami')
   whoami(@CurrentSubject() subject: Subject) {
-    return { authenticated: subject.isAuthenticated, identifiers: subject.identifiers, sessionId: subject.session?.id ?? null, tokenStatus: subject.tokenStatus };
+    return {
+      authenticated: subject.isAuthenticated,
+      identifiers: subject.identifiers,
+      sessionId: subject.session?.id ?? null,
+      tokenStatus: subject.tokenStatus,
+    };
   }
 
   @Post('login')
@@ -79,7 +96,11 @@ class TestController {
 
   @Put('attr/:key')
   @HttpCode(200)
-  async setAttr(@CurrentSubject() subject: Subject, @Param('key') key: string, @Body() body: { value: unknown }) {
+  async setAttr(
+    @CurrentSubject() subject: Subject,
+    @Param('key') key: string,
+    @Body() body: { value: unknown },
+  ) {
     const session = await subject.getSession();
     await session!.setAttribute(key, body.value);
     return { sessionId: session!.id };
@@ -135,7 +156,12 @@ export interface TestApp {
 export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
   const events = new EventLog();
   const realm = options.yosai?.realm ?? (await MapRealm.create(USERS));
-  const yosaiOptions: YosaiModuleOptions = { passwordHashing: TEST_HASHING, cookie: { secure: false }, ...options.yosai, realm };
+  const yosaiOptions: YosaiModuleOptions = {
+    passwordHashing: TEST_HASHING,
+    cookie: { secure: false },
+    ...options.yosai,
+    realm,
+  };
 
   class EventsListener {
     @OnEvent('yosai.**')
@@ -151,7 +177,10 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
       : YosaiModule.forRootAsync({ useFactory: async () => yosaiOptions });
 
   @Module({
-    imports: [...(options.withoutEvents ? [] : [EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' })]), yosai],
+    imports: [
+      ...(options.withoutEvents ? [] : [EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' })]),
+      yosai,
+    ],
     controllers: [TestController],
     providers: [{ provide: APP_GUARD, useClass: YosaiGuard }],
   })
@@ -163,7 +192,8 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
       ? moduleRef.createNestApplication(new ExpressAdapter(), { logger: false })
       : moduleRef.createNestApplication(new FastifyAdapter(), { logger: false });
   await app.init();
-  if (options.platform === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<void> }).ready();
+  if (options.platform === 'fastify')
+    await (app.getHttpAdapter().getInstance() as { ready(): Promise<void> }).ready();
   if (!options.withoutEvents) {
     const { EventEmitter2 } = await import('@nestjs/event-emitter');
     const emitter = app.get(EventEmitter2);
@@ -177,7 +207,7 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
 /** The session cookie value from a response's Set-Cookie, or undefined; '' when cleared. */
 export function sessionCookie(headers: Record<string, unknown>, name = 'sid'): string | undefined {
   const raw = headers['set-cookie'];
-  const list = Array.isArray(raw) ? (raw as string[]) : raw ? [String(raw)] : [];
+  const list = Array.isArray(raw) ? (raw as string[]) : typeof raw === 'string' ? [raw] : [];
   const ours = list.find((c) => c.startsWith(`${name}=`));
   if (!ours) return undefined;
   return ours.slice(name.length + 1).split(';')[0];

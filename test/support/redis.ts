@@ -1,0 +1,74 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
+import KeyvRedis from '@keyv/redis';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import { CacheManagerSessionStore } from '../../src/index.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function portOpen(url: string, timeoutMs = 500): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: hostname, port: Number(port || 6379) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * Whether the shared Redis answers. Under CI=true a missing Redis is a failure, never a skip; on a
+ * developer machine the suite is skipped with one loud line.
+ */
+export async function redisAvailable(suite: string): Promise<boolean> {
+  const ok = await portOpen(REDIS_URL);
+  if (ok) return true;
+  if (process.env.CI === 'true') throw new Error(`${suite}: Redis at ${REDIS_URL} does not answer, and CI=true forbids skipping.`);
+  process.stderr.write(`\n*** SKIPPING ${suite}: no Redis at ${REDIS_URL} (set REDIS_URL or start redis-server) ***\n\n`);
+  return false;
+}
+
+/** A Redis-backed session store under its own namespace, plus a raw client for assertions. */
+export function redisSessionStore(namespace: string, url = REDIS_URL, options: { prefix?: string } = {}) {
+  const adapter = new KeyvRedis(url, { throwOnConnectError: true, connectionTimeout: 1000 });
+  const keyv = new Keyv({ store: adapter, namespace, useKeyPrefix: false });
+  const cache = createCache({ stores: [keyv] });
+  const store = new CacheManagerSessionStore(cache, options);
+  return { store, cache, keyv, adapter, close: () => cache.disconnect() };
+}
+
+/** A throw-away redis-server on its own port, for tests that stop or break Redis. */
+export class OwnRedis {
+  private process: ChildProcess | null = null;
+  constructor(readonly port: number) {}
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    for (let i = 0; i < 100; i++) {
+      if (await portOpen(this.url, 100)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server on port ${this.port} did not start`);
+  }
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child) return;
+    this.process = null;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGKILL');
+    await exited;
+  }
+  /** Runs redis-cli against this server. */
+  cli(...args: string[]): string {
+    return execFileSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8' });
+  }
+}

@@ -112,6 +112,23 @@ export class Subject {
   }
 
   /**
+   * Replaces the session by a new one with the same identity and attributes (new token and id; the old
+   * token dead at once), as advised after any privilege change. Starts a session when there is none.
+   * Emits `stopped` (reason `regenerated`) and `started`.
+   */
+  async regenerateSession(): Promise<Session> {
+    const current = this.#live();
+    if (!current) return (await this.getSession())!;
+    const next = await this.#context.manager.replace(current, {
+      identifiers: current.identifiers,
+      authenticated: stateOf(current).record.authenticated,
+    });
+    this.#bind(next);
+    this.#sink.issue(tokenOf(next));
+    return next;
+  }
+
+  /**
    * Ends the session (record deleted, `yosai.session.stopped` with reason `logout` and the identifiers it
    * had), clears the token, and leaves a guest. A second logout is a no-op.
    */

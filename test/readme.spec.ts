@@ -1,0 +1,59 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+// Every ```ts block in the README is type-checked against the real sources, so the docs cannot rot.
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => ({
+  index: i + 1,
+  line: readme.slice(0, m.index).split('\n').length + 1,
+  code: m[1],
+}));
+const dir = join(root, '.artifacts', 'readme');
+
+let diagnostics: Map<string, string[]>;
+
+beforeAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const files = blocks.map((b) => {
+    const file = join(dir, `block-${b.index}.ts`);
+    writeFileSync(file, b.code);
+    return file;
+  });
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2023,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    experimentalDecorators: true,
+    emitDecoratorMetadata: true,
+    strict: true,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    noEmit: true,
+    types: ['node'],
+    paths: { 'nestjs-yosai': [join(root, 'src', 'index.ts')] },
+  };
+  const program = ts.createProgram(files, options);
+  diagnostics = new Map(files.map((f) => [f, []]));
+  for (const d of ts.getPreEmitDiagnostics(program)) {
+    const file = d.file?.fileName;
+    if (!file || !diagnostics.has(file)) continue;
+    const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
+    diagnostics.get(file)!.push(`line ${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+  }
+}, 60_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('README code blocks', () => {
+  it('has TypeScript blocks to check', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it.each(blocks.map((b) => [b.index, b.line] as const))('block %i (README line %i) compiles', (index) => {
+    expect(diagnostics.get(join(dir, `block-${index}.ts`))).toEqual([]);
+  });
+});

@@ -30,6 +30,8 @@ export class Subject {
   readonly #sink: TokenSink;
   readonly #host: string | null;
   readonly #resolution: SessionResolution['status'];
+  /** Set while the session is being replaced: the old one stopping must not clear the client's token. */
+  #replacing = false;
 
   /** @internal Made by `SubjectFactory`. */
   constructor(
@@ -101,7 +103,7 @@ export class Subject {
     const identity = { identifiers: [...account.identifiers], authenticated: true };
     const current = this.#live();
     const next = current
-      ? await this.#context.manager.replace(current, identity)
+      ? await this.#replace(current, identity)
       : await this.#context.manager.start({ host: this.#host, ...identity });
     this.#bind(next);
     this.#sink.issue(tokenOf(next));
@@ -119,7 +121,7 @@ export class Subject {
   async regenerateSession(): Promise<Session> {
     const current = this.#live();
     if (!current) return (await this.getSession())!;
-    const next = await this.#context.manager.replace(current, {
+    const next = await this.#replace(current, {
       identifiers: current.identifiers,
       authenticated: stateOf(current).record.authenticated,
     });
@@ -138,6 +140,15 @@ export class Subject {
     await this.#context.manager.stop(session, 'logout');
   }
 
+  async #replace(current: Session, identity: { identifiers: readonly string[] | null; authenticated: boolean }) {
+    this.#replacing = true;
+    try {
+      return await this.#context.manager.replace(current, identity);
+    } finally {
+      this.#replacing = false;
+    }
+  }
+
   #live(): Session | null {
     const session = this.#session;
     return session && !stateOf(session).stopped ? session : null;
@@ -148,7 +159,7 @@ export class Subject {
     stateOf(session).onStopped = () => {
       if (this.#session === session) {
         this.#session = null;
-        this.#sink.clear();
+        if (!this.#replacing) this.#sink.clear();
       }
     };
   }

@@ -1,0 +1,115 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  Put,
+} from '@nestjs/common';
+import { CurrentSubject, RequiresAuthentication, Subject, UsernamePasswordToken } from 'nestjs-yosai';
+import { EventLogService, type LoggedEvent } from './event-log.service.js';
+import { attributeKey, attributeValue, jsonObject, stringField } from './request-input.js';
+import { LIMITS } from './sample.config.js';
+
+/** `GET /api/session`: the session's public details (times in epoch ms). Never the token. */
+export interface SessionView {
+  id: string;
+  startedAt: number;
+  lastAccessedAt: number;
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  attributes: Record<string, unknown>;
+}
+
+/** The JSON API of the sample. `YosaiGuard` is global, so every handler gets the request's Subject. */
+@Controller('api')
+export class ApiController {
+  constructor(private readonly events: EventLogService) {}
+
+  /** Signs in; the session is replaced (new token, attributes carried over). 401 for any bad credentials. */
+  @Post('login')
+  @HttpCode(200)
+  async login(@CurrentSubject() subject: Subject, @Body() body: unknown): Promise<{ username: string }> {
+    const input = jsonObject(body);
+    const username = stringField(input, 'username', LIMITS.usernameLength);
+    const password = stringField(input, 'password', LIMITS.passwordLength);
+    // Throws an AuthenticationError on failure; the module's filter answers 401 with one message.
+    await subject.login(new UsernamePasswordToken(username, password));
+    return { username: subject.primaryIdentifier! };
+  }
+
+  /** Ends the session, if any, and clears the cookie. */
+  @Post('logout')
+  @HttpCode(204)
+  async logout(@CurrentSubject() subject: Subject): Promise<void> {
+    await subject.logout();
+  }
+
+  /** Who is asking. Reads only; never starts a session. */
+  @Get('me')
+  me(@CurrentSubject() subject: Subject): { authenticated: boolean; username: string | null } {
+    return { authenticated: subject.isAuthenticated, username: subject.primaryIdentifier };
+  }
+
+  /** Only for a user who signed in during this session. */
+  @Get('profile')
+  @RequiresAuthentication()
+  profile(@CurrentSubject() subject: Subject): { username: string } {
+    return { username: subject.primaryIdentifier! };
+  }
+
+  /** The current session, or 404. Never starts one. */
+  @Get('session')
+  session(@CurrentSubject() subject: Subject): SessionView {
+    const session = subject.session;
+    if (!session) throw new NotFoundException('No session');
+    return {
+      id: session.id,
+      startedAt: session.startedAt,
+      lastAccessedAt: session.lastAccessedAt,
+      idleTimeoutMs: session.idleTimeoutMs,
+      absoluteTimeoutMs: session.absoluteTimeoutMs,
+      attributes: session.getAttributes(),
+    };
+  }
+
+  /** Stores an attribute, starting a guest session when there is none (the seed's cart). */
+  @Put('session/attributes/:key')
+  @HttpCode(204)
+  async putAttribute(
+    @CurrentSubject() subject: Subject,
+    @Param('key') rawKey: string,
+    @Body() body: unknown,
+  ): Promise<void> {
+    const key = attributeKey(rawKey);
+    const value = attributeValue(jsonObject(body));
+    const existing = subject.session;
+    if (
+      existing &&
+      !existing.attributeKeys.includes(key) &&
+      existing.attributeKeys.length >= LIMITS.attributesPerSession
+    ) {
+      throw new BadRequestException(`A session holds at most ${LIMITS.attributesPerSession} attributes`);
+    }
+    const session = (await subject.getSession())!;
+    await session.setAttribute(key, value);
+  }
+
+  /** One attribute, or 404 (also when there is no session). Never starts a session. */
+  @Get('session/attributes/:key')
+  getAttribute(@CurrentSubject() subject: Subject, @Param('key') rawKey: string): { value: unknown } {
+    const key = attributeKey(rawKey);
+    const session = subject.session;
+    if (!session || !session.attributeKeys.includes(key)) throw new NotFoundException('No such attribute');
+    return { value: session.getAttribute(key) };
+  }
+
+  /** The last 100 events the app received through `@OnEvent('yosai.**')`, oldest first. */
+  @Get('events')
+  listEvents(): LoggedEvent[] {
+    return this.events.list();
+  }
+}

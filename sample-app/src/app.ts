@@ -1,0 +1,113 @@
+import 'reflect-metadata';
+import KeyvRedis from '@keyv/redis';
+import { Logger, type LoggerService, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { createCache, type Cache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import {
+  CacheManagerSessionStore,
+  type Clock,
+  type SessionStore,
+  type YosaiModuleOptions,
+} from 'nestjs-yosai';
+import { useJsonBodies } from './json-body.middleware.js';
+import { readSampleConfig, redactUrl, REDIS_NAMESPACE, type SampleConfig } from './sample.config.js';
+import { SampleModule } from './sample.module.js';
+import { SampleRealm } from './sample.realm.js';
+
+export interface SampleApp {
+  /** The Nest app, initialised but not listening. */
+  readonly app: NestExpressApplication;
+  readonly config: SampleConfig;
+}
+
+export interface CreateSampleAppOptions {
+  /** Nest's logger option. @default Nest's console logger */
+  logger?: LoggerService | LogLevel[] | false;
+  /** Source of time, for tests that move it (`ManualClock`). @default Date.now */
+  clock?: Clock;
+}
+
+const logger = new Logger('SampleApp');
+
+interface RedisStore {
+  store: SessionStore;
+  cache: Cache;
+}
+
+/** Sessions in Redis through @keyv/redis, under their own namespace. Fails fast when Redis does not answer. */
+async function redisStore(url: string): Promise<RedisStore> {
+  const adapter = new KeyvRedis(url, { throwOnConnectError: true, connectionTimeout: 2_000 });
+  const cache = createCache({
+    stores: [new Keyv({ store: adapter, namespace: REDIS_NAMESPACE, useKeyPrefix: false })],
+  });
+  const store = new CacheManagerSessionStore(cache);
+  try {
+    await store.get('startup-probe');
+  } catch (error) {
+    await cache.disconnect().catch(() => undefined);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot reach Redis at ${redactUrl(url)}: ${reason}`, { cause: error });
+  }
+  return { store, cache };
+}
+
+/**
+ * Builds the sample app from environment variables (see `readSampleConfig`): hashes the two accounts,
+ * picks the store, and initialises Nest on Express. The caller listens (`app.listen(config.port)`).
+ * @throws SampleConfigError for a bad variable, Error when Redis does not answer.
+ */
+export async function createSampleApp(
+  env: NodeJS.ProcessEnv = process.env,
+  options: CreateSampleAppOptions = {},
+): Promise<SampleApp> {
+  const config = readSampleConfig(env);
+  const realm = await SampleRealm.create();
+  const redis = config.redisUrl ? await redisStore(config.redisUrl) : null;
+
+  const yosai: YosaiModuleOptions = {
+    realm,
+    cookie: { secure: config.cookieSecure },
+    ...(options.clock && { clock: options.clock }),
+    ...(redis && { store: redis.store }),
+    ...(config.idleTimeoutMs !== undefined && { idleTimeoutMs: config.idleTimeoutMs }),
+    ...(config.absoluteTimeoutMs !== undefined && { absoluteTimeoutMs: config.absoluteTimeoutMs }),
+  };
+
+  let app: NestExpressApplication | undefined;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(
+      SampleModule.register({
+        yosai,
+        storeKind: redis ? 'redis' : 'memory',
+        onShutdown: redis ? () => redis.cache.disconnect() : undefined,
+      }),
+      new ExpressAdapter(),
+      {
+        bodyParser: false,
+        abortOnError: false,
+        ...(options.logger !== undefined && { logger: options.logger }),
+      },
+    );
+    app.disable('x-powered-by');
+    useJsonBodies(app);
+    await app.init();
+  } catch (error) {
+    if (app) await app.close().catch(() => undefined);
+    else await redis?.cache.disconnect().catch(() => undefined);
+    throw error;
+  }
+
+  logger.log(
+    redis
+      ? `Sessions in Redis at ${redactUrl(config.redisUrl!)} (namespace ${REDIS_NAMESPACE})`
+      : 'Sessions in memory (one process only; set REDIS_URL to use Redis)',
+  );
+  if (config.cookieSecure !== true) {
+    logger.warn(
+      `Session cookie Secure flag: ${String(config.cookieSecure)}. Set YOSAI_COOKIE_SECURE=true in production.`,
+    );
+  }
+  return { app, config };
+}

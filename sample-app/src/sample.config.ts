@@ -1,0 +1,119 @@
+/** The sample app's configuration, read from environment variables once at startup. */
+export interface SampleConfig {
+  /** `PORT`, default 3000. */
+  readonly port: number;
+  /** `REDIS_URL`; null keeps sessions in this process's memory. */
+  readonly redisUrl: string | null;
+  /** `YOSAI_IDLE_TIMEOUT_MS`; undefined keeps the module's default (30 min). */
+  readonly idleTimeoutMs: number | undefined;
+  /** `YOSAI_ABSOLUTE_TIMEOUT_MS`; undefined keeps the module's default (8 h). */
+  readonly absoluteTimeoutMs: number | undefined;
+  /** `YOSAI_COOKIE_SECURE`: `true`, `false`, or `auto` (the default: Secure only over HTTPS). */
+  readonly cookieSecure: boolean | 'auto';
+}
+
+/** Where `npm run sample:redis` looks when REDIS_URL is not set. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** Keyv namespace of the sample's Redis keys (`yosai-sample::yosai:sess:<id>`). */
+export const REDIS_NAMESPACE = 'yosai-sample';
+
+/** Limits on what clients may send. Anything beyond them is a 400, never a 500. */
+export const LIMITS = Object.freeze({
+  /** Largest request body, bytes. */
+  bodyBytes: 16 * 1024,
+  /** Largest attribute value, bytes of its JSON. */
+  attributeValueBytes: 4 * 1024,
+  /** Most attributes one session may hold. */
+  attributesPerSession: 32,
+  /** Attribute keys: 1–64 characters of letters, digits, `_`, `.`, `-`. */
+  attributeKey: /^[A-Za-z0-9_.-]{1,64}$/,
+  /** Longest username, characters. */
+  usernameLength: 128,
+  /** Longest password, characters. */
+  passwordLength: 1024,
+  /** How many events `GET /api/events` keeps. */
+  events: 100,
+});
+
+/** A configuration problem, reported at startup with the variable's name. */
+export class SampleConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'SampleConfigError';
+  }
+}
+
+function unset(value: string | undefined): value is undefined {
+  return value === undefined || value.trim() === '';
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (unset(raw)) return undefined;
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new SampleConfigError(name, `expected a positive whole number of milliseconds, got "${raw}"`);
+  }
+  return value;
+}
+
+/**
+ * Reads the configuration from `env`.
+ * @throws SampleConfigError naming the variable when a value is not usable.
+ */
+export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
+  let port = 3000;
+  if (!unset(env.PORT)) {
+    port = Number(env.PORT.trim());
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new SampleConfigError('PORT', `expected a port number (0-65535), got "${env.PORT}"`);
+    }
+  }
+
+  let redisUrl: string | null = null;
+  if (!unset(env.REDIS_URL)) {
+    redisUrl = env.REDIS_URL.trim();
+    let protocol: string;
+    try {
+      protocol = new URL(redisUrl).protocol;
+    } catch {
+      throw new SampleConfigError('REDIS_URL', 'expected a URL such as redis://127.0.0.1:6379');
+    }
+    if (protocol !== 'redis:' && protocol !== 'rediss:') {
+      throw new SampleConfigError('REDIS_URL', `expected a redis:// or rediss:// URL, got ${protocol}//`);
+    }
+  }
+
+  let cookieSecure: boolean | 'auto' = 'auto';
+  const secure = env.YOSAI_COOKIE_SECURE?.trim().toLowerCase();
+  if (secure === 'true') cookieSecure = true;
+  else if (secure === 'false') cookieSecure = false;
+  else if (secure !== undefined && secure !== '' && secure !== 'auto') {
+    throw new SampleConfigError(
+      'YOSAI_COOKIE_SECURE',
+      `expected true, false or auto, got "${env.YOSAI_COOKIE_SECURE}"`,
+    );
+  }
+
+  return {
+    port,
+    redisUrl,
+    idleTimeoutMs: positiveInteger(env, 'YOSAI_IDLE_TIMEOUT_MS'),
+    absoluteTimeoutMs: positiveInteger(env, 'YOSAI_ABSOLUTE_TIMEOUT_MS'),
+    cookieSecure,
+  };
+}
+
+/** A Redis URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

@@ -1,0 +1,33 @@
+import { PasswordHasher, Realm, type Account } from 'nestjs-yosai';
+
+/** The sample's accounts. Passwords are here only to be hashed at startup; nothing keeps them in clear. */
+export const SAMPLE_ACCOUNTS: Readonly<Record<string, string>> = Object.freeze({
+  thedude: 'letsgobowling',
+  walter: 'shomer-shabbos',
+});
+
+/**
+ * An in-memory Realm. A real app looks accounts up in its user store; the module then verifies the
+ * password against the PHC string (timing-safe, with a dummy verification for unknown usernames).
+ */
+export class SampleRealm extends Realm {
+  private constructor(private readonly accounts: ReadonlyMap<string, Account>) {
+    super();
+  }
+
+  /** Hashes every password with the module's scrypt hasher (the same cost the module verifies with). */
+  static async create(
+    users: Readonly<Record<string, string>> = SAMPLE_ACCOUNTS,
+    hasher = new PasswordHasher(),
+  ): Promise<SampleRealm> {
+    const accounts = new Map<string, Account>();
+    for (const [username, password] of Object.entries(users)) {
+      accounts.set(username, { identifiers: [username], credentials: await hasher.hash(password) });
+    }
+    return new SampleRealm(accounts);
+  }
+
+  findAccount(username: string): Account | null {
+    return this.accounts.get(username) ?? null;
+  }
+}

@@ -1,0 +1,590 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createClient } from 'redis';
+import { ManualClock } from '../src/index.js';
+import { REDIS_URL, redisAvailable } from './support/redis.js';
+import {
+  ensureSampleBuilt,
+  ROOT,
+  SAMPLE_MAIN,
+  SampleClient,
+  startSample,
+  type Reply,
+  type SampleProcess,
+} from './support/sample-app.js';
+
+// The sample app as users run it: `node sample-app/dist/main.js`, a separate process that imports the
+// package by its name (the exports map), spoken to over real HTTP.
+
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const DUDE = { username: 'thedude', password: 'letsgobowling' };
+const WALTER = { username: 'walter', password: 'shomer-shabbos' };
+const EVENT_KEYS = ['at', 'identifiers', 'name', 'reason', 'sessionId'];
+
+interface LoggedEvent {
+  name: string;
+  sessionId: string | null;
+  reason: string | null;
+  identifiers: string[] | null;
+  at: number;
+}
+
+async function events(client: SampleClient): Promise<LoggedEvent[]> {
+  const reply = await client.get('/api/events', { cookie: null });
+  expect(reply.status).toBe(200);
+  return reply.body as LoggedEvent[];
+}
+
+/** The events about the given sessions, in the order the app received them, without `at`. */
+function about(list: LoggedEvent[], ids: string[]) {
+  return list
+    .filter((e) => e.sessionId !== null && ids.includes(e.sessionId))
+    .map(({ name, sessionId, reason, identifiers }) => ({ name, sessionId, reason, identifiers }));
+}
+
+function expectBadRequest(reply: Reply) {
+  expect({ status: reply.status, text: reply.text }).toEqual({ status: 400, text: expect.any(String) });
+  expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(typeof reply.body.message).toBe('string');
+  expect(reply.body.message.length).toBeGreaterThan(0);
+}
+
+beforeAll(async () => {
+  await ensureSampleBuilt();
+}, 180_000);
+
+describe('sample app over HTTP (memory store, timeouts from the environment)', () => {
+  let sample: SampleProcess;
+  const client = () => new SampleClient(sample.url);
+
+  beforeAll(async () => {
+    sample = await startSample({ YOSAI_IDLE_TIMEOUT_MS: '600000', YOSAI_ABSOLUTE_TIMEOUT_MS: '7200000' });
+  }, 60_000);
+  afterAll(async () => {
+    await sample?.stop();
+  });
+
+  it("tells the seed's story: a guest session, the dude logs in and gets a new session, logs out", async () => {
+    const c = client();
+    // A guest who asks who they are gets an answer and no session.
+    const me = await c.get('/api/me');
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({ authenticated: false, username: null });
+    expect(me.cookie).toBeUndefined();
+    expect((await c.get('/api/session')).status).toBe(404);
+    expect((await c.get('/api/profile')).status).toBe(401);
+
+    // Putting something in the cart starts the guest session.
+    const put = await c.put('/api/session/attributes/cart', { value: ['rug'] });
+    expect(put.status).toBe(204);
+    expect(put.cookie).toMatch(TOKEN);
+    const cookieLine = SampleClient.setCookies(put).find((l) => l.startsWith('sid='))!;
+    expect(cookieLine).toMatch(/; HttpOnly/);
+    expect(cookieLine).toMatch(/; SameSite=Lax/);
+    expect(cookieLine).toMatch(/; Path=\//);
+    expect(cookieLine).not.toMatch(/Secure/); // 'auto' over plain HTTP
+    expect(put.headers.get('cache-control')).toBe('no-store');
+    expect(put.headers.get('x-powered-by')).toBeNull();
+    const guestToken = c.token!;
+
+    const guest = await c.get('/api/session');
+    expect(guest.status).toBe(200);
+    expect(guest.body).toEqual({
+      id: expect.stringMatching(TOKEN),
+      startedAt: expect.any(Number),
+      lastAccessedAt: expect.any(Number),
+      idleTimeoutMs: 600_000,
+      absoluteTimeoutMs: 7_200_000,
+      attributes: { cart: ['rug'] },
+    });
+    expect(guest.body.id).not.toBe(guestToken);
+    expect(guest.body.lastAccessedAt).toBeGreaterThanOrEqual(guest.body.startedAt);
+    expect(Math.abs(guest.body.startedAt - Date.now())).toBeLessThan(60_000);
+    expect((await c.get('/api/me')).body).toEqual({ authenticated: false, username: null });
+    expect((await c.get('/api/profile')).status).toBe(401);
+
+    // The dude logs in: a new token and id, the cart comes along.
+    const login = await c.post('/api/login', DUDE);
+    expect(login.status).toBe(200);
+    expect(login.body).toEqual({ username: 'thedude' });
+    expect(login.cookie).toMatch(TOKEN);
+    expect(login.cookie).not.toBe(guestToken);
+    const userToken = c.token!;
+    expect((await c.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+    const profile = await c.get('/api/profile');
+    expect(profile.status).toBe(200);
+    expect(profile.body).toEqual({ username: 'thedude' });
+    const session = await c.get('/api/session');
+    expect(session.body.id).not.toBe(guest.body.id);
+    expect(session.body.attributes).toEqual({ cart: ['rug'] });
+    expect((await c.get('/api/session/attributes/cart')).body).toEqual({ value: ['rug'] });
+
+    // The guest token died at login.
+    const stale = await c.get('/api/session', { cookie: guestToken });
+    expect(stale.status).toBe(404);
+    expect(stale.cookie).toBe('');
+    expect((await c.get('/api/profile', { cookie: guestToken })).status).toBe(401);
+
+    // Logout: 204, cookie cleared, the token is dead.
+    const logout = await c.post('/api/logout');
+    expect(logout.status).toBe(204);
+    expect(logout.text).toBe('');
+    expect(logout.cookie).toBe('');
+    expect(c.token).toBeUndefined();
+    expect((await c.get('/api/me', { cookie: userToken })).body).toEqual({
+      authenticated: false,
+      username: null,
+    });
+    expect((await c.get('/api/session', { cookie: userToken })).status).toBe(404);
+    expect((await c.get('/api/profile', { cookie: userToken })).status).toBe(401);
+    // A second logout is a no-op.
+    expect((await c.post('/api/logout', undefined, { cookie: userToken })).status).toBe(204);
+
+    expect(about(await events(c), [guest.body.id, session.body.id])).toEqual([
+      { name: 'yosai.session.started', sessionId: guest.body.id, reason: null, identifiers: null },
+      { name: 'yosai.session.stopped', sessionId: guest.body.id, reason: 'regenerated', identifiers: null },
+      { name: 'yosai.session.started', sessionId: session.body.id, reason: null, identifiers: ['thedude'] },
+      { name: 'yosai.login.succeeded', sessionId: session.body.id, reason: null, identifiers: ['thedude'] },
+      {
+        name: 'yosai.session.stopped',
+        sessionId: session.body.id,
+        reason: 'logout',
+        identifiers: ['thedude'],
+      },
+    ]);
+  });
+
+  it('logs in without a prior session, and answers 401 alike for an unknown user and a wrong password', async () => {
+    const c = client();
+    await c.put('/api/session/attributes/cart', { value: [] });
+    const guestToken = c.token!;
+    const guestId = (await c.get('/api/session')).body.id as string;
+    const before = (await events(c)).length;
+
+    const unknown = await c.post('/api/login', { username: 'donny', password: 'letsgobowling' });
+    const wrong = await c.post('/api/login', { username: 'thedude', password: 'nihilists' });
+    for (const reply of [unknown, wrong]) {
+      expect(reply.status).toBe(401);
+      expect(reply.cookie).toBeUndefined();
+    }
+    expect(unknown.body).toEqual(wrong.body);
+    expect(typeof unknown.body.message).toBe('string');
+    // Nothing changed: still the same guest session.
+    expect(c.token).toBe(guestToken);
+    expect((await c.get('/api/session')).body.id).toBe(guestId);
+    const failed = (await events(c)).slice(before);
+    // The attempted username stays out of the public list (people type passwords into that field).
+    expect(
+      failed.map(({ name, sessionId, reason, identifiers }) => ({ name, sessionId, reason, identifiers })),
+    ).toEqual([
+      { name: 'yosai.login.failed', sessionId: null, reason: null, identifiers: null },
+      { name: 'yosai.login.failed', sessionId: null, reason: null, identifiers: null },
+    ]);
+
+    // Walter, from no session at all: one new session, no regeneration.
+    const w = client();
+    const login = await w.post('/api/login', WALTER);
+    expect(login.status).toBe(200);
+    expect(login.body).toEqual({ username: 'walter' });
+    expect(login.cookie).toMatch(TOKEN);
+    const id = (await w.get('/api/session')).body.id as string;
+    expect(about(await events(w), [id]).map((e) => e.name)).toEqual([
+      'yosai.session.started',
+      'yosai.login.succeeded',
+    ]);
+    // Logging in again as someone else replaces the session again.
+    const old = w.token!;
+    expect((await w.post('/api/login', DUDE)).body).toEqual({ username: 'thedude' });
+    expect(w.token).not.toBe(old);
+    expect((await w.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+  });
+
+  it('GET /api/me, /api/session, /api/profile, attribute reads and GET / never create a session', async () => {
+    const before = (await events(client())).length;
+    for (const cookie of [null, 'not-a-token', 'A'.repeat(43)]) {
+      const c = client();
+      for (const path of ['/api/me', '/api/session', '/api/profile', '/api/session/attributes/cart', '/']) {
+        const reply = await c.get(path, { cookie });
+        expect([path, reply.status]).toEqual([path, expect.any(Number)]);
+        expect(reply.status).toBeLessThan(500);
+        // No cookie presented: nothing set. A bad one: only ever cleared, never replaced by a new token.
+        if (cookie === null) expect(reply.cookie).toBeUndefined();
+        else expect(reply.cookie ?? '').toBe('');
+      }
+    }
+    expect(await events(client())).toHaveLength(before);
+  });
+
+  it('stores any JSON value in an attribute and reads it back, falsy values included', async () => {
+    const c = client();
+    const values: [string, unknown][] = [
+      ['zero', 0],
+      ['no', false],
+      ['empty', ''],
+      ['nothing', null],
+      ['deep', { a: [1, { b: 'ü ✓ 🎳' }], n: -1.5 }],
+      ['with.dots_and-dashes', 'ok'],
+      ['__proto__', { polluted: true }],
+    ];
+    for (const [key, value] of values) {
+      expect((await c.put(`/api/session/attributes/${key}`, { value })).status).toBe(204);
+    }
+    for (const [key, value] of values) {
+      const reply = await c.get(`/api/session/attributes/${key}`);
+      expect([key, reply.status, reply.body]).toEqual([key, 200, { value }]);
+    }
+    expect((await c.put('/api/session/attributes/zero', { value: 1 })).status).toBe(204);
+    expect((await c.get('/api/session/attributes/zero')).body).toEqual({ value: 1 });
+    const missing = await c.get('/api/session/attributes/absent');
+    expect(missing.status).toBe(404);
+    expect(typeof missing.body.message).toBe('string');
+    // Inherited names are not attributes.
+    expect((await c.get('/api/session/attributes/constructor')).status).toBe(404);
+    const session = (await c.get('/api/session')).body;
+    expect(Object.keys(session.attributes)).toEqual(values.map(([k]) => k));
+  });
+
+  describe('answers bad input with 400 and a message, and starts no session', () => {
+    const LOGIN_CASES: [string, { body?: string; json?: unknown; headers?: Record<string, string> }][] = [
+      ['no body', {}],
+      ['not JSON', { body: '{"username": "thedude",', headers: { 'content-type': 'application/json' } }],
+      [
+        'a form post',
+        {
+          body: 'username=thedude&password=x',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        },
+      ],
+      ['JSON as text/plain', { body: JSON.stringify(DUDE), headers: { 'content-type': 'text/plain' } }],
+      ['a JSON array', { json: [DUDE] }],
+      ['a JSON string', { body: '"thedude"', headers: { 'content-type': 'application/json' } }],
+      ['no username', { json: { password: 'letsgobowling' } }],
+      ['no password', { json: { username: 'thedude' } }],
+      ['a numeric username', { json: { username: 42, password: 'letsgobowling' } }],
+      ['a null password', { json: { username: 'thedude', password: null } }],
+      ['an object password', { json: { username: 'thedude', password: { $ne: '' } } }],
+      ['an empty username', { json: { username: '', password: 'letsgobowling' } }],
+      ['a 129-character username', { json: { username: 'd'.repeat(129), password: 'x' } }],
+      ['a 1025-character password', { json: { username: 'thedude', password: 'p'.repeat(1025) } }],
+      ['a body over 16 KB', { json: { username: 'thedude', password: 'p'.repeat(17 * 1024) } }],
+      [
+        'an unsupported charset',
+        { body: '{}', headers: { 'content-type': 'application/json; charset=latin1' } },
+      ],
+    ];
+    it.each(LOGIN_CASES)('POST /api/login with %s', async (_name, options) => {
+      const c = client();
+      const reply = await c.request('POST', '/api/login', options);
+      expectBadRequest(reply);
+      expect(reply.cookie).toBeUndefined();
+    });
+
+    const big = 'x'.repeat(4096);
+    const PUT_CASES: [string, string, { body?: string; json?: unknown; headers?: Record<string, string> }][] =
+      [
+        ['no body', 'cart', {}],
+        ['not JSON', 'cart', { body: '{"value": [', headers: { 'content-type': 'application/json' } }],
+        ['JSON as text/plain', 'cart', { body: '{"value":1}', headers: { 'content-type': 'text/plain' } }],
+        ['no value', 'cart', { json: { valeu: 1 } }],
+        ['a JSON array', 'cart', { json: [1] }],
+        ['a value over 4 KB as JSON', 'cart', { json: { value: big } }],
+        ['a body over 16 KB', 'cart', { json: { value: 'y'.repeat(20_000) } }],
+        ['a key with a space', 'my%20cart', { json: { value: 1 } }],
+        ['a key with a slash', 'a%2Fb', { json: { value: 1 } }],
+        ['a key with markup', '%3Cb%3E', { json: { value: 1 } }],
+        ['a 65-character key', 'k'.repeat(65), { json: { value: 1 } }],
+        ['a malformed escape in the key', '%E0%A4%A', { json: { value: 1 } }],
+      ];
+    it.each(PUT_CASES)('PUT /api/session/attributes/:key with %s', async (_name, key, options) => {
+      const c = client();
+      const reply = await c.request('PUT', `/api/session/attributes/${key}`, options);
+      expectBadRequest(reply);
+      expect(reply.cookie).toBeUndefined();
+    });
+
+    it('GET /api/session/attributes/:key with a bad key', async () => {
+      expectBadRequest(await client().get(`/api/session/attributes/${'k'.repeat(65)}`));
+      expectBadRequest(await client().get('/api/session/attributes/a%20b'));
+    });
+
+    it('accepts a value of exactly 4 KB as JSON, and at most 32 attributes per session', async () => {
+      const c = client();
+      expect((await c.put('/api/session/attributes/big', { value: 'x'.repeat(4094) })).status).toBe(204);
+      expectBadRequest(await c.put('/api/session/attributes/big', { value: 'x'.repeat(4095) }));
+      for (let i = 1; i < 32; i++) {
+        expect((await c.put(`/api/session/attributes/k${i}`, { value: i })).status).toBe(204);
+      }
+      const over = await c.put('/api/session/attributes/one-more', { value: 33 });
+      expectBadRequest(over);
+      expect(over.body.message).toMatch(/32/);
+      // Overwriting an existing key is still fine.
+      expect((await c.put('/api/session/attributes/k1', { value: 'again' })).status).toBe(204);
+      expect(Object.keys((await c.get('/api/session')).body.attributes)).toHaveLength(32);
+    });
+  });
+
+  it('GET /api/events lists the last 100 events, oldest first, each { name, sessionId, reason, identifiers, at }', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 105; i++) {
+      const c = client();
+      await c.put('/api/session/attributes/n', { value: i });
+      ids.push((await c.get('/api/session')).body.id as string);
+    }
+    const list = await events(client());
+    expect(list).toHaveLength(100);
+    for (const event of list) {
+      expect(Object.keys(event).sort()).toEqual(EVENT_KEYS);
+      expect(event.name).toMatch(/^yosai\./);
+      expect(typeof event.at).toBe('number');
+    }
+    // The newest 100 are exactly the last 100 guest sessions' started events, in order.
+    expect(list.map((e) => [e.name, e.sessionId, e.reason, e.identifiers])).toEqual(
+      ids.slice(-100).map((id) => ['yosai.session.started', id, null, null]),
+    );
+    expect(list.map((e) => e.at)).toEqual([...list.map((e) => e.at)].sort((a, b) => a - b));
+  });
+
+  describe('GET / (the page)', () => {
+    it('shows a guest without a session the sign-in form, with a strict CSP and no cookie', async () => {
+      const reply = await client().get('/');
+      expect(reply.status).toBe(200);
+      expect(reply.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(reply.headers.get('cache-control')).toBe('no-store');
+      expect(reply.cookie).toBeUndefined();
+      const html = reply.text;
+      expect(html).toMatch(/<form id="login-form"/);
+      expect(html).toMatch(/<input id="username" name="username"/);
+      expect(html).toMatch(/<input id="password" name="password" type="password"/);
+      expect(html).toMatch(/<button id="login-button" type="submit">Sign in<\/button>/);
+      expect(html).toContain('No session yet');
+      expect(html).not.toContain('Signed in as');
+      const csp = reply.headers.get('content-security-policy')!;
+      const nonce = /script-src 'nonce-([^']+)'/.exec(csp)![1];
+      expect(html).toContain(`<script nonce="${nonce}">`);
+      expect(csp).toContain("default-src 'none'");
+      const again = await client().get('/');
+      expect(again.headers.get('content-security-policy')).not.toBe(csp);
+    });
+
+    it("shows a guest's session details and escapes what it prints", async () => {
+      const c = client();
+      const evil = "<script>alert(1)</script>&'";
+      await c.put('/api/session/attributes/cart', { value: [evil] });
+      const id = (await c.get('/api/session')).body.id as string;
+      const html = (await c.get('/')).text;
+      expect(html).toContain('Your guest session');
+      expect(html).toContain(`<code id="session-id">${id}</code>`);
+      expect(html).toContain('<form id="login-form"');
+      expect(html).not.toContain(evil);
+      expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;&amp;&#39;');
+      expect(html.match(/<script/g)).toHaveLength(1);
+    });
+
+    it('shows a signed-in user "Signed in as", the session details and a sign-out button', async () => {
+      const c = client();
+      await c.post('/api/login', DUDE);
+      const session = (await c.get('/api/session')).body;
+      const html = (await c.get('/')).text;
+      expect(html).toContain('Signed in as <strong id="current-user">thedude</strong>');
+      expect(html).toMatch(/<button id="logout-button" type="button">Sign out<\/button>/);
+      expect(html).not.toContain('id="login-form"');
+      expect(html).toContain(`<code id="session-id">${session.id}</code>`);
+      expect(html).toContain(`data-ms="${session.startedAt}"`);
+      expect(html).toContain(`data-ms="${session.lastAccessedAt}"`);
+      expect(html).toContain('<dd id="session-idle-timeout">10 min</dd>');
+      expect(html).toContain('<dd id="session-absolute-timeout">2 h</dd>');
+      expect(html).toContain('<strong id="store-kind">memory</strong>');
+    });
+  });
+});
+
+describe('sample app configuration', () => {
+  it('sets the Secure flag when YOSAI_COOKIE_SECURE=true, and keeps the default timeouts', async () => {
+    const sample = await startSample({ YOSAI_COOKIE_SECURE: 'true' });
+    try {
+      const c = new SampleClient(sample.url);
+      const login = await c.post('/api/login', DUDE);
+      expect(login.status).toBe(200);
+      const line = SampleClient.setCookies(login).find((l) => l.startsWith('sid='))!;
+      expect(line).toMatch(/; Secure/);
+      const session = await c.get('/api/session');
+      expect(session.body.idleTimeoutMs).toBe(1_800_000);
+      expect(session.body.absoluteTimeoutMs).toBe(28_800_000);
+    } finally {
+      expect(await sample.stop()).not.toBe('SIGKILL');
+    }
+  }, 60_000);
+
+  it.each([
+    ['YOSAI_COOKIE_SECURE', 'yes'],
+    ['YOSAI_IDLE_TIMEOUT_MS', 'thirty minutes'],
+    ['YOSAI_ABSOLUTE_TIMEOUT_MS', '-1'],
+    ['PORT', '70000'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+  ])('refuses to start when %s=%s, naming the variable', (name, value) => {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      NO_COLOR: '1',
+      PORT: '0',
+      [name]: value,
+    };
+    const result = spawnSync(process.execPath, [SAMPLE_MAIN], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stdout + result.stderr).toContain(`${name}: expected`);
+  });
+});
+
+const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Redis)');
+
+(redisUp ? describe : describe.skip)('sample app on Redis (REDIS_URL)', () => {
+  const started: SampleProcess[] = [];
+  afterAll(async () => {
+    for (const sample of started) await sample.stop();
+  });
+
+  it('keeps sessions in Redis under its namespace: two instances share them, logout ends them everywhere', async () => {
+    const a = await startSample({ REDIS_URL });
+    started.push(a);
+    const b = await startSample({ REDIS_URL });
+    started.push(b);
+    const redis = createClient({ url: REDIS_URL });
+    await redis.connect();
+    try {
+      const onA = new SampleClient(a.url);
+      const login = await onA.post('/api/login', DUDE);
+      expect(login.status).toBe(200);
+      await onA.put('/api/session/attributes/cart', { value: ['rug'] });
+      const session = await onA.get('/api/session');
+      expect(session.status).toBe(200);
+      expect(session.body.attributes).toEqual({ cart: ['rug'] });
+      expect(await redis.exists(`yosai-sample::yosai:sess:${session.body.id}`)).toBe(1);
+      expect((await onA.get('/')).text).toContain('<strong id="store-kind">redis</strong>');
+
+      // Instance B serves the same session from Redis.
+      const onB = new SampleClient(b.url);
+      onB.token = onA.token;
+      expect((await onB.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+      expect((await onB.get('/api/session')).body.id).toBe(session.body.id);
+
+      // Logout on B; A refuses the token at once.
+      expect((await onB.post('/api/logout')).status).toBe(204);
+      expect(await redis.exists(`yosai-sample::yosai:sess:${session.body.id}`)).toBe(0);
+      expect((await onA.get('/api/session')).status).toBe(404);
+      expect((await onA.get('/api/profile')).status).toBe(401);
+    } finally {
+      await redis.close();
+    }
+    for (const sample of started.splice(0)) expect(await sample.stop()).not.toBe('SIGKILL');
+  }, 60_000);
+
+  // `npm run sample:redis` passes --redis: REDIS_URL, or redis://127.0.0.1:6379 when it is unset.
+  (REDIS_URL === 'redis://127.0.0.1:6379' ? it : it.skip)(
+    'uses the default Redis with --redis and no REDIS_URL',
+    async () => {
+      const sample = await startSample({}, ['--redis']);
+      started.push(sample);
+      const c = new SampleClient(sample.url);
+      await c.put('/api/session/attributes/cart', { value: [1] });
+      expect((await c.get('/')).text).toContain('<strong id="store-kind">redis</strong>');
+      expect(sample.output()).toContain('Sessions in Redis at redis://127.0.0.1:6379');
+      expect((await c.post('/api/logout')).status).toBe(204);
+    },
+    60_000,
+  );
+});
+
+describe('sample app with an unreachable Redis', () => {
+  it('refuses to start with a clear message', () => {
+    // Port 1 on loopback: nothing listens there.
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      NO_COLOR: '1',
+      PORT: '0',
+      REDIS_URL: 'redis://:secret@127.0.0.1:1',
+    };
+    const result = spawnSync(process.execPath, [SAMPLE_MAIN], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    const output = result.stdout + result.stderr;
+    expect(result.status).toBe(1);
+    expect(output).toContain('Cannot reach Redis at redis://:***@127.0.0.1:1');
+    expect(output).not.toContain('secret');
+  });
+});
+
+/** The part of sample-app/dist/app.js this file uses (imported at run time: it exists only after a build). */
+interface SampleAppModule {
+  createSampleApp(
+    env: Record<string, string>,
+    options: { logger?: false; clock?: { now(): number } },
+  ): Promise<{
+    app: {
+      listen(port: number, host: string): Promise<unknown>;
+      getUrl(): Promise<string>;
+      close(): Promise<void>;
+    };
+  }>;
+}
+
+describe('sample app in-process (createSampleApp from the build, with a ManualClock)', () => {
+  const clock = new ManualClock(Date.now());
+  let close: () => Promise<void>;
+  let url: string;
+
+  beforeAll(async () => {
+    const { createSampleApp } = (await import(
+      pathToFileURL(join(ROOT, 'sample-app/dist/app.js')).href
+    )) as SampleAppModule;
+    const { app } = await createSampleApp(
+      { YOSAI_IDLE_TIMEOUT_MS: '60000', YOSAI_ABSOLUTE_TIMEOUT_MS: '600000' },
+      { logger: false, clock },
+    );
+    await app.listen(0, '127.0.0.1');
+    url = await app.getUrl();
+    close = () => app.close();
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+
+  it('an idle session expires: /api/events shows it once, the cookie is cleared, the user is a guest', async () => {
+    const c = new SampleClient(url);
+    await c.post('/api/login', DUDE);
+    const id = (await c.get('/api/session')).body.id as string;
+    clock.advance(59_000);
+    expect((await c.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+    clock.advance(60_001);
+    const expired = await c.get('/api/me');
+    expect(expired.body).toEqual({ authenticated: false, username: null });
+    expect(expired.cookie).toBe('');
+    expect((await c.get('/api/session')).status).toBe(404);
+    expect(about(await events(c), [id]).slice(-1)).toEqual([
+      { name: 'yosai.session.expired', sessionId: id, reason: 'idle', identifiers: ['thedude'] },
+    ]);
+  });
+
+  it('an active session still ends at the absolute timeout', async () => {
+    const c = new SampleClient(url);
+    await c.put('/api/session/attributes/cart', { value: ['rug'] });
+    const id = (await c.get('/api/session')).body.id as string;
+    for (let t = 0; t < 10; t++) {
+      clock.advance(59_000);
+      expect((await c.get('/api/session/attributes/cart')).status).toBe(200);
+    }
+    clock.advance(15_000);
+    expect((await c.get('/api/session/attributes/cart')).status).toBe(404);
+    const list = about(await events(c), [id]);
+    expect(list.filter((e) => e.name === 'yosai.session.expired')).toEqual([
+      { name: 'yosai.session.expired', sessionId: id, reason: 'absolute', identifiers: null },
+    ]);
+  });
+});

@@ -88,6 +88,19 @@ class TestController {
     return { username: subject.primaryIdentifier, sessionId: subject.session?.id };
   }
 
+  /** Starts a guest session, then logs in, in one request: only the final token may reach the client. */
+  @Post('session-then-login')
+  @HttpCode(200)
+  async sessionThenLogin(
+    @CurrentSubject() subject: Subject,
+    @Body() body: { username: string; password: string },
+  ) {
+    const guest = await subject.getSession();
+    await guest!.setAttribute('before', 'login');
+    await subject.login(new UsernamePasswordToken(body.username, body.password));
+    return { guestSessionId: guest!.id, sessionId: subject.session?.id };
+  }
+
   @Post('logout')
   @HttpCode(204)
   async logout(@CurrentSubject() subject: Subject) {

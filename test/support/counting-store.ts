@@ -1,0 +1,60 @@
+import { SessionStore } from '../../src/index.js';
+
+/** Operation counts of a {@link CountingStore}. */
+export interface StoreCounts {
+  get: number;
+  set: number;
+  compareAndSet: number;
+  delete: number;
+}
+
+/**
+ * A SessionStore that delegates every call to another store and counts them, so tests can assert how
+ * much store traffic a request caused (e.g. none for a token of the wrong shape).
+ */
+export class CountingStore extends SessionStore {
+  readonly counts: StoreCounts = { get: 0, set: 0, compareAndSet: 0, delete: 0 };
+  /** Ids passed to `get`, in order (session ids are hashes, never tokens). */
+  readonly reads: string[] = [];
+
+  constructor(readonly inner: SessionStore) {
+    super();
+  }
+
+  /** Total number of operations so far. */
+  get total(): number {
+    const c = this.counts;
+    return c.get + c.set + c.compareAndSet + c.delete;
+  }
+
+  /** A copy of the counts, to diff against later. */
+  snapshot(): StoreCounts {
+    return { ...this.counts };
+  }
+
+  reset(): void {
+    this.counts.get = this.counts.set = this.counts.compareAndSet = this.counts.delete = 0;
+    this.reads.length = 0;
+  }
+
+  get(id: string) {
+    this.counts.get++;
+    this.reads.push(id);
+    return this.inner.get(id);
+  }
+  set(id: string, value: string, ttlMs: number) {
+    this.counts.set++;
+    return this.inner.set(id, value, ttlMs);
+  }
+  compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
+    this.counts.compareAndSet++;
+    return this.inner.compareAndSet(id, expected, value, ttlMs);
+  }
+  delete(id: string) {
+    this.counts.delete++;
+    return this.inner.delete(id);
+  }
+  async close() {
+    await this.inner.close?.();
+  }
+}

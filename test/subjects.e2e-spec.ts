@@ -240,6 +240,19 @@ describe.each(CASES)('Subjects per request (%s, %s)', (platform, mount) => {
       await request(server).get('/attr/k').set('Cookie', cookie(guest.token)).expect(200, { value: 'v' });
     });
 
+    it('after getSession() in the same request, the guest session and its cookie survive a failed login', async () => {
+      const res = await request(server)
+        .post('/session-then-login')
+        .send({ username: 'thedude', password: 'nope' })
+        .expect(401);
+      const token = sessionCookie(res.headers)!;
+      expect(token).toMatch(TOKEN);
+      expect(res.headers['cache-control']).toBe('no-store');
+      await request(server).get('/attr/before').set('Cookie', cookie(token)).expect(200, { value: 'login' });
+      const who = await request(server).get('/whoami').set('Cookie', cookie(token)).expect(200);
+      expect(who.body).toMatchObject({ authenticated: false, sessionId: sessionIdOf(token) });
+    });
+
     it('a successful login never carries the password in events either', async () => {
       await login();
       expect(JSON.stringify(t.events.events)).not.toContain(USERS.thedude);

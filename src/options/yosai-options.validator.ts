@@ -78,6 +78,13 @@ class ScryptSchema {
   p?: number;
 }
 
+/** Keys of the nested option objects (the schemas above), to refuse misspelt ones. */
+const KNOWN_NESTED: Record<string, readonly string[]> = {
+  cookie: ['name', 'secure', 'sameSite', 'hostPrefix', 'maxAgeMs'],
+  header: ['name', 'responseHeader'],
+  passwordHashing: ['logN', 'r', 'p'],
+};
+
 const msInt = { message: 'must be an integer number of milliseconds' };
 
 class OptionsSchema {
@@ -181,6 +188,15 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
   for (const key of Object.keys(options)) {
     if (!known.has(key))
       fail(key, `is not a known option (check its spelling; known: ${[...known].join(', ')})`);
+  }
+  // A misspelt nested option (`cookie: { sameSit: 'strict' }`) would otherwise silently fall back to a default.
+  for (const [group, keys] of Object.entries(KNOWN_NESTED)) {
+    const value: unknown = (plain as Record<string, unknown>)[group];
+    if (!value || typeof value !== 'object') continue;
+    for (const key of Object.keys(value)) {
+      if (!keys.includes(key))
+        fail(`${group}.${key}`, `is not a known option (check its spelling; known: ${keys.join(', ')})`);
+    }
   }
 
   if (store !== undefined && !isSessionStore(store)) {

@@ -229,7 +229,9 @@ export class SessionManager implements OnModuleDestroy {
           for (const key of remove) state.decoded.delete(key);
           return;
         }
-        // Someone else wrote (or deleted) the record since we read it: start again from the freshest one.
+        // Someone else wrote (or deleted) the record since we read it: start again from the freshest one,
+        // after a short random pause, so that two instances writing the same session do not keep colliding.
+        await conflictPause(attempt);
         const fresh = await this.call('get', () => this.store.get(session.id));
         if (fresh === undefined) {
           this.markStopped(state);
@@ -368,6 +370,12 @@ export class SessionManager implements OnModuleDestroy {
       clearTimeout(timer);
     }
   }
+}
+
+/** Random wait (jittered, growing with the attempt, at most 16 ms) before retrying a lost compare-and-set. */
+function conflictPause(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(2 ** attempt, 16);
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function checkKey(key: string): string {

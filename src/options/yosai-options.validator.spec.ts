@@ -1,0 +1,104 @@
+import { Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import { YosaiConfigurationError } from '../errors/yosai.errors.js';
+import { SessionManager } from '../session/session.manager.js';
+import { CacheManagerSessionStore } from '../store/cache-manager-session.store.js';
+import { YosaiModule } from '../yosai.module.js';
+import type { YosaiModuleOptions } from './yosai-options.interface.js';
+
+/** Boots a module with these options the way an app does; resolves to the bootstrap error, if any. */
+async function bootstrapError(
+  options: YosaiModuleOptions,
+  mount: 'forRoot' | 'forRootAsync' = 'forRoot',
+): Promise<unknown> {
+  const yosai =
+    mount === 'forRoot'
+      ? YosaiModule.forRoot(options)
+      : YosaiModule.forRootAsync({ useFactory: async () => options });
+  @Module({ imports: [yosai] })
+  class AppModule {}
+  try {
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    await moduleRef.close();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+const cases: [string, YosaiModuleOptions, string][] = [
+  ['a negative idle timeout', { idleTimeoutMs: -1 }, 'idleTimeoutMs'],
+  ['a negative absolute timeout', { absoluteTimeoutMs: -5 }, 'absoluteTimeoutMs'],
+  ['a negative touch interval', { touchIntervalMs: -1 }, 'touchIntervalMs'],
+  ['a zero store timeout', { storeTimeoutMs: 0 }, 'storeTimeoutMs'],
+  ['a non-integer timeout', { idleTimeoutMs: 1.5 }, 'idleTimeoutMs'],
+  ['a NaN timeout', { idleTimeoutMs: NaN }, 'idleTimeoutMs'],
+  ['a string timeout', { idleTimeoutMs: '1000' as never }, 'idleTimeoutMs'],
+  ['idle longer than absolute', { idleTimeoutMs: 120_000, absoluteTimeoutMs: 60_000 }, 'idleTimeoutMs'],
+  ['idle (default 30 min) longer than absolute', { absoluteTimeoutMs: 60_000 }, 'idleTimeoutMs'],
+  ['a touch interval equal to idle', { idleTimeoutMs: 60_000, touchIntervalMs: 60_000 }, 'touchIntervalMs'],
+  ['a touch interval above idle', { idleTimeoutMs: 60_000, touchIntervalMs: 90_000 }, 'touchIntervalMs'],
+  ['an unknown option', { idleTimout: 1000 } as never, 'idleTimout'],
+  ['an unknown cookie option', { cookie: { sameSit: 'strict' } } as never, 'cookie.sameSit'],
+  ['an unknown header option', { header: { nmae: 'x-token' } } as never, 'header.nmae'],
+  ['an unknown passwordHashing option', { passwordHashing: { logn: 12 } } as never, 'passwordHashing.logn'],
+  [
+    'a cache-manager Cache as store',
+    { store: createCache({ stores: [new Keyv({ store: new Map() })] }) as never },
+    'store',
+  ],
+  ['a Keyv as store', { store: new Keyv() as never }, 'store'],
+  ['a random object as store', { store: { hello: 'world' } as never }, 'store'],
+  ['the store class instead of an instance', { store: CacheManagerSessionStore as never }, 'store'],
+  ['hostPrefix without secure', { cookie: { hostPrefix: true, secure: false } }, 'cookie.hostPrefix'],
+  ["hostPrefix with secure 'auto'", { cookie: { hostPrefix: true, secure: 'auto' } }, 'cookie.hostPrefix'],
+  ['an invalid cookie name', { cookie: { name: 'my cookie' } }, 'cookie.name'],
+  ['sameSite none without Secure', { cookie: { sameSite: 'none', secure: false } }, 'cookie.sameSite'],
+  ['no transport at all', { cookie: false, header: false }, 'cookie'],
+  ['a realm without findAccount', { realm: {} as never }, 'realm'],
+  ['a clock without now()', { clock: {} as never }, 'clock'],
+];
+
+describe('YosaiModule options are validated at bootstrap', () => {
+  it.each(cases)('%s fails with YosaiConfigurationError naming the option', async (_, options, option) => {
+    for (const mount of ['forRoot', 'forRootAsync'] as const) {
+      const error = await bootstrapError(options, mount);
+      expect(error).toBeInstanceOf(YosaiConfigurationError);
+      expect((error as Error).message).toContain(`\`${option}\``);
+    }
+  });
+
+  it('the message says why, e.g. how to wrap a cache-manager Cache', async () => {
+    const error = await bootstrapError({ store: createCache() as never });
+    expect((error as Error).message).toContain('new CacheManagerSessionStore(cache)');
+    const idle = await bootstrapError({ idleTimeoutMs: 120_000, absoluteTimeoutMs: 60_000 });
+    expect((idle as Error).message).toMatch(/idleTimeoutMs.*absoluteTimeoutMs/s);
+  });
+
+  it.each<[string, YosaiModuleOptions]>([
+    ['no options', {}],
+    ['idle equal to absolute', { idleTimeoutMs: 60_000, absoluteTimeoutMs: 60_000 }],
+    ['touch interval 0 (write on every access)', { touchIntervalMs: 0 }],
+    ['hostPrefix with secure', { cookie: { hostPrefix: true, secure: true } }],
+    ['header transport only', { cookie: false, header: {} }],
+    ['a SessionStore', { store: CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 }) }],
+  ])('%s is accepted', async (_, options) => {
+    expect(await bootstrapError(options)).toBeUndefined();
+    expect(await bootstrapError(options, 'forRootAsync')).toBeUndefined();
+  });
+
+  it('isGlobal is accepted and makes SessionManager injectable everywhere', async () => {
+    @Module({})
+    class Feature {}
+    @Module({ imports: [YosaiModule.forRoot({ isGlobal: true }), Feature] })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    try {
+      expect(moduleRef.select(Feature).get(SessionManager, { strict: false })).toBeInstanceOf(SessionManager);
+    } finally {
+      await moduleRef.close();
+    }
+  });
+});

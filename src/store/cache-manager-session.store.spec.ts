@@ -1,0 +1,317 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createConnection } from 'node:net';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import { createManagerHarness, type ManagerHarness } from '../../test/support/manager-module.js';
+import { OwnRedis, redisAvailable, redisSessionStore, REDIS_URL } from '../../test/support/redis.js';
+import { SessionStoreError } from '../errors/yosai.errors.js';
+import { tokenOf } from '../session/session.internals.js';
+import { CacheManagerSessionStore } from './cache-manager-session.store.js';
+import { contractId, sessionStoreContract } from './session-store.contract.js';
+import { SessionStore } from './session.store.js';
+
+const RUN = `yosai-cmstore-spec-${process.pid}-${randomBytes(3).toString('hex')}`;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------------------------------
+// In memory: one Keyv over one Map, namespaces by key prefix.
+{
+  const map = new Map<string, unknown>();
+  const cache = createCache({ stores: [new Keyv({ store: map })] });
+  sessionStoreContract('in-memory (Map), prefix per namespace', {
+    create: async (ns) => {
+      const store = new CacheManagerSessionStore(cache, { prefix: `yosai:${ns}:`, sweepIntervalMs: 0 });
+      expect(store.kind).toBe('memory');
+      return { store, close: () => store.close() };
+    },
+    sweep: (store) => (store as CacheManagerSessionStore).sweep(),
+    backendSize: () => map.size,
+  });
+}
+
+// In memory: Keyv namespaces over one Map, default prefix.
+{
+  const map = new Map<string, unknown>();
+  sessionStoreContract('in-memory (Map), Keyv namespace per namespace', {
+    create: async (ns) => {
+      const store = new CacheManagerSessionStore(
+        createCache({ stores: [new Keyv({ store: map, namespace: ns })] }),
+        {
+          sweepIntervalMs: 0,
+        },
+      );
+      expect(store.kind).toBe('memory');
+      return { store, close: () => store.close() };
+    },
+    sweep: (store) => (store as CacheManagerSessionStore).sweep(),
+    backendSize: () => map.size,
+  });
+}
+
+// Generic Keyv path: a tiered cache of two Map-backed Keyv stores.
+{
+  const near = new Map<string, unknown>();
+  const far = new Map<string, unknown>();
+  sessionStoreContract('generic Keyv: tiered, two Map-backed Keyv stores', {
+    create: async (ns) => {
+      const cache = createCache({
+        stores: [new Keyv({ store: near, namespace: ns }), new Keyv({ store: far, namespace: ns })],
+      });
+      const store = new CacheManagerSessionStore(cache);
+      expect(store.kind).toBe('keyv');
+      return { store, close: () => store.close() };
+    },
+  });
+}
+
+/** A Keyv storage adapter that is not a Map: a plain null-prototype object behind async methods. */
+class ObjectAdapter {
+  readonly data: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  failing: false | 'get' | 'set' | 'all' = false;
+  private check(op: 'get' | 'set') {
+    if (this.failing === 'all' || this.failing === op) throw new Error(`adapter ${op} failed (test)`);
+  }
+  async get(key: string) {
+    this.check('get');
+    return this.data[key];
+  }
+  async set(key: string, value: unknown) {
+    this.check('set');
+    this.data[key] = value;
+    return true;
+  }
+  async delete(key: string) {
+    this.check('set');
+    const had = key in this.data;
+    delete this.data[key];
+    return had;
+  }
+  async clear() {
+    for (const key of Object.keys(this.data)) delete this.data[key];
+  }
+}
+
+// Generic Keyv path: a custom adapter.
+{
+  const adapter = new ObjectAdapter();
+  sessionStoreContract('generic Keyv: custom adapter object (not a Map)', {
+    create: async (ns) => {
+      const store = new CacheManagerSessionStore(createCache({ stores: [new Keyv({ store: adapter })] }), {
+        prefix: `yosai:${ns}:`,
+      });
+      expect(store.kind).toBe('keyv');
+      return { store, close: () => store.close() };
+    },
+  });
+}
+
+// Real Redis through @keyv/redis.
+const hasRedis = await redisAvailable('CacheManagerSessionStore Redis contract');
+if (hasRedis) {
+  sessionStoreContract('Redis (@keyv/redis), Keyv namespace per namespace', {
+    create: async (ns) => {
+      const r = redisSessionStore(`${RUN}-${ns}`);
+      expect(r.store.kind).toBe('redis');
+      return { store: r.store, close: () => r.close() };
+    },
+  });
+  sessionStoreContract('Redis (@keyv/redis), one Keyv namespace, prefix per namespace', {
+    create: async (ns) => {
+      const r = redisSessionStore(RUN, REDIS_URL, { prefix: `yosai:${ns}:` });
+      return { store: r.store, close: () => r.close() };
+    },
+  });
+
+  describe('Redis key layout', () => {
+    it('the key is <namespace>::<prefix><id>, the value the exact string, PTTL the TTL asked for', async () => {
+      const r = redisSessionStore(`${RUN}-layout`);
+      try {
+        const id = contractId();
+        await r.store.set(id, '{"v":1}', 30_000);
+        const client = await r.adapter.getClient();
+        const key = `${RUN}-layout::yosai:sess:${id}`;
+        await expect(client.get(key)).resolves.toBe('{"v":1}');
+        const pttl = await client.pTTL(key);
+        expect(pttl).toBeGreaterThan(25_000);
+        expect(pttl).toBeLessThanOrEqual(30_000);
+        await r.store.delete(id);
+        await expect(client.exists(key)).resolves.toBe(0);
+      } finally {
+        await r.close();
+      }
+    });
+  });
+} else {
+  describe.skip('Redis contract (no Redis)', () => {
+    it('skipped', () => undefined);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+describe('CacheManagerSessionStore (in-memory specifics)', () => {
+  it('the sweep timer removes expired entries that nobody reads, and close() stops it', async () => {
+    const map = new Map<string, unknown>();
+    const store = new CacheManagerSessionStore(createCache({ stores: [new Keyv({ store: map })] }), {
+      sweepIntervalMs: 20,
+    });
+    try {
+      for (let i = 0; i < 3; i++) await store.set(contractId(), 'dead', 1);
+      await store.set(contractId(), 'live', 60_000);
+      expect(map.size).toBe(4);
+      await sleep(120);
+      expect(map.size).toBe(1);
+    } finally {
+      await store.close();
+    }
+    await store.set(contractId(), 'dead', 1);
+    await sleep(80);
+    expect(map.size).toBe(2); // no timer any more
+  });
+
+  it('inMemory() makes a memory store; records stay readable through the cache itself', async () => {
+    expect(CacheManagerSessionStore.inMemory().kind).toBe('memory');
+    const cache = createCache({ stores: [new Keyv({ store: new Map() })] });
+    const store = new CacheManagerSessionStore(cache, { sweepIntervalMs: 0 });
+    const id = contractId();
+    await store.set(id, 'record', 60_000);
+    await expect(cache.get(`yosai:sess:${id}`)).resolves.toBe('record');
+  });
+
+  it('refuses something that is not a cache-manager Cache', () => {
+    expect(() => new CacheManagerSessionStore({} as never)).toThrow(TypeError);
+    expect(() => new CacheManagerSessionStore({ stores: [] } as never)).toThrow(TypeError);
+  });
+
+  it('is a SessionStore', () => {
+    expect(CacheManagerSessionStore.inMemory()).toBeInstanceOf(SessionStore);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe('store failures surface as SessionStoreError', () => {
+  let h: ManagerHarness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  /** Runs `op` and returns its rejection and how long it took to settle. */
+  async function failure(op: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+    const started = performance.now();
+    const error = await op().then(
+      () => new Error('expected the operation to fail'),
+      (e: unknown) => e,
+    );
+    return { error, ms: performance.now() - started };
+  }
+
+  it('generic Keyv: a failing adapter is an error, never silence (cache-manager would swallow it)', async () => {
+    const adapter = new ObjectAdapter();
+    const store = new CacheManagerSessionStore(createCache({ stores: [new Keyv({ store: adapter })] }));
+    h = await createManagerHarness({ store });
+    const session = await h.manager.start();
+
+    adapter.failing = 'set';
+    await expect(store.set(contractId(), 'v', 1000)).rejects.toThrow();
+    await expect(h.manager.start()).rejects.toBeInstanceOf(SessionStoreError);
+    await expect(session.setAttribute('a', 1)).rejects.toBeInstanceOf(SessionStoreError);
+    await expect(session.stop()).rejects.toBeInstanceOf(SessionStoreError);
+
+    adapter.failing = 'get';
+    await expect(store.get(contractId())).rejects.toThrow();
+    const error = await h.manager.resolve(tokenOf(session)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as SessionStoreError).operation).toBe('get');
+
+    adapter.failing = false;
+    await expect(h.manager.resolve(tokenOf(session))).resolves.toMatchObject({ status: 'valid' });
+  });
+
+  it('a store whose get never answers fails after storeTimeoutMs', async () => {
+    class HungStore extends SessionStore {
+      inner = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
+      get = () => new Promise<string | undefined>(() => undefined);
+      set = (id: string, v: string, ttl: number) => this.inner.set(id, v, ttl);
+      compareAndSet = (id: string, e: string, v: string, ttl: number) =>
+        this.inner.compareAndSet(id, e, v, ttl);
+      delete = (id: string) => this.inner.delete(id);
+    }
+    h = await createManagerHarness({ store: new HungStore(), yosai: { storeTimeoutMs: 100 } });
+    const session = await h.manager.start();
+    const { error, ms } = await failure(() => h!.manager.resolve(tokenOf(session)));
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as SessionStoreError).operation).toBe('get');
+    expect((error as Error).message).toContain('storeTimeoutMs');
+    expect(ms).toBeGreaterThanOrEqual(90);
+    expect(ms).toBeLessThan(100 + 2000);
+  });
+
+  it('Redis at a closed port: every operation rejects with SessionStoreError within storeTimeoutMs', async () => {
+    const port = 6394;
+    expect(await portOpen(port)).toBe(false);
+    const r = redisSessionStore(`${RUN}-closed`, `redis://127.0.0.1:${port}`);
+    h = await createManagerHarness({ store: r.store, yosai: { storeTimeoutMs: 250 } });
+    try {
+      for (const op of [() => h!.manager.start(), () => h!.manager.resolve(contractId())]) {
+        const { error, ms } = await failure(op);
+        expect(error).toBeInstanceOf(SessionStoreError);
+        expect(ms).toBeLessThan(250 + 2000);
+      }
+    } finally {
+      await r.adapter.disconnect(true);
+    }
+  });
+
+  const hasServer = (() => {
+    try {
+      execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      if (process.env.CI === 'true')
+        throw new Error('redis-server is not installed, and CI=true forbids skipping.');
+      process.stderr.write('\n*** SKIPPING own-redis failure test: no redis-server binary ***\n\n');
+      return false;
+    }
+  })();
+
+  (hasServer ? it : it.skip)(
+    'a Redis that dies: operations reject with SessionStoreError within storeTimeoutMs',
+    async () => {
+      const own = new OwnRedis(6390);
+      await own.start();
+      const r = redisSessionStore(`${RUN}-own`, own.url);
+      try {
+        h = await createManagerHarness({ store: r.store, yosai: { storeTimeoutMs: 250 } });
+        const session = await h.manager.start({ attributes: { a: 1 } });
+        await expect(h.manager.resolve(tokenOf(session))).resolves.toMatchObject({ status: 'valid' });
+
+        await own.stop();
+        for (const op of [
+          () => h!.manager.resolve(tokenOf(session)),
+          () => session.setAttribute('b', 2),
+          () => h!.manager.start(),
+          () => session.stop(),
+        ]) {
+          const { error, ms } = await failure(op);
+          expect(error).toBeInstanceOf(SessionStoreError);
+          expect(ms).toBeLessThan(250 + 2000);
+        }
+      } finally {
+        await own.stop();
+        await r.adapter.disconnect(true).catch(() => undefined);
+      }
+    },
+  );
+});
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -45,6 +45,14 @@ function readHeader(request: HttpRequestLike, name: string): string | undefined 
   return value;
 }
 
+/**
+ * Strips only HTTP whitespace (SP, HTAB; RFC 6265/9110), not what `String.prototype.trim` also removes
+ * (U+FEFF, U+00A0, U+2028…): a token with such characters around it is of the wrong shape, not a token.
+ */
+function trimOws(value: string): string {
+  return value.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
 /** All values of the cookie `name` in a Cookie header (there can be several). */
 function cookieValues(header: string, name: string): string[] {
   const values: string[] = [];
@@ -53,8 +61,8 @@ function cookieValues(header: string, name: string): string[] {
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;
     const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
-      let value = header.slice(eq + 1, end).trim();
+    if (eq !== -1 && eq < end && trimOws(header.slice(start, eq)) === name) {
+      let value = trimOws(header.slice(eq + 1, end));
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
       values.push(value);
     }
@@ -122,9 +130,9 @@ export class TokenTransport {
       else if (raw !== undefined) {
         if (this.config.header.name === 'authorization') {
           const match = BEARER.exec(raw);
-          fromHeader = match ? match[1] : raw.trim() === '' ? undefined : null;
+          fromHeader = match ? match[1] : trimOws(raw) === '' ? undefined : null;
         } else {
-          fromHeader = raw.trim() === '' ? undefined : raw.trim();
+          fromHeader = trimOws(raw) === '' ? undefined : trimOws(raw);
         }
       }
     }

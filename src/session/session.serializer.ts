@@ -132,7 +132,8 @@ export function decodeRecord(raw: string): SessionRecord {
   const r = parsed as Record<string, unknown>;
   if (r.v !== RECORD_VERSION) {
     throw new SessionSerializationError(
-      `stored session record has version ${JSON.stringify(r.v)}; this version reads ${RECORD_VERSION}`,
+      // Only a numeric version is quoted: stored content never reaches the log (it may be huge, or secret).
+      `stored session record has version ${typeof r.v === 'number' ? r.v : `of type ${typeof r.v}`}; this version reads ${RECORD_VERSION}`,
     );
   }
   const ok =

@@ -188,6 +188,22 @@ describe('SessionManager touch coalescing', () => {
     expect((await reresolve(session)).lastAccessedAt).toBe(h.clock.now());
   });
 
+  it('a burst of concurrent resolutions when the touch is due costs one write', async () => {
+    await boot({ yosai: { idleTimeoutMs: 10 * MIN, touchIntervalMs: 10 * SEC } });
+    const session = await h.manager.start();
+    h.clock.advance(10 * SEC);
+    h.store.reset();
+    const results = await Promise.all(Array.from({ length: 10 }, () => h.manager.resolve(tokenOf(session))));
+    for (const r of results) expect(r.status).toBe('valid');
+    expect(h.store.counts).toEqual({ get: 10, set: 0, compareAndSet: 1, delete: 0 });
+    expect((await reresolve(session)).lastAccessedAt).toBe(h.clock.now());
+    // The next due touch is written again.
+    h.clock.advance(10 * SEC);
+    h.store.reset();
+    await Promise.all(Array.from({ length: 5 }, () => h.manager.resolve(tokenOf(session))));
+    expect(h.store.counts.compareAndSet).toBe(1);
+  });
+
   it('reading attributes never writes', async () => {
     await boot();
     const session = await h.manager.start({ attributes: { a: 1 } });

@@ -69,8 +69,6 @@ export class SessionManager implements OnModuleDestroy {
   private readonly store: SessionStore;
   /** In-process write queue per session id: writes to one session from this process never race. */
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** Sessions whose touch this process is writing now: concurrent resolutions do not write theirs too. */
-  private readonly touching = new Set<string>();
 
   constructor(
     @Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig,
@@ -124,24 +122,18 @@ export class SessionManager implements OnModuleDestroy {
       return { status: 'expired', reason: expired };
     }
     const session = this.materialize(id, token, raw, record);
-    if (now - record.lastAccessedAt >= this.config.touchIntervalMs && !this.touching.has(id)) {
-      // Coalesced touch: one attempt, and one at a time per session in this process, so a burst of concurrent
-      // requests is one write; if another request changed the record meanwhile, it counts as access.
-      this.touching.add(id);
-      try {
-        const next = { ...record, lastAccessedAt: now };
-        const nextRaw = encodeRecord(next);
-        if (
-          await this.call('compareAndSet', () =>
-            this.store.compareAndSet(id, raw, nextRaw, this.ttlOf(next, now)),
-          )
-        ) {
-          const state = stateOf(session);
-          state.raw = nextRaw;
-          state.record = next;
-        }
-      } finally {
-        this.touching.delete(id);
+    if (now - record.lastAccessedAt >= this.config.touchIntervalMs) {
+      // Coalesced touch: one attempt; if another request changed the record meanwhile, it counts as access.
+      const next = { ...record, lastAccessedAt: now };
+      const nextRaw = encodeRecord(next);
+      if (
+        await this.call('compareAndSet', () =>
+          this.store.compareAndSet(id, raw, nextRaw, this.ttlOf(next, now)),
+        )
+      ) {
+        const state = stateOf(session);
+        state.raw = nextRaw;
+        state.record = next;
       }
     }
     return { status: 'valid', session };
@@ -207,9 +199,32 @@ export class SessionManager implements OnModuleDestroy {
       let raw = state.raw;
       let record = state.record;
       let reread = false;
+      /** Replaces what this process holds by the freshest stored record; a missing one means stopped. */
+      const refresh = async () => {
+        const fresh = await this.call('get', () => this.store.get(session.id));
+        if (fresh === undefined) {
+          this.markStopped(state);
+          throw new StoppedSessionError(session.id);
+        }
+        try {
+          record = decodeRecord(fresh);
+        } catch (error) {
+          await this.discard(session.id, error);
+          this.markStopped(state);
+          throw new StoppedSessionError(session.id);
+        }
+        raw = fresh;
+        reread = true;
+      };
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
         const now = this.config.clock.now();
         const expired = this.expiryOf(record, now);
+        if (expired && !reread) {
+          // The record this Session object holds may be stale (other requests touched the session since):
+          // judge the expiry on the freshest one, or a long-lived object would end an active session.
+          await refresh();
+          continue;
+        }
         if (expired) {
           await this.expire(session.id, record, expired, now);
           this.markStopped(state);
@@ -240,20 +255,7 @@ export class SessionManager implements OnModuleDestroy {
         // Someone else wrote (or deleted) the record since we read it: start again from the freshest one,
         // after a short random pause, so that two instances writing the same session do not keep colliding.
         await conflictPause(attempt);
-        const fresh = await this.call('get', () => this.store.get(session.id));
-        if (fresh === undefined) {
-          this.markStopped(state);
-          throw new StoppedSessionError(session.id);
-        }
-        try {
-          record = decodeRecord(fresh);
-        } catch (error) {
-          await this.discard(session.id, error);
-          this.markStopped(state);
-          throw new StoppedSessionError(session.id);
-        }
-        raw = fresh;
-        reread = true;
+        await refresh();
       }
       throw new SessionStoreError(
         'compareAndSet',

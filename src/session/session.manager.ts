@@ -69,6 +69,8 @@ export class SessionManager implements OnModuleDestroy {
   private readonly store: SessionStore;
   /** In-process write queue per session id: writes to one session from this process never race. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Sessions whose touch this process is writing now: concurrent resolutions do not write theirs too. */
+  private readonly touching = new Set<string>();
 
   constructor(
     @Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig,
@@ -122,18 +124,24 @@ export class SessionManager implements OnModuleDestroy {
       return { status: 'expired', reason: expired };
     }
     const session = this.materialize(id, token, raw, record);
-    if (now - record.lastAccessedAt >= this.config.touchIntervalMs) {
-      // Coalesced touch: one attempt; if another request changed the record meanwhile, it counts as access.
-      const next = { ...record, lastAccessedAt: now };
-      const nextRaw = encodeRecord(next);
-      if (
-        await this.call('compareAndSet', () =>
-          this.store.compareAndSet(id, raw, nextRaw, this.ttlOf(next, now)),
-        )
-      ) {
-        const state = stateOf(session);
-        state.raw = nextRaw;
-        state.record = next;
+    if (now - record.lastAccessedAt >= this.config.touchIntervalMs && !this.touching.has(id)) {
+      // Coalesced touch: one attempt, and one at a time per session in this process, so a burst of concurrent
+      // requests is one write; if another request changed the record meanwhile, it counts as access.
+      this.touching.add(id);
+      try {
+        const next = { ...record, lastAccessedAt: now };
+        const nextRaw = encodeRecord(next);
+        if (
+          await this.call('compareAndSet', () =>
+            this.store.compareAndSet(id, raw, nextRaw, this.ttlOf(next, now)),
+          )
+        ) {
+          const state = stateOf(session);
+          state.raw = nextRaw;
+          state.record = next;
+        }
+      } finally {
+        this.touching.delete(id);
       }
     }
     return { status: 'valid', session };

@@ -1,12 +1,13 @@
 import {
   ForbiddenException,
   Injectable,
+  Logger,
   UnauthorizedException,
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { YosaiError } from '../errors/yosai.errors.js';
+import { SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
 import type { Subject } from '../subject/subject.js';
 import { SubjectFactory } from '../subject/subject.factory.js';
 import { YOSAI_SUBJECT } from '../yosai.constants.js';
@@ -25,6 +26,8 @@ import { mapYosaiError } from './yosai-error.mapper.js';
  */
 @Injectable()
 export class YosaiGuard implements CanActivate {
+  protected readonly logger = new Logger('YosaiGuard');
+
   constructor(
     protected readonly subjects: SubjectFactory,
     protected readonly reflector: Reflector,
@@ -79,6 +82,8 @@ export class YosaiGuard implements CanActivate {
 
   /** The exception for a failure while resolving the Subject. Store failures become 503 (fail closed). */
   protected mapError(error: unknown): unknown {
+    // An outage must be visible in the app's logs, not only as 503s (the message holds no token).
+    if (error instanceof SessionStoreError) this.logger.error(error.message);
     return error instanceof YosaiError ? mapYosaiError(error) : error;
   }
 }

@@ -4,7 +4,7 @@ import type { SessionManager } from './session.manager.js';
 
 /**
  * State of a Session that must not be reachable from outside the library, nor visible in
- * `console.log(session)`: the token above all. Kept in a WeakMap instead of on the object.
+ * `console.log(session)`: the token above all. Kept in a private field (`#state`) of the Session.
  */
 export interface SessionState {
   readonly token: string;
@@ -19,16 +19,28 @@ export interface SessionState {
   onStopped?: () => void;
 }
 
-const states = new WeakMap<Session, SessionState>();
+/**
+ * Reader and writer of the private `#state` field of `Session`, handed over by the class itself (see its static
+ * block). A private field instead of a WeakMap: a Session is made per request, and a WeakMap whose keys are
+ * that short-lived costs more than the rest of resolving a session (ephemeron work on every garbage collection).
+ */
+let access:
+  | { read(session: Session): SessionState | undefined; write(session: Session, state: SessionState): void }
+  | undefined;
+
+/** @internal Called once, by the `Session` class. */
+export function registerSessionStateAccess(accessor: NonNullable<typeof access>): void {
+  access ??= accessor;
+}
 
 export function stateOf(session: Session): SessionState {
-  const state = states.get(session);
+  const state = access?.read(session);
   if (!state) throw new TypeError('Not a session created by nestjs-yosai.');
   return state;
 }
 
 export function bindState(session: Session, state: SessionState): void {
-  states.set(session, state);
+  access!.write(session, state);
 }
 
 /** The token of a session, for the transport that sends it to the client. Never log it. */

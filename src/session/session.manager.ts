@@ -361,11 +361,17 @@ export class SessionManager implements OnModuleDestroy {
     return run;
   }
 
-  /** Runs one store operation with the store timeout, turning every failure into SessionStoreError. */
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+  /**
+   * Runs one store operation with the store timeout, turning every failure into SessionStoreError.
+   * One promise and one timer per call (no `Promise.race`, no extra async frames): this is on every request.
+   */
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const fail = (error: unknown) => {
+        clearTimeout(timer);
+        reject(toStoreError(operation, error));
+      };
+      const timer = setTimeout(
         () =>
           reject(
             new SessionStoreError(
@@ -375,19 +381,26 @@ export class SessionManager implements OnModuleDestroy {
           ),
         this.config.storeTimeoutMs,
       );
+      let pending: Promise<T>;
+      try {
+        pending = fn();
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      Promise.resolve(pending).then((value) => {
+        clearTimeout(timer);
+        resolve(value);
+      }, fail);
     });
-    try {
-      return await Promise.race([Promise.resolve().then(fn), timeout]);
-    } catch (error) {
-      if (error instanceof SessionStoreError) throw error;
-      if (error instanceof YosaiError) throw error;
-      throw new SessionStoreError(operation, error instanceof Error ? error.message : String(error), {
-        cause: error,
-      });
-    } finally {
-      clearTimeout(timer);
-    }
   }
+}
+
+function toStoreError(operation: string, error: unknown): YosaiError {
+  if (error instanceof YosaiError) return error; // SessionStoreError included
+  return new SessionStoreError(operation, error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
 }
 
 /** Random wait (jittered, growing with the attempt, at most 16 ms) before retrying a lost compare-and-set. */

@@ -1,5 +1,5 @@
 import { decodeValue } from './session.serializer.js';
-import { stateOf } from './session.internals.js';
+import { registerSessionStateAccess, stateOf, type SessionState } from './session.internals.js';
 import type { SessionManager } from './session.manager.js';
 
 /**
@@ -14,6 +14,19 @@ import type { SessionManager } from './session.manager.js';
  * cannot leak it.
  */
 export class Session {
+  /** Token, record and manager: unreachable from outside the library and invisible to `console.log`. */
+  #state: SessionState | undefined;
+
+  static {
+    registerSessionStateAccess({
+      read: (session) =>
+        session !== null && typeof session === 'object' && #state in session ? session.#state : undefined,
+      write: (session, state) => {
+        session.#state = state;
+      },
+    });
+  }
+
   /** @internal Sessions are made by {@link SessionManager}. */
   constructor(
     /** Public id: SHA-256 of the token, base64url. Safe to log; it cannot be turned back into the token. */

@@ -1,0 +1,739 @@
+// Benchmark runner (`npm run bench`): see BENCHMARKS.md. Starts its own redis-server and one server process per
+// scenario, drives each with wrk (or autocannon) from the other CPU core, interleaves the repetitions, takes
+// medians, measures heap per idle session, writes bench/results/*.json, and cleans up every process it started.
+//
+// Environment knobs: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 3), BENCH_REPS (3), BENCH_CONNECTIONS (32),
+// BENCH_SESSIONS (100000), BENCH_ONLY (comma list of scenarios), BENCH_LOADGEN (wrk | autocannon),
+// BENCH_REDIS_URL (use this Redis instead of starting one; command counts then include other clients' traffic).
+// Flag `--update-doc` rewrites the results section of BENCHMARKS.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const env = process.env;
+const DURATION = Number(env.BENCH_DURATION ?? 10);
+const WARMUP = Number(env.BENCH_WARMUP ?? 3);
+const REPS = Number(env.BENCH_REPS ?? 3);
+const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
+const SESSIONS = Number(env.BENCH_SESSIONS ?? 100_000);
+const UPDATE_DOC = process.argv.includes('--update-doc');
+
+/** path: what is requested; cookie: send the session cookie captured at startup; expect: checked before measuring. */
+const SCENARIOS = [
+  {
+    name: 'floor-a',
+    label: 'floor A: Nest endpoint, no session',
+    path: '/me',
+    expect: { body: '{"user":null}' },
+  },
+  {
+    name: 'floor-a-guard',
+    label: 'floor A + a no-op global guard and param decorator (Nest machinery)',
+    path: '/me',
+    expect: { body: '{"user":null}' },
+  },
+  { name: 'floor-b', label: 'floor B: one raw Redis GET', path: '/me', expect: { body: '{"user":"bench"}' } },
+  {
+    name: 'es-redis',
+    label: 'express-session + connect-redis, valid cookie',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}' },
+  },
+  {
+    name: 'es-memory',
+    label: 'express-session + MemoryStore, valid cookie',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}' },
+  },
+  {
+    name: 'es-create',
+    label: 'express-session + connect-redis, new session per request',
+    path: '/create',
+    expect: { setCookie: true },
+  },
+  {
+    name: 'ours-redis',
+    label: 'ours, Redis, authenticated (touch not due)',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}' },
+  },
+  {
+    name: 'ours-memory',
+    label: 'ours, in-memory store, authenticated',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}' },
+  },
+  {
+    name: 'ours-guest',
+    label: 'ours, guest without token (Redis store configured)',
+    path: '/guest',
+    expect: { body: '{"user":null}' },
+  },
+  {
+    name: 'ours-create',
+    label: 'ours, Redis, new guest session per request',
+    path: '/create',
+    expect: { setCookie: true },
+  },
+  {
+    name: 'floor-b-fastify',
+    label: 'floor B on Fastify: one raw Redis GET',
+    path: '/me',
+    expect: { body: '{"user":"bench"}' },
+  },
+  {
+    name: 'floor-b-guard-fastify',
+    label: 'floor B on Fastify + a no-op global guard and param decorator (Nest machinery)',
+    path: '/me',
+    expect: { body: '{"user":"bench"}' },
+  },
+  {
+    name: 'ours-redis-fastify',
+    label: 'ours on Fastify, Redis, authenticated',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}' },
+  },
+];
+
+const GOALS = [
+  {
+    id: 'redis-vs-floor-b',
+    text: 'Ours on Redis, authenticated ≥ 0.90 × floor B',
+    a: 'ours-redis',
+    b: 'floor-b',
+    min: 0.9,
+  },
+  {
+    id: 'redis-vs-express-session',
+    text: 'Ours on Redis, authenticated ≥ 1.4 × express-session + connect-redis',
+    a: 'ours-redis',
+    b: 'es-redis',
+    min: 1.4,
+  },
+  {
+    id: 'redis-commands',
+    text: 'Ours on Redis, authenticated: exactly 1 Redis command per request',
+    commands: 'ours-redis',
+    equals: 1,
+  },
+  {
+    id: 'guest-vs-floor-a',
+    text: 'Guest without a token ≥ 0.97 × floor A',
+    a: 'ours-guest',
+    b: 'floor-a',
+    min: 0.97,
+  },
+  {
+    id: 'guest-commands',
+    text: 'Guest without a token: 0 store commands',
+    commands: 'ours-guest',
+    equals: 0,
+  },
+  {
+    id: 'memory-vs-floor-a',
+    text: 'Ours on the in-memory store, authenticated ≥ 0.90 × floor A',
+    a: 'ours-memory',
+    b: 'floor-a',
+    min: 0.9,
+  },
+  {
+    id: 'create-vs-express-session',
+    text: "Session creation ≥ express-session's rate (both on Redis)",
+    a: 'ours-create',
+    b: 'es-create',
+    min: 1.0,
+  },
+  { id: 'heap', text: "Heap per idle session, in-memory: ours ≤ express-session's MemoryStore", heap: true },
+];
+const INFO_RATIOS = [
+  {
+    text: 'Ours on Fastify, Redis, authenticated / floor B on Fastify',
+    a: 'ours-redis-fastify',
+    b: 'floor-b-fastify',
+  },
+  {
+    text: 'Floor B on Fastify with a no-op guard + param decorator / floor B on Fastify (what Nest itself charges a guard)',
+    a: 'floor-b-guard-fastify',
+    b: 'floor-b-fastify',
+  },
+  {
+    text: 'Ours on Fastify, Redis, authenticated / floor B on Fastify with a no-op guard + param decorator',
+    a: 'ours-redis-fastify',
+    b: 'floor-b-guard-fastify',
+  },
+  {
+    text: 'Floor A with a no-op guard + param decorator / floor A (what Nest itself charges a guard)',
+    a: 'floor-a-guard',
+    b: 'floor-a',
+  },
+  { text: 'Guest / floor A with a no-op guard + param decorator', a: 'ours-guest', b: 'floor-a-guard' },
+  {
+    text: 'Ours in-memory, authenticated / floor A with a no-op guard + param decorator',
+    a: 'ours-memory',
+    b: 'floor-a-guard',
+  },
+  { text: 'Ours on Redis, authenticated / ours in-memory', a: 'ours-redis', b: 'ours-memory' },
+  { text: 'express-session MemoryStore / floor A', a: 'es-memory', b: 'floor-a' },
+];
+
+// ------------------------------------------------------------------------------------------------ processes
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+function killAll(signal = 'SIGKILL') {
+  for (const child of children) {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+process.on('exit', () => killAll('SIGKILL'));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    process.stderr.write(`\nbench: ${signal}, stopping every process it started\n`);
+    killAll('SIGKILL');
+    process.exit(130);
+  });
+}
+
+async function stop(child, ms = 3000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  await exited;
+  clearTimeout(timer);
+}
+
+function which(cmd) {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+const cores = availableParallelism();
+const TASKSET = cores >= 2 ? which('taskset') : null;
+/** Server processes on core 0; the load generator and Redis on core 1. */
+const pin = (core, cmd, args) => (TASKSET ? [TASKSET, ['-c', String(core), cmd, ...args]] : [cmd, args]);
+const SERVER_CORE = 0;
+const LOAD_CORE = 1;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ------------------------------------------------------------------------------------------------ redis
+function portFree(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+/** Sends one inline command over RESP and returns the bulk string reply. */
+function redisCommand(port, command) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.once('error', reject);
+    socket.on('data', (chunk) => {
+      data += chunk;
+      if (data.startsWith('+') || data.startsWith('-')) {
+        if (data.includes('\r\n')) {
+          socket.destroy();
+          resolve(data.slice(1, data.indexOf('\r\n')));
+        }
+        return;
+      }
+      const nl = data.indexOf('\r\n');
+      if (nl === -1) return;
+      const length = Number(data.slice(1, nl));
+      if (Buffer.byteLength(data.slice(nl + 2)) >= length) {
+        socket.destroy();
+        resolve(data.slice(nl + 2, nl + 2 + length));
+      }
+    });
+    socket.write(`${command}\r\n`);
+  });
+}
+
+async function commandStats(port) {
+  const text = await redisCommand(port, 'INFO commandstats');
+  const byCommand = {};
+  let total = 0;
+  for (const line of text.split('\r\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (!m || m[1] === 'info') continue; // our own INFO does not count
+    byCommand[m[1]] = Number(m[2]);
+    total += Number(m[2]);
+  }
+  return { total, byCommand };
+}
+
+function statsDelta(before, after) {
+  const byCommand = {};
+  for (const [cmd, calls] of Object.entries(after.byCommand)) {
+    const d = calls - (before.byCommand[cmd] ?? 0);
+    if (d > 0) byCommand[cmd] = d;
+  }
+  return { total: after.total - before.total, byCommand };
+}
+
+async function startRedis() {
+  if (env.BENCH_REDIS_URL) {
+    const url = new URL(env.BENCH_REDIS_URL);
+    return { url: env.BENCH_REDIS_URL, port: Number(url.port || 6379), own: false };
+  }
+  if (!which('redis-server'))
+    throw new Error('redis-server not found (apt-get install -y redis-server), or set BENCH_REDIS_URL');
+  for (let port = 6410; port <= 6419; port++) {
+    if (!(await portFree(port))) continue;
+    const [cmd, args] = pin(LOAD_CORE, 'redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--loglevel',
+      'warning',
+    ]);
+    const child = track(spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
+    for (let i = 0; i < 50; i++) {
+      await sleep(100);
+      if (child.exitCode !== null) break;
+      try {
+        if ((await redisCommand(port, 'PING')) === 'PONG')
+          return { url: `redis://127.0.0.1:${port}`, port, own: true, child };
+      } catch {
+        /* not yet */
+      }
+    }
+    await stop(child);
+  }
+  throw new Error('could not start redis-server on any port 6410-6419');
+}
+
+// ------------------------------------------------------------------------------------------------ servers
+async function startServer(scenario, redisUrl) {
+  const [cmd, args] = pin(SERVER_CORE, process.execPath, [join(here, 'server.mjs'), scenario.name, redisUrl]);
+  const child = track(
+    spawn(cmd, args, {
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...env, BENCH_WATCH_STDIN: '1' },
+    }),
+  );
+  const ready = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${scenario.name}: not ready within 30 s`)), 30_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /READY (\{.*\})\n/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(JSON.parse(m[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${scenario.name}: server exited with ${code} before it was ready`));
+    });
+  });
+  return { ...scenario, child, pid: child.pid, port: ready.port, cookieValue: ready.cookie };
+}
+
+async function check(server) {
+  const headers = server.cookie ? { cookie: server.cookieValue } : {};
+  const res = await fetch(`http://127.0.0.1:${server.port}${server.path}`, { headers });
+  const body = await res.text();
+  const setCookie = res.headers.get('set-cookie');
+  const problems = [];
+  if (res.status !== 200) problems.push(`status ${res.status}`);
+  if (server.expect.body !== undefined && body !== server.expect.body) problems.push(`body ${body}`);
+  if (!!server.expect.setCookie !== !!setCookie) problems.push(`set-cookie ${setCookie}`);
+  if (problems.length) throw new Error(`${server.name}: unexpected response (${problems.join('; ')})`);
+}
+
+/** User + system CPU time of a process so far, in ms (from /proc/<pid>/stat; clock ticks are 10 ms). */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+function rssKb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ load
+const LOADGEN = env.BENCH_LOADGEN ?? (which('wrk') ? 'wrk' : 'autocannon');
+
+function runProcess(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c) => (err += c));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`)),
+    );
+  });
+}
+
+/** One load run: { requests, seconds, rps, p50Ms, p99Ms, errors } */
+async function load(server, seconds) {
+  const url = `http://127.0.0.1:${server.port}${server.path}`;
+  if (LOADGEN === 'wrk') {
+    const args = [
+      '-t1',
+      `-c${CONNECTIONS}`,
+      `-d${seconds}s`,
+      '--timeout',
+      '5s',
+      '-s',
+      join(here, 'wrk-report.lua'),
+    ];
+    if (server.cookie) args.push('-H', `Cookie: ${server.cookieValue}`);
+    args.push(url);
+    const [cmd, full] = pin(LOAD_CORE, 'wrk', args);
+    const out = await runProcess(cmd, full);
+    const m = /WRKJSON (\{.*\})/.exec(out);
+    if (!m) throw new Error(`wrk printed no summary: ${out}`);
+    const r = JSON.parse(m[1]);
+    const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
+    const secondsRun = r.duration_us / 1e6;
+    return {
+      requests: r.requests,
+      seconds: secondsRun,
+      rps: r.requests / secondsRun,
+      p50Ms: r.p50_us / 1000,
+      p99Ms: r.p99_us / 1000,
+      errors,
+    };
+  }
+  const args = [
+    join(root, 'node_modules/autocannon/autocannon.js'),
+    '-c',
+    String(CONNECTIONS),
+    '-d',
+    String(seconds),
+    '-j',
+  ];
+  if (server.cookie) args.push('-H', `cookie=${server.cookieValue}`);
+  args.push(url);
+  const [cmd, full] = pin(LOAD_CORE, process.execPath, args);
+  const r = JSON.parse(await runProcess(cmd, full));
+  return {
+    requests: r.requests.total,
+    seconds: r.duration,
+    rps: r.requests.total / r.duration,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    errors: (r.non2xx ?? 0) + (r.errors ?? 0) + (r.timeouts ?? 0),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ heap
+async function heap(kind) {
+  const [cmd, args] = pin(SERVER_CORE, process.execPath, [
+    '--expose-gc',
+    join(here, 'heap.mjs'),
+    kind,
+    String(SESSIONS),
+  ]);
+  const out = await runProcess(cmd, args);
+  const m = /HEAPJSON (\{.*\})/.exec(out);
+  if (!m) throw new Error(`heap.mjs ${kind} printed no result: ${out}`);
+  return JSON.parse(m[1]);
+}
+
+// ------------------------------------------------------------------------------------------------ main
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+const round = (x, d = 2) => (Number.isFinite(x) ? Number(x.toFixed(d)) : x);
+
+function machine() {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  let redisVersion = null;
+  try {
+    redisVersion = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    /* none */
+  }
+  let wrkVersion;
+  try {
+    wrkVersion = execFileSync('wrk', ['-v'], { encoding: 'utf8' }).split('\n')[0].trim();
+  } catch (error) {
+    wrkVersion =
+      String(error.stdout ?? '')
+        .split('\n')[0]
+        .trim() || null; // wrk -v exits 1
+  }
+  return {
+    nproc: cores,
+    cpu: model,
+    node: process.version,
+    redis: redisVersion,
+    loadgen: LOADGEN === 'wrk' ? wrkVersion : 'autocannon 9',
+    loadavgAtStart: readFileSync('/proc/loadavg', 'utf8').trim(),
+    pinned: TASKSET
+      ? `servers on core ${SERVER_CORE}; load generator and redis-server on core ${LOAD_CORE}`
+      : 'not pinned',
+  };
+}
+
+async function main() {
+  const started = new Date();
+  const only = env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',')) : null;
+  const scenarios = SCENARIOS.filter((s) => !only || only.has(s.name));
+  const info = machine();
+  console.log(
+    `bench: ${scenarios.length} scenarios × ${REPS} × ${DURATION} s (warm-up ${WARMUP} s), ${LOADGEN}, -c ${CONNECTIONS}; ${info.pinned}`,
+  );
+  const redis = await startRedis();
+  console.log(
+    `bench: redis at ${redis.url}${redis.own ? ' (started for this run)' : ' (shared: command counts include other clients)'}`,
+  );
+
+  const servers = [];
+  for (const scenario of scenarios) {
+    const server = await startServer(scenario, redis.url);
+    await check(server);
+    servers.push(server);
+  }
+  console.log(`bench: ${servers.length} servers ready; warming up`);
+  for (const server of servers) await load(server, WARMUP);
+
+  const runs = Object.fromEntries(servers.map((s) => [s.name, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    // Interleaved and rotated: each repetition measures every scenario once, in a shifted order.
+    const order = servers.map((_, i) => servers[(i + rep) % servers.length]);
+    for (const server of order) {
+      const before = await commandStats(redis.port);
+      const cpuBefore = cpuMs(server.pid);
+      const r = await load(server, DURATION);
+      const cpuAfter = cpuMs(server.pid);
+      const after = await commandStats(redis.port);
+      const delta = statsDelta(before, after);
+      const run = {
+        ...r,
+        serverCpuUsPerRequest: ((cpuAfter - cpuBefore) * 1000) / r.requests,
+        redisCommands: delta.total,
+        redisByCommand: delta.byCommand,
+        commandsPerRequest: delta.total / r.requests,
+      };
+      runs[server.name].push(run);
+      console.log(
+        `  rep ${rep + 1} ${server.name.padEnd(20)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${run.commandsPerRequest.toFixed(3)} cmd/req  ${run.serverCpuUsPerRequest.toFixed(0)} µs CPU/req${r.errors ? `  ERRORS ${r.errors}` : ''}`,
+      );
+    }
+  }
+  for (const server of servers) {
+    server.rssKb = rssKb(server.pid);
+    await check(server); // still answering as expected after the load
+  }
+
+  console.log('bench: heap per idle session');
+  const heapOurs = await heap('ours');
+  const heapExpress = await heap('express-session');
+
+  for (const server of servers) await stop(server.child);
+  if (redis.own) await stop(redis.child);
+
+  const results = {};
+  for (const server of servers) {
+    const rs = runs[server.name];
+    results[server.name] = {
+      label: server.label,
+      rps: round(median(rs.map((r) => r.rps)), 0),
+      p50Ms: round(median(rs.map((r) => r.p50Ms))),
+      p99Ms: round(median(rs.map((r) => r.p99Ms))),
+      commandsPerRequest: round(median(rs.map((r) => r.commandsPerRequest)), 3),
+      serverCpuUsPerRequest: round(median(rs.map((r) => r.serverCpuUsPerRequest)), 0),
+      redisByCommand: rs.at(-1)?.redisByCommand ?? {},
+      rssMb: server.rssKb === null ? null : round(server.rssKb / 1024, 1),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      runs: rs,
+    };
+  }
+  const ratio = (a, b) => {
+    if (!results[a] || !results[b]) return null;
+    const perRep = runs[a].map((r, i) => r.rps / runs[b][i].rps);
+    const cpu = results[b].serverCpuUsPerRequest / results[a].serverCpuUsPerRequest;
+    // The median of the per-repetition ratios: each pair was measured within a couple of minutes of each other.
+    return {
+      value: round(median(perRep), 3),
+      perRep: perRep.map((x) => round(x, 3)),
+      cpuRatio: round(cpu, 3),
+    };
+  };
+  const goals = GOALS.map((g) => {
+    if (g.heap) {
+      const value = round(heapOurs.bytesPerSession / heapExpress.bytesPerSession, 3);
+      return { ...g, value, met: heapOurs.bytesPerSession <= heapExpress.bytesPerSession };
+    }
+    if (g.commands) {
+      const r = results[g.commands];
+      if (!r) return { ...g, value: null, met: null };
+      return { ...g, value: r.commandsPerRequest, met: Math.abs(r.commandsPerRequest - g.equals) < 0.005 };
+    }
+    const r = ratio(g.a, g.b);
+    if (!r) return { ...g, value: null, met: null };
+    const byRps = r.value >= g.min;
+    const byCpu = r.cpuRatio >= g.min;
+    // Verdict on requests/s; when CPU time per request disagrees, the run was too noisy to call it.
+    return {
+      ...g,
+      ...r,
+      met: byRps && byCpu ? true : !byRps && !byCpu ? false : 'inconclusive',
+      byRps,
+      byCpu,
+    };
+  });
+  const info2 = INFO_RATIOS.map((x) => ({ ...x, ...(ratio(x.a, x.b) ?? { value: null }) }));
+  const report = {
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    command: 'npm run bench',
+    settings: {
+      durationS: DURATION,
+      warmupS: WARMUP,
+      reps: REPS,
+      connections: CONNECTIONS,
+      loadgen: LOADGEN,
+      sessions: SESSIONS,
+    },
+    machine: { ...info, loadavgAtEnd: readFileSync('/proc/loadavg', 'utf8').trim() },
+    results,
+    heap: { ours: heapOurs, expressSession: heapExpress },
+    goals,
+    otherRatios: info2,
+  };
+  const dir = join(here, 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  writeFileSync(join(dir, `bench-${stamp}.json`), JSON.stringify(report, null, 2));
+  writeFileSync(join(dir, 'latest.json'), JSON.stringify(report, null, 2));
+  const md = markdown(report);
+  writeFileSync(join(dir, 'latest.md'), md);
+  console.log(`\n${md}`);
+  console.log(`bench: results in bench/results/bench-${stamp}.json (and latest.json, latest.md)`);
+  if (UPDATE_DOC) updateDoc(md);
+}
+
+function markdown(report) {
+  const lines = [];
+  lines.push(
+    `Run ${report.started} · ${report.machine.nproc} cores, ${report.machine.cpu} · Node ${report.machine.node} · ${report.machine.redis?.split(' ').slice(0, 3).join(' ')} · ${report.machine.loadgen}`,
+  );
+  lines.push(
+    `${report.settings.reps} × ${report.settings.durationS} s per scenario (interleaved, after a ${report.settings.warmupS} s warm-up), ${report.settings.connections} connections, medians · ${report.machine.pinned} · load average ${report.machine.loadavgAtStart} at start, ${report.machine.loadavgAtEnd} at end`,
+  );
+  lines.push('');
+  lines.push(
+    '| scenario | req/s | p50 ms | p99 ms | Redis cmd/req | server CPU µs/req | server RSS MB | errors |',
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [name, r] of Object.entries(report.results)) {
+    const cmds = Object.entries(r.redisByCommand)
+      .map(([c, n]) => `${c} ${round(n / r.runs.at(-1).requests, 2)}`)
+      .join(', ');
+    lines.push(
+      `| \`${name}\` ${r.label} | ${r.rps} | ${r.p50Ms} | ${r.p99Ms} | ${r.commandsPerRequest}${cmds ? ` (${cmds})` : ''} | ${r.serverCpuUsPerRequest} | ${r.rssMb} | ${r.errors} |`,
+    );
+  }
+  lines.push('');
+  const h = report.heap;
+  lines.push(
+    `Heap per idle session, ${h.ours.count.toLocaleString('en')} sessions in one process (\`node --expose-gc\`): ours (in-memory store, authenticated records made by SessionManager) **${Math.round(h.ours.bytesPerSession)} B**, express-session MemoryStore **${Math.round(h.expressSession.bytesPerSession)} B**.`,
+  );
+  lines.push('');
+  lines.push(
+    'Ratios: the median of the per-repetition req/s ratios, then the ratio of server CPU time per request.',
+  );
+  lines.push('');
+  lines.push('| goal | measured | verdict |');
+  lines.push('|---|---:|---|');
+  for (const g of report.goals) {
+    const measured =
+      g.value === null
+        ? 'n/a'
+        : g.commands
+          ? `${g.value} cmd/req`
+          : g.heap
+            ? `${g.value}×`
+            : `${g.value}× (per rep ${g.perRep.join(', ')}; by CPU/req ${g.cpuRatio}×)`;
+    const verdict =
+      g.met === null
+        ? 'not measured'
+        : g.met === 'inconclusive'
+          ? `inconclusive (${g.byRps ? 'met' : 'not met'} by req/s, ${g.byCpu ? 'met' : 'not met'} by CPU/req)`
+          : g.met
+            ? '**met**'
+            : '**not met**';
+    lines.push(`| ${g.text} | ${measured} | ${verdict} |`);
+  }
+  lines.push('');
+  lines.push('| other ratio | measured |');
+  lines.push('|---|---:|');
+  for (const x of report.otherRatios)
+    lines.push(`| ${x.text} | ${x.value === null ? 'n/a' : `${x.value}× (by CPU/req ${x.cpuRatio}×)`} |`);
+  return `${lines.join('\n')}\n`;
+}
+
+function updateDoc(md) {
+  const path = join(root, 'BENCHMARKS.md');
+  const start = '<!-- bench:results:start -->';
+  const end = '<!-- bench:results:end -->';
+  const doc = readFileSync(path, 'utf8');
+  const i = doc.indexOf(start);
+  const j = doc.indexOf(end);
+  if (i === -1 || j === -1) throw new Error('BENCHMARKS.md has no results markers');
+  writeFileSync(path, `${doc.slice(0, i + start.length)}\n${md}${doc.slice(j)}`);
+  console.log('bench: BENCHMARKS.md results section updated');
+}
+
+main().catch((error) => {
+  console.error(`bench: ${error?.stack ?? error}`);
+  killAll('SIGKILL');
+  process.exit(1);
+});

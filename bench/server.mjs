@@ -1,0 +1,288 @@
+// One benchmark scenario as its own server process: `node bench/server.mjs <scenario> <redisUrl>`.
+// Prints one line `READY {"port":…,"pid":…,"cookie":…}` on stdout when it listens on 127.0.0.1.
+// Plain ESM without a TypeScript step: Nest decorators are applied by hand.
+import 'reflect-metadata';
+import { Controller, Get, Injectable, Module, Req, createParamDecorator } from '@nestjs/common';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { createCache } from 'cache-manager';
+import { createKeyv } from '@keyv/redis';
+import {
+  CacheManagerSessionStore,
+  CurrentSubject,
+  PasswordHasher,
+  Realm,
+  RequiresAuthentication,
+  SubjectFactory,
+  UsernamePasswordToken,
+  YosaiGuard,
+  YosaiModule,
+} from 'nestjs-yosai';
+
+const [scenario, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2);
+const IDLE_MS = 30 * 60_000;
+const USER = 'bench';
+const PASSWORD = 'bench-password';
+const KEY_PREFIX = `bench:${scenario}:`;
+
+/** Applies method decorators (and parameter decorators, by index) to `Class.prototype[name]`. */
+function route(Class, name, methodDecorators, paramDecorators = []) {
+  const proto = Class.prototype;
+  paramDecorators.forEach((decorate, index) => decorate(proto, name, index));
+  for (const decorate of methodDecorators) {
+    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+    const result = decorate(proto, name, descriptor);
+    if (result) Object.defineProperty(proto, name, result);
+  }
+}
+
+function moduleOf(metadata) {
+  class BenchModule {}
+  Module(metadata)(BenchModule);
+  return BenchModule;
+}
+
+// ---------------------------------------------------------------- floors
+async function floorA() {
+  class C {
+    me() {
+      return { user: null };
+    }
+  }
+  route(C, 'me', [Get('me')]);
+  Controller()(C);
+  return { module: moduleOf({ controllers: [C] }) };
+}
+
+// Floor A plus what any guard-based session module costs in Nest: a global guard that allows everything and a
+// custom parameter decorator. Not a goal; it shows how much of a gap to floor A is Nest's own machinery.
+async function floorAGuard() {
+  return {
+    module: moduleOf({ controllers: [noopGuardController(() => ({ user: null }))], providers: [allowAll()] }),
+  };
+}
+
+function allowAll() {
+  class AllowAll {
+    canActivate() {
+      return true;
+    }
+  }
+  Injectable()(AllowAll);
+  return { provide: APP_GUARD, useClass: AllowAll };
+}
+
+/** A controller whose `GET /me` takes a custom parameter decorator and answers `handle()`. */
+function noopGuardController(handle) {
+  const RequestParam = createParamDecorator((_data, context) => context.switchToHttp().getRequest());
+  class C {
+    me(request) {
+      void request; // taken so that Nest runs the parameter decorator, as it does for @CurrentSubject()
+      return handle();
+    }
+  }
+  route(C, 'me', [Get('me')], [RequestParam()]);
+  Controller()(C);
+  return C;
+}
+
+async function floorB({ guard = false } = {}) {
+  // The client @keyv/redis itself uses (@redis/client), one GET per request on a key that exists.
+  const { createClient } = await import('@redis/client');
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  const key = `${KEY_PREFIX}k`;
+  await client.set(key, JSON.stringify({ user: USER }), { PX: IDLE_MS });
+  const close = () => client.close?.() ?? client.quit();
+  if (guard) {
+    const C = noopGuardController(async () => ({ user: (await client.get(key)) === null ? null : USER }));
+    return { module: moduleOf({ controllers: [C], providers: [allowAll()] }), close };
+  }
+  class C {
+    async me() {
+      const raw = await client.get(key);
+      return { user: raw === null ? null : USER };
+    }
+  }
+  route(C, 'me', [Get('me')]);
+  Controller()(C);
+  return { module: moduleOf({ controllers: [C] }), close };
+}
+
+// ---------------------------------------------------------------- express-session
+async function expressSession(kind) {
+  const { default: session } = await import('express-session');
+  let store;
+  let close;
+  if (kind === 'redis') {
+    const { RedisStore } = await import('connect-redis');
+    const { createClient } = await import('redis');
+    const client = createClient({ url: redisUrl });
+    await client.connect();
+    store = new RedisStore({ client, prefix: KEY_PREFIX });
+    close = () => client.close?.() ?? client.quit();
+  } else {
+    store = new session.MemoryStore();
+  }
+  class C {
+    me(req) {
+      return { user: req.session.user ?? null };
+    }
+    create(req) {
+      req.session.created = true;
+      return { created: true };
+    }
+    login(req) {
+      req.session.user = USER;
+      return { user: USER };
+    }
+  }
+  route(C, 'me', [Get('me')], [Req()]);
+  route(C, 'create', [Get('create')], [Req()]);
+  route(C, 'login', [Get('login')], [Req()]);
+  Controller()(C);
+  return {
+    module: moduleOf({ controllers: [C] }),
+    setup(app) {
+      app.use(
+        session({
+          secret: 'bench-secret-not-for-production',
+          store,
+          resave: false,
+          saveUninitialized: false,
+          cookie: { maxAge: IDLE_MS, secure: false, httpOnly: true, sameSite: 'lax' },
+        }),
+      );
+      // Same contract as ours: /me refuses a request without an authenticated session.
+      app.use('/me', (req, res, next) => {
+        if (req.session?.user) return next();
+        res.statusCode = 401;
+        res.end('{"message":"Authentication required"}');
+      });
+    },
+    async cookie(port) {
+      const res = await fetch(`http://127.0.0.1:${port}/login`);
+      const setCookie = res.headers.get('set-cookie');
+      if (!setCookie) throw new Error('express-session login set no cookie');
+      return setCookie.split(';')[0];
+    },
+    close,
+  };
+}
+
+// ---------------------------------------------------------------- ours
+class BenchRealm extends Realm {
+  accounts = new Map();
+  findAccount(username) {
+    return this.accounts.get(username) ?? null;
+  }
+}
+
+async function ours(storeKind) {
+  const realm = new BenchRealm();
+  const hashing = { logN: 10, r: 8, p: 1 };
+  realm.accounts.set(USER, {
+    identifiers: [USER],
+    credentials: await new PasswordHasher(hashing).hash(PASSWORD),
+  });
+  const store =
+    storeKind === 'redis'
+      ? new CacheManagerSessionStore(
+          createCache({ stores: [createKeyv(redisUrl, { namespace: `bench-${scenario}` })] }),
+        )
+      : CacheManagerSessionStore.inMemory();
+  class C {
+    me(subject) {
+      return { user: subject.primaryIdentifier };
+    }
+    guest(subject) {
+      return { user: subject.primaryIdentifier };
+    }
+    async create(subject) {
+      await subject.getSession();
+      return { created: true };
+    }
+  }
+  route(C, 'me', [Get('me'), RequiresAuthentication()], [CurrentSubject()]);
+  route(C, 'guest', [Get('guest')], [CurrentSubject()]);
+  route(C, 'create', [Get('create')], [CurrentSubject()]);
+  Controller()(C);
+  return {
+    module: moduleOf({
+      imports: [
+        YosaiModule.forRoot({
+          store,
+          realm,
+          passwordHashing: hashing,
+          idleTimeoutMs: IDLE_MS,
+          // Touch not due while measuring: the session is fresh and the interval is long (but < idle).
+          touchIntervalMs: IDLE_MS - 60_000,
+          cookie: { secure: false },
+        }),
+      ],
+      controllers: [C],
+      providers: [{ provide: APP_GUARD, useClass: YosaiGuard }],
+    }),
+    async cookie(_port, app) {
+      // Log in once through the public API (no HTTP): the token arrives through onToken.
+      let token = null;
+      const subject = await app.get(SubjectFactory).fromToken(null, { onToken: (t) => (token = t) });
+      await subject.login(new UsernamePasswordToken(USER, PASSWORD));
+      if (!token || !subject.isAuthenticated) throw new Error('login for the benchmark failed');
+      return `sid=${token}`;
+    },
+    close: () => store.close(),
+  };
+}
+
+const SCENARIOS = {
+  'floor-a': () => floorA(),
+  'floor-a-guard': () => floorAGuard(),
+  'floor-b': () => floorB(),
+  'floor-b-fastify': () => floorB(),
+  'floor-b-guard-fastify': () => floorB({ guard: true }),
+  'es-redis': () => expressSession('redis'),
+  'es-memory': () => expressSession('memory'),
+  'es-create': () => expressSession('redis'),
+  'ours-redis': () => ours('redis'),
+  'ours-memory': () => ours('memory'),
+  'ours-guest': () => ours('redis'),
+  'ours-create': () => ours('redis'),
+  'ours-redis-fastify': () => ours('redis'),
+};
+
+async function main() {
+  const make = SCENARIOS[scenario];
+  if (!make) throw new Error(`unknown scenario ${scenario}; one of ${Object.keys(SCENARIOS).join(', ')}`);
+  const parts = await make();
+  const fastify = scenario.endsWith('-fastify');
+  const app = await NestFactory.create(parts.module, fastify ? new FastifyAdapter() : new ExpressAdapter(), {
+    logger: ['error'],
+  });
+  parts.setup?.(app);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address();
+  const cookie = parts.cookie ? await parts.cookie(port, app) : null;
+  const shutdown = async () => {
+    try {
+      await app.close();
+      await parts.close?.();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  if (process.env.BENCH_WATCH_STDIN === '1') {
+    // Started by bench/run.mjs with a pipe on stdin: if the runner dies, do not linger.
+    process.stdin.on('end', shutdown);
+    process.stdin.resume();
+  }
+  process.stdout.write(`READY ${JSON.stringify({ port, pid: process.pid, cookie })}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${scenario}: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});

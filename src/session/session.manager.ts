@@ -58,6 +58,8 @@ const MALFORMED = Object.freeze({ status: 'malformed' as const });
 const UNKNOWN = Object.freeze({ status: 'unknown' as const });
 const MAX_WRITE_ATTEMPTS = 8;
 const MAX_KEY_LENGTH = 256;
+/** How far apart the clocks of app instances sharing a store may be. */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /**
  * Starts, resolves, validates, touches, updates, replaces and stops sessions. Every store operation it
@@ -110,14 +112,14 @@ export class SessionManager implements OnModuleDestroy {
     const id = sessionIdOf(token);
     const raw = await this.call('get', () => this.store.get(id));
     if (raw === undefined) return UNKNOWN;
+    const now = this.config.clock.now();
     let record: SessionRecord;
     try {
-      record = decodeRecord(raw);
+      record = this.plausible(decodeRecord(raw), now);
     } catch (error) {
       await this.discard(id, error);
       return UNKNOWN;
     }
-    const now = this.config.clock.now();
     const expired = this.expiryOf(record, now);
     if (expired) {
       await this.expire(id, record, expired, now);
@@ -157,13 +159,17 @@ export class SessionManager implements OnModuleDestroy {
     identity: { identifiers: readonly string[] | null; authenticated: boolean },
   ): Promise<Session> {
     const old = stateOf(session);
+    const attributes = { ...old.record.attributes };
+    // The old record goes first: only a replacement that actually ended the old session carries its
+    // attributes (a logout that won the race leaves nothing to carry), and the old token is dead before
+    // the new one exists.
+    const ended = await this.end(session, 'regenerated');
     const next = await this.create({
       host: old.record.host,
       identifiers: identity.identifiers ? [...identity.identifiers] : null,
       authenticated: identity.authenticated,
-      attributes: this.config.carryAttributesOnLogin && !old.stopped ? { ...old.record.attributes } : {},
+      attributes: this.config.carryAttributesOnLogin && ended ? attributes : {},
     });
-    await this.stop(session, 'regenerated');
     this.publishStarted(next);
     return next;
   }
@@ -173,9 +179,14 @@ export class SessionManager implements OnModuleDestroy {
    * Stopping a stopped session is a no-op.
    */
   async stop(session: Session, reason: SessionStopReason): Promise<void> {
-    await this.exclusive(session.id, async () => {
+    await this.end(session, reason);
+  }
+
+  /** Stops a session; true when this call removed its record (and so emitted `stopped`). */
+  private end(session: Session, reason: SessionStopReason): Promise<boolean> {
+    return this.exclusive(session.id, async () => {
       const state = stateOf(session);
-      if (state.stopped) return;
+      if (state.stopped) return false;
       const removed = await this.call('delete', () => this.store.delete(session.id));
       this.markStopped(state);
       if (removed) {
@@ -184,6 +195,7 @@ export class SessionManager implements OnModuleDestroy {
           new SessionStoppedEvent(session.id, state.record.identifiers, reason, this.config.clock.now()),
         );
       }
+      return removed;
     });
   }
 
@@ -215,7 +227,7 @@ export class SessionManager implements OnModuleDestroy {
           throw new StoppedSessionError(session.id);
         }
         try {
-          record = decodeRecord(fresh);
+          record = this.plausible(decodeRecord(fresh), this.config.clock.now());
         } catch (error) {
           await this.discard(session.id, error);
           this.markStopped(state);
@@ -309,6 +321,20 @@ export class SessionManager implements OnModuleDestroy {
     if (state.stopped) return;
     state.stopped = true;
     state.onStopped?.();
+  }
+
+  /**
+   * A record whose times lie in the future (beyond what clock skew between instances explains) or run
+   * backwards would never expire: it was not written by this library, so it is treated as unreadable.
+   */
+  private plausible(record: SessionRecord, now: number): SessionRecord {
+    if (record.startedAt > now + MAX_CLOCK_SKEW_MS || record.lastAccessedAt > now + MAX_CLOCK_SKEW_MS) {
+      throw new SessionSerializationError('stored session record has times in the future');
+    }
+    if (record.lastAccessedAt < record.startedAt) {
+      throw new SessionSerializationError('stored session record was last accessed before it started');
+    }
+    return record;
   }
 
   /** Timeouts in force: the record's own, but never longer than the current configuration allows. */

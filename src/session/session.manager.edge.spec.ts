@@ -1,0 +1,96 @@
+import { UsernamePasswordToken, type Subject } from '../index.js';
+import {
+  CapturingLogger,
+  createManagerHarness,
+  type ManagerHarness,
+} from '../../test/support/manager-module.js';
+import { MapRealm, TEST_HASHING, USERS } from '../../test/support/test-app.js';
+
+describe('SessionManager edge cases', () => {
+  let h: ManagerHarness;
+  const logger = new CapturingLogger();
+
+  beforeEach(async () => {
+    h = await createManagerHarness({
+      yosai: { realm: await MapRealm.create(USERS), passwordHashing: TEST_HASHING },
+      logger,
+    });
+  });
+  afterEach(() => h.close());
+
+  async function tokenOfNewGuest(attributes: Record<string, unknown>): Promise<string> {
+    let token: string | null = null;
+    const subject = await h.subjects.fromToken(null, { onToken: (t) => (token = t) });
+    await (await subject.getSession())!.setAttributes(attributes);
+    return token!;
+  }
+
+  it('a login that loses the race with a logout carries nothing from the ended session', async () => {
+    const token = await tokenOfNewGuest({ cart: ['rug'] });
+    // Two requests resolved the same session; the logout finishes before the login replaces it.
+    const loggingIn: Subject = await h.subjects.fromToken(token);
+    const loggingOut: Subject = await h.subjects.fromToken(token);
+    await loggingOut.logout();
+    h.events.clear();
+
+    await loggingIn.login(new UsernamePasswordToken('thedude', USERS.thedude));
+
+    expect(loggingIn.isAuthenticated).toBe(true);
+    expect(loggingIn.session!.getAttribute('cart')).toBeUndefined();
+    // The logout already reported the stop; the replacement removed nothing, so it reports none.
+    expect(h.events.named('yosai.session.stopped')).toEqual([]);
+    expect(h.events.named('yosai.session.started')).toHaveLength(1);
+  });
+
+  it('a login that wins carries the attributes and reports the old session as regenerated', async () => {
+    const token = await tokenOfNewGuest({ cart: ['rug'] });
+    const subject = await h.subjects.fromToken(token);
+    h.events.clear();
+    await subject.login(new UsernamePasswordToken('thedude', USERS.thedude));
+    expect(subject.session!.getAttribute('cart')).toEqual(['rug']);
+    expect(h.events.named('yosai.session.stopped').map((e) => e.reason)).toEqual(['regenerated']);
+    expect((await h.subjects.fromToken(token)).tokenStatus).toBe('unknown');
+  });
+
+  it.each([
+    ['started in the future', { startedAt: +10 * 60_000, lastAccessedAt: +10 * 60_000 }],
+    ['last accessed in the future', { startedAt: 0, lastAccessedAt: +10 * 60_000 }],
+    ['last accessed before it started', { startedAt: 0, lastAccessedAt: -1 }],
+  ])('a record %s is discarded, not kept forever', async (_label, times) => {
+    const token = await tokenOfNewGuest({ n: 1 });
+    const { sessionIdOf } = await import('./session-token.js');
+    const id = sessionIdOf(token);
+    const stored = JSON.parse((await h.store.get(id))!) as Record<string, unknown>;
+    const now = h.clock.now();
+    const forged = {
+      ...stored,
+      startedAt: now + times.startedAt,
+      lastAccessedAt: now + times.lastAccessedAt,
+    };
+    await h.store.set(id, JSON.stringify(forged), 60_000);
+    logger.lines.length = 0;
+
+    const subject = await h.subjects.fromToken(token);
+
+    expect(subject.tokenStatus).toBe('unknown');
+    expect(await h.store.get(id)).toBeUndefined();
+    const warnings = logger.lines.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].text).toContain(id);
+    expect(warnings[0].text).not.toContain(token);
+  });
+
+  it('clock skew within five minutes is tolerated', async () => {
+    const token = await tokenOfNewGuest({ n: 1 });
+    const { sessionIdOf } = await import('./session-token.js');
+    const id = sessionIdOf(token);
+    const stored = JSON.parse((await h.store.get(id))!) as Record<string, unknown>;
+    const now = h.clock.now();
+    await h.store.set(
+      id,
+      JSON.stringify({ ...stored, startedAt: now + 60_000, lastAccessedAt: now + 60_000 }),
+      60_000,
+    );
+    expect((await h.subjects.fromToken(token)).tokenStatus).toBe('valid');
+  });
+});

@@ -6,7 +6,11 @@ const { Controller, Get, Module } = require('@nestjs/common');
 const { NestFactory, APP_GUARD } = require('@nestjs/core');
 const yosai = require('nestjs-yosai');
 
-assert.match(require.resolve('nestjs-yosai'), /[\\/]dist[\\/]cjs[\\/]index\.js$/, 'require() must resolve to the CJS build');
+assert.match(
+  require.resolve('nestjs-yosai'),
+  /[\\/]dist[\\/]cjs[\\/]index\.js$/,
+  'require() must resolve to the CJS build',
+);
 
 class AppController {
   async hello(subject) {
@@ -14,7 +18,12 @@ class AppController {
     return { id: session.id, guest: !subject.isAuthenticated };
   }
 }
-Reflect.decorate([Get('/')], AppController.prototype, 'hello', Object.getOwnPropertyDescriptor(AppController.prototype, 'hello'));
+Reflect.decorate(
+  [Get('/')],
+  AppController.prototype,
+  'hello',
+  Object.getOwnPropertyDescriptor(AppController.prototype, 'hello'),
+);
 yosai.CurrentSubject()(AppController.prototype, 'hello', 0);
 Controller()(AppController);
 

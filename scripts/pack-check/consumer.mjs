@@ -5,7 +5,11 @@ import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory, APP_GUARD } from '@nestjs/core';
 import { CurrentSubject, YosaiGuard, YosaiModule } from 'nestjs-yosai';
 
-assert.match(import.meta.resolve('nestjs-yosai'), /\/dist\/esm\/index\.js$/, 'import must resolve to the ESM build');
+assert.match(
+  import.meta.resolve('nestjs-yosai'),
+  /\/dist\/esm\/index\.js$/,
+  'import must resolve to the ESM build',
+);
 
 class AppController {
   async hello(subject) {
@@ -13,7 +17,12 @@ class AppController {
     return { id: session.id, guest: !subject.isAuthenticated };
   }
 }
-Reflect.decorate([Get('/')], AppController.prototype, 'hello', Object.getOwnPropertyDescriptor(AppController.prototype, 'hello'));
+Reflect.decorate(
+  [Get('/')],
+  AppController.prototype,
+  'hello',
+  Object.getOwnPropertyDescriptor(AppController.prototype, 'hello'),
+);
 CurrentSubject()(AppController.prototype, 'hello', 0);
 Controller()(AppController);
 

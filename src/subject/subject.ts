@@ -140,7 +140,10 @@ export class Subject {
     await this.#context.manager.stop(session, 'logout');
   }
 
-  async #replace(current: Session, identity: { identifiers: readonly string[] | null; authenticated: boolean }) {
+  async #replace(
+    current: Session,
+    identity: { identifiers: readonly string[] | null; authenticated: boolean },
+  ) {
     this.#replacing = true;
     try {
       return await this.#context.manager.replace(current, identity);

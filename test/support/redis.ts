@@ -28,8 +28,11 @@ function portOpen(url: string, timeoutMs = 500): Promise<boolean> {
 export async function redisAvailable(suite: string): Promise<boolean> {
   const ok = await portOpen(REDIS_URL);
   if (ok) return true;
-  if (process.env.CI === 'true') throw new Error(`${suite}: Redis at ${REDIS_URL} does not answer, and CI=true forbids skipping.`);
-  process.stderr.write(`\n*** SKIPPING ${suite}: no Redis at ${REDIS_URL} (set REDIS_URL or start redis-server) ***\n\n`);
+  if (process.env.CI === 'true')
+    throw new Error(`${suite}: Redis at ${REDIS_URL} does not answer, and CI=true forbids skipping.`);
+  process.stderr.write(
+    `\n*** SKIPPING ${suite}: no Redis at ${REDIS_URL} (set REDIS_URL or start redis-server) ***\n\n`,
+  );
   return false;
 }
 
@@ -50,9 +53,13 @@ export class OwnRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
   async start(): Promise<void> {
-    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    this.process = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
     for (let i = 0; i < 100; i++) {
       if (await portOpen(this.url, 100)) return;
       await new Promise((r) => setTimeout(r, 50));

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import {
   IncorrectCredentialsError,
   UnknownAccountError,
@@ -21,12 +21,17 @@ const MAX_USERNAME_LENGTH = 1024;
  * @internal Used by `Subject.login()`.
  */
 @Injectable()
-export class Authenticator {
+export class Authenticator implements OnModuleInit {
   constructor(
     @Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig,
     private readonly hasher: PasswordHasher,
     private readonly events: YosaiEventPublisher,
   ) {}
+
+  /** With a realm configured, the dummy hash is made now rather than at the first unknown username. */
+  async onModuleInit(): Promise<void> {
+    if (this.config.realm) await this.hasher.prepare();
+  }
 
   /**
    * @throws UnknownAccountError / IncorrectCredentialsError (report both the same way)

@@ -42,52 +42,99 @@ const b64 = (buffer: Buffer) => buffer.toString('base64').replace(/=+$/, '');
  */
 export class PasswordHasher {
   readonly parameters: Readonly<ScryptParameters>;
-  private dummy: Promise<string> | undefined;
+  /** Dummy hashes by parameter set, so a dummy verification costs what a real one would. */
+  private readonly dummies = new Map<string, Promise<string>>();
+  /** Parameters of the last stored hash verified: accounts may carry an older cost than `parameters`. */
+  private lastSeen: Readonly<ScryptParameters>;
 
   /** @param parameters cost of new hashes. @default { logN: 15, r: 8, p: 1 } (N = 32768, 32 MiB) */
   constructor(parameters: Partial<ScryptParameters> = {}) {
     this.parameters = Object.freeze({ logN: 15, r: 8, p: 1, ...parameters });
+    this.lastSeen = this.parameters;
   }
 
   /** Hashes a password with a fresh 128-bit salt. */
   async hash(password: string): Promise<string> {
     if (typeof password !== 'string' || password.length === 0)
       throw new TypeError('password must be a non-empty string');
-    const salt = randomBytes(SALT_LENGTH);
-    const key = await scrypt(password.normalize('NFC'), salt, KEY_LENGTH, this.parameters);
-    const { logN, r, p } = this.parameters;
-    return `$scrypt$ln=${logN},r=${r},p=${p}$${b64(salt)}$${b64(key)}`;
+    return this.hashWith(password, this.parameters);
   }
 
   /**
    * True when `password` matches the PHC string. False for a wrong password, a malformed hash or a
-   * non-string password; never throws for bad input.
+   * non-string password; never throws for bad input, and spends the work of one verification in every
+   * case, so that failures cannot be told apart by time.
    */
   async verify(phc: string, password: unknown): Promise<boolean> {
     const match = typeof phc === 'string' ? PHC.exec(phc) : null;
-    if (!match) {
+    const parameters = match ? { logN: Number(match[1]), r: Number(match[2]), p: Number(match[3]) } : null;
+    if (
+      !match ||
+      !parameters ||
+      parameters.logN < 10 ||
+      parameters.logN > 20 ||
+      parameters.r < 1 ||
+      parameters.p < 1
+    ) {
       await this.verifyDummy(password);
       return false;
     }
-    const parameters = { logN: Number(match[1]), r: Number(match[2]), p: Number(match[3]) };
-    if (parameters.logN < 1 || parameters.logN > 22 || parameters.r < 1 || parameters.p < 1) return false;
+    this.lastSeen = parameters;
     const salt = Buffer.from(match[4], 'base64');
     const expected = Buffer.from(match[5], 'base64');
     const usable = typeof password === 'string' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES;
-    const key = await scrypt(usable ? password.normalize('NFC') : '', salt, expected.length, parameters);
+    const key = await this.derive(usable ? password.normalize('NFC') : '', salt, expected.length, parameters);
     return timingSafeEqual(key, expected) && usable;
   }
 
-  /** Spends the work of one verification and resolves to false (for unknown accounts). */
+  /**
+   * Spends the work of one verification and resolves to false (for unknown accounts). The cost is that
+   * of the last stored hash verified, so unknown usernames take as long as existing ones.
+   */
   async verifyDummy(password: unknown): Promise<false> {
-    this.dummy ??= this.hash(randomBytes(16).toString('hex'));
-    await this.verify(await this.dummy, password);
+    const dummy = await this.dummyFor(this.lastSeen);
+    await this.verify(dummy, password);
     return false;
+  }
+
+  /**
+   * Makes the dummy hash ahead of time (the module does this at bootstrap), so the first unknown
+   * username after a start does not pay for making it.
+   */
+  async prepare(): Promise<void> {
+    await this.dummyFor(this.lastSeen);
   }
 
   /** True when a stored hash was made with other parameters than this hasher's (rehash at next login). */
   needsRehash(phc: string): boolean {
     const { logN, r, p } = this.parameters;
     return !phc.startsWith(`$scrypt$ln=${logN},r=${r},p=${p}$`);
+  }
+
+  /** The key derivation itself (scrypt). Protected so that tests can count the work done. */
+  protected derive(
+    password: string,
+    salt: Buffer,
+    keylen: number,
+    parameters: ScryptParameters,
+  ): Promise<Buffer> {
+    return scrypt(password, salt, keylen, parameters);
+  }
+
+  private async hashWith(password: string, parameters: ScryptParameters): Promise<string> {
+    const salt = randomBytes(SALT_LENGTH);
+    const key = await this.derive(password.normalize('NFC'), salt, KEY_LENGTH, parameters);
+    const { logN, r, p } = parameters;
+    return `$scrypt$ln=${logN},r=${r},p=${p}$${b64(salt)}$${b64(key)}`;
+  }
+
+  private dummyFor(parameters: ScryptParameters): Promise<string> {
+    const key = `${parameters.logN},${parameters.r},${parameters.p}`;
+    let dummy = this.dummies.get(key);
+    if (!dummy) {
+      dummy = this.hashWith(randomBytes(16).toString('hex'), parameters);
+      this.dummies.set(key, dummy);
+    }
+    return dummy;
   }
 }

@@ -128,7 +128,9 @@ if (!haveChromium && process.env.CI !== 'true') {
     await shot('6-signed-out');
 
     // The server agrees: the event log tells the same story.
-    const events = (await (await fetch(`${sample.url}/api/events`)).json()) as {
+    const events = (await (
+      await fetch(`${sample.url}/api/events`, { signal: AbortSignal.timeout(10_000) })
+    ).json()) as {
       name: string;
       sessionId: string;
       reason: string | null;

@@ -53,23 +53,28 @@ export class OwnRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
   async start(): Promise<void> {
-    this.process = spawn(
+    // A leftover server on this port would silently stand in for ours: refuse instead.
+    if (await portOpen(this.url, 200))
+      throw new Error(`port ${this.port} is already taken; cannot start a test redis-server`);
+    const child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
+      { stdio: 'ignore' },
     );
+    this.process = child;
     for (let i = 0; i < 100; i++) {
+      if (child.exitCode !== null || child.signalCode !== null) break;
       if (await portOpen(this.url, 100)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
+    await this.stop();
     throw new Error(`redis-server on port ${this.port} did not start`);
   }
   async stop(): Promise<void> {
     const child = this.process;
     if (!child) return;
     this.process = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGKILL');
     await exited;

@@ -44,7 +44,11 @@ async function withLock<T>(work: () => T): Promise<T> {
 }
 
 function run(script: string) {
-  execFileSync('npm', ['run', '--silent', script], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('npm', ['run', '--silent', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 180_000,
+  });
 }
 
 /**
@@ -135,7 +139,7 @@ export async function startSample(
     if (!running)
       throw new Error(`The sample app exited before answering (${String(await exited)}):\n${output}`);
     try {
-      const response = await fetch(`${url}/api/me`);
+      const response = await fetch(`${url}/api/me`, { signal: AbortSignal.timeout(2_000) });
       await response.arrayBuffer();
       if (response.ok) return { url, child, output: () => output, stop };
     } catch {
@@ -178,7 +182,13 @@ export class SampleClient {
       headers['content-type'] ??= 'application/json';
       body = JSON.stringify(options.json);
     }
-    const response = await fetch(this.baseUrl + path, { method, headers, body, redirect: 'manual' });
+    const response = await fetch(this.baseUrl + path, {
+      method,
+      headers,
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(10_000),
+    });
     const text = await response.text();
     let parsed: unknown = text;
     try {

@@ -4,6 +4,7 @@ import {
   createManagerHarness,
   type ManagerHarness,
 } from '../../test/support/manager-module.js';
+import { decodeRecord, encodeRecord } from './session.serializer.js';
 import { MapRealm, TEST_HASHING, USERS } from '../../test/support/test-app.js';
 
 describe('SessionManager edge cases', () => {
@@ -60,14 +61,14 @@ describe('SessionManager edge cases', () => {
     const token = await tokenOfNewGuest({ n: 1 });
     const { sessionIdOf } = await import('./session-token.js');
     const id = sessionIdOf(token);
-    const stored = JSON.parse((await h.store.get(id))!) as Record<string, unknown>;
+    const stored = decodeRecord((await h.store.get(id))!);
     const now = h.clock.now();
     const forged = {
       ...stored,
       startedAt: now + times.startedAt,
       lastAccessedAt: now + times.lastAccessedAt,
     };
-    await h.store.set(id, JSON.stringify(forged), 60_000);
+    await h.store.set(id, encodeRecord(forged), 60_000);
     logger.lines.length = 0;
 
     const subject = await h.subjects.fromToken(token);
@@ -84,11 +85,11 @@ describe('SessionManager edge cases', () => {
     const token = await tokenOfNewGuest({ n: 1 });
     const { sessionIdOf } = await import('./session-token.js');
     const id = sessionIdOf(token);
-    const stored = JSON.parse((await h.store.get(id))!) as Record<string, unknown>;
+    const stored = decodeRecord((await h.store.get(id))!);
     const now = h.clock.now();
     await h.store.set(
       id,
-      JSON.stringify({ ...stored, startedAt: now + 60_000, lastAccessedAt: now + 60_000 }),
+      encodeRecord({ ...stored, startedAt: now + 60_000, lastAccessedAt: now + 60_000 }),
       60_000,
     );
     expect((await h.subjects.fromToken(token)).tokenStatus).toBe('valid');

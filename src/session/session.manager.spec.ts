@@ -547,7 +547,7 @@ describe('SessionManager unreadable records', () => {
     ['not JSON', () => '{"v":1,'],
     ['an unknown version', (r) => JSON.stringify({ ...r, v: 99 })],
     ['no version', (r) => JSON.stringify({ ...r, v: undefined })],
-    ['mistyped fields', (r) => JSON.stringify({ ...r, startedAt: 'yesterday' })],
+    ['mistyped fields', (r) => JSON.stringify({ ...r, s: 'yesterday' })], // s: startedAt
     ['a JSON array', () => '[1,2,3]'],
     ['a JSON string', () => '"hello"'],
   ];

@@ -98,18 +98,26 @@ export function decodeValue(value: unknown): unknown {
   return out;
 }
 
+/*
+ * The stored envelope (version 1) uses one- and two-letter field names: a record is kept once per live session
+ * (in memory, or in Redis), and the long names were about 90 of its ~200 characters.
+ *   v  format version          s  startedAt (epoch ms)      l  lastAccessedAt (epoch ms)
+ *   i  idleTimeoutMs           x  absoluteTimeoutMs         h  host (string | null)
+ *   u  identifiers (string[] | null)   au  authenticated (boolean)   at  attributes (encoded values)
+ */
+
 /** Serialises a record into the versioned envelope the store holds. */
 export function encodeRecord(record: SessionRecord): string {
   return JSON.stringify({
     v: RECORD_VERSION,
-    startedAt: record.startedAt,
-    lastAccessedAt: record.lastAccessedAt,
-    idleTimeoutMs: record.idleTimeoutMs,
-    absoluteTimeoutMs: record.absoluteTimeoutMs,
-    host: record.host,
-    identifiers: record.identifiers,
-    authenticated: record.authenticated,
-    attributes: record.attributes,
+    s: record.startedAt,
+    l: record.lastAccessedAt,
+    i: record.idleTimeoutMs,
+    x: record.absoluteTimeoutMs,
+    h: record.host,
+    u: record.identifiers,
+    au: record.authenticated,
+    at: record.attributes,
   });
 }
 
@@ -137,26 +145,25 @@ export function decodeRecord(raw: string): SessionRecord {
     );
   }
   const ok =
-    isTime(r.startedAt) &&
-    isTime(r.lastAccessedAt) &&
-    isTime(r.idleTimeoutMs) &&
-    isTime(r.absoluteTimeoutMs) &&
-    (r.host === null || typeof r.host === 'string') &&
-    (r.identifiers === null ||
-      (Array.isArray(r.identifiers) && r.identifiers.every((i) => typeof i === 'string'))) &&
-    typeof r.authenticated === 'boolean' &&
-    !!r.attributes &&
-    typeof r.attributes === 'object' &&
-    !Array.isArray(r.attributes);
+    isTime(r.s) &&
+    isTime(r.l) &&
+    isTime(r.i) &&
+    isTime(r.x) &&
+    (r.h === null || typeof r.h === 'string') &&
+    (r.u === null || (Array.isArray(r.u) && r.u.every((i) => typeof i === 'string'))) &&
+    typeof r.au === 'boolean' &&
+    !!r.at &&
+    typeof r.at === 'object' &&
+    !Array.isArray(r.at);
   if (!ok) throw new SessionSerializationError('stored session record has missing or mistyped fields');
   return {
-    startedAt: r.startedAt as number,
-    lastAccessedAt: r.lastAccessedAt as number,
-    idleTimeoutMs: r.idleTimeoutMs as number,
-    absoluteTimeoutMs: r.absoluteTimeoutMs as number,
-    host: r.host as string | null,
-    identifiers: r.identifiers as string[] | null,
-    authenticated: r.authenticated as boolean,
-    attributes: r.attributes as Record<string, unknown>,
+    startedAt: r.s as number,
+    lastAccessedAt: r.l as number,
+    idleTimeoutMs: r.i as number,
+    absoluteTimeoutMs: r.x as number,
+    host: r.h as string | null,
+    identifiers: r.u as string[] | null,
+    authenticated: r.au as boolean,
+    attributes: r.at as Record<string, unknown>,
   };
 }

@@ -9,16 +9,18 @@ import { createTestApp, type Platform, type TestApp } from '../support/test-app.
 import { CaptureLogger, cookieToken, idOf, listen, send } from './fault-kit.js';
 
 const NOW = Date.now();
+/** A valid stored record (the compact envelope of session.serializer.ts: s startedAt, l lastAccessedAt,
+ * i idleTimeoutMs, x absoluteTimeoutMs, h host, u identifiers, au authenticated, at attributes). */
 const valid = {
   v: 1,
-  startedAt: NOW,
-  lastAccessedAt: NOW,
-  idleTimeoutMs: 1_800_000,
-  absoluteTimeoutMs: 28_800_000,
-  host: null,
-  identifiers: ['thedude'],
-  authenticated: true,
-  attributes: {},
+  s: NOW,
+  l: NOW,
+  i: 1_800_000,
+  x: 28_800_000,
+  h: null,
+  u: ['thedude'],
+  au: true,
+  at: {},
 };
 const validJson = JSON.stringify(valid);
 const withField = (patch: Record<string, unknown>) => JSON.stringify({ ...valid, ...patch });
@@ -34,17 +36,17 @@ export const CORRUPT: [string, string][] = [
   ['future schema version (v: 2)', withField({ v: 2 })],
   ['schema version as string', withField({ v: '1' })],
   ['no schema version', without('v')],
-  ['startedAt as a date string', withField({ startedAt: new Date(NOW).toISOString() })],
-  ['negative lastAccessedAt', withField({ lastAccessedAt: -5 })],
-  ['idleTimeoutMs as string', withField({ idleTimeoutMs: '1800000' })],
-  ['identifiers as a string', withField({ identifiers: 'thedude' })],
-  ['identifiers with a number', withField({ identifiers: [1] })],
-  ['authenticated as "true"', withField({ authenticated: 'true' })],
-  ['authenticated as 1', withField({ authenticated: 1 })],
-  ['attributes as an array', withField({ attributes: [] })],
-  ['attributes null', withField({ attributes: null })],
-  ['host as a number', withField({ host: 127001 })],
-  ['missing authenticated', without('authenticated')],
+  ['startedAt as a date string', withField({ s: new Date(NOW).toISOString() })],
+  ['negative lastAccessedAt', withField({ l: -5 })],
+  ['idleTimeoutMs as string', withField({ i: '1800000' })],
+  ['identifiers as a string', withField({ u: 'thedude' })],
+  ['identifiers with a number', withField({ u: [1] })],
+  ['authenticated as "true"', withField({ au: 'true' })],
+  ['authenticated as 1', withField({ au: 1 })],
+  ['attributes as an array', withField({ at: [] })],
+  ['attributes null', withField({ at: null })],
+  ['host as a number', withField({ h: 127001 })],
+  ['missing authenticated', without('au')],
   ['JSON array', '[1,2,3]'],
   ['JSON null', 'null'],
   ['JSON number', '42'],
@@ -140,6 +142,19 @@ describe.each(targets)('corrupt records ($name store)', (target) => {
     expect(await kit.exists(idOf(token))).toBe(true);
   });
 
+  it('the valid record the cases below corrupt is itself honoured (so each case fails for its own fault)', async () => {
+    if (!run) return;
+    const token = randomBytes(32).toString('base64url');
+    await kit.write(idOf(token), validJson);
+    const res = await send(port, { path: '/whoami', headers: { cookie: `sid=${token}` } });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toMatchObject({
+      authenticated: true,
+      identifiers: ['thedude'],
+      tokenStatus: 'valid',
+    });
+  });
+
   it.each(CORRUPT)(
     '%s → guest, record removed, one warning without the token, no 500',
     async (_label, value) => {
@@ -182,7 +197,7 @@ describe.each(targets)('corrupt records ($name store)', (target) => {
     const token = randomBytes(32).toString('base64url');
     await kit.write(
       idOf(token),
-      withField({ attributes: JSON.parse('{"__proto__":{"polluted":true},"cart":[1]}') as unknown }),
+      withField({ at: JSON.parse('{"__proto__":{"polluted":true},"cart":[1]}') as unknown }),
     );
     const res = await send(port, { path: '/attr/cart', headers: { cookie: `sid=${token}` } });
     expect(res.status).toBe(200);

@@ -21,6 +21,10 @@ export interface TokenSink {
 /** Minimal request shape shared by Express and Fastify. */
 export interface HttpRequestLike {
   headers: Record<string, string | string[] | undefined>;
+  /** Node's `IncomingMessage.headersDistinct` (Express), every value of every header. */
+  headersDistinct?: Record<string, string[] | undefined>;
+  /** Fastify's underlying `IncomingMessage`. */
+  raw?: { headersDistinct?: Record<string, string[] | undefined> };
   protocol?: string;
   ip?: string;
 }
@@ -36,13 +40,27 @@ interface HttpResponseLike {
   raw?: { headersSent?: boolean };
 }
 
-const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
-
 function readHeader(request: HttpRequestLike, name: string): string | undefined | null {
   const value = request.headers?.[name];
   if (value === undefined) return undefined;
   if (Array.isArray(value)) return value.length === 1 ? value[0] : null; // repeated header: ambiguous
+  // Node keeps only the first of some repeated headers (Authorization among them) in `headers`; the
+  // distinct view shows them all, so a second, different token cannot hide behind the first.
+  const distinct = (request.headersDistinct ?? request.raw?.headersDistinct)?.[name];
+  if (distinct && distinct.length > 1) return null;
   return value;
+}
+
+/**
+ * The token of an `Authorization` value: `undefined` for another scheme (Basic, Digest…: not ours), the
+ * text after `Bearer` otherwise (whatever its shape; the shape check comes later).
+ */
+function bearerToken(value: string): string | undefined {
+  const trimmed = trimOws(value);
+  let end = 0;
+  while (end < trimmed.length && trimmed.charCodeAt(end) !== 0x20 && trimmed.charCodeAt(end) !== 0x09) end++;
+  if (trimmed.slice(0, end).toLowerCase() !== 'bearer') return undefined;
+  return trimOws(trimmed.slice(end));
 }
 
 /**
@@ -50,7 +68,13 @@ function readHeader(request: HttpRequestLike, name: string): string | undefined 
  * (U+FEFF, U+00A0, U+2028…): a token with such characters around it is of the wrong shape, not a token.
  */
 function trimOws(value: string): string {
-  return value.replace(/^[ \t]+|[ \t]+$/g, '');
+  // A loop, not a regular expression: /[ \t]+$/ is retried from every position of a long run of
+  // blanks, which made a 16 KB header cost ~100 ms of CPU (quadratic).
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
 /** All values of the cookie `name` in a Cookie header (there can be several). */
@@ -129,10 +153,12 @@ export class TokenTransport {
       if (raw === null) fromHeader = null;
       else if (raw !== undefined) {
         if (this.config.header.name === 'authorization') {
-          const match = BEARER.exec(raw);
-          fromHeader = match ? match[1] : trimOws(raw) === '' ? undefined : null;
+          // Another scheme is not ours; a Bearer with nothing (usable) after it is a presented, bad token.
+          const token = bearerToken(raw);
+          fromHeader = token === undefined ? undefined : token === '' ? null : token;
         } else {
-          fromHeader = trimOws(raw) === '' ? undefined : trimOws(raw);
+          const token = trimOws(raw);
+          fromHeader = token === '' ? undefined : token;
         }
       }
     }

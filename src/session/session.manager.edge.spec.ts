@@ -94,4 +94,35 @@ describe('SessionManager edge cases', () => {
     );
     expect((await h.subjects.fromToken(token)).tokenStatus).toBe('valid');
   });
+
+  it('reports the timeouts in force: a session made under longer timeouts is capped by the current ones', async () => {
+    const { CacheManagerSessionStore, ManualClock } = await import('../index.js');
+    const shared = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
+    const clock = new ManualClock();
+    const before = await createManagerHarness({
+      store: shared,
+      yosai: { clock, idleTimeoutMs: 60 * 60_000, absoluteTimeoutMs: 10 * 60 * 60_000 },
+    });
+    const after = await createManagerHarness({
+      store: shared,
+      yosai: { clock, idleTimeoutMs: 10 * 60_000, absoluteTimeoutMs: 60 * 60_000, touchIntervalMs: 60_000 },
+    });
+    try {
+      let token: string | null = null;
+      const made = await before.subjects.fromToken(null, { onToken: (t) => (token = t) });
+      const session = (await made.getSession())!;
+      expect(session.idleTimeoutMs).toBe(60 * 60_000);
+      expect(session.expiresAt).toBe(clock.now() + 60 * 60_000);
+
+      const seen = (await after.subjects.fromToken(token)).session!;
+      expect(seen.idleTimeoutMs).toBe(10 * 60_000);
+      expect(seen.absoluteTimeoutMs).toBe(60 * 60_000);
+      expect(seen.expiresAt).toBe(session.lastAccessedAt + 10 * 60_000);
+      clock.advance(10 * 60_000 + 1);
+      expect((await after.subjects.fromToken(token)).tokenStatus).toBe('expired');
+    } finally {
+      await before.close();
+      await after.close();
+    }
+  });
 });

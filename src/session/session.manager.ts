@@ -339,20 +339,32 @@ export class SessionManager implements OnModuleDestroy {
 
   /** Timeouts in force: the record's own, but never longer than the current configuration allows. */
   private expiryOf(record: SessionRecord, now: number): SessionExpiryReason | null {
-    if (now - record.startedAt > Math.min(record.absoluteTimeoutMs, this.config.absoluteTimeoutMs))
-      return 'absolute';
-    if (now - record.lastAccessedAt > Math.min(record.idleTimeoutMs, this.config.idleTimeoutMs))
-      return 'idle';
+    if (now - record.startedAt > this.absoluteTimeoutOf(record)) return 'absolute';
+    if (now - record.lastAccessedAt > this.idleTimeoutOf(record)) return 'idle';
     return null;
+  }
+
+  /** @internal The idle timeout enforced for a record: its own, capped by the configuration. */
+  idleTimeoutOf(record: SessionRecord): number {
+    return Math.min(record.idleTimeoutMs, this.config.idleTimeoutMs);
+  }
+
+  /** @internal The absolute timeout enforced for a record: its own, capped by the configuration. */
+  absoluteTimeoutOf(record: SessionRecord): number {
+    return Math.min(record.absoluteTimeoutMs, this.config.absoluteTimeoutMs);
+  }
+
+  /** @internal When a record expires unless accessed again, epoch ms. */
+  expiresAtOf(record: SessionRecord): number {
+    return Math.min(
+      record.startedAt + this.absoluteTimeoutOf(record),
+      record.lastAccessedAt + this.idleTimeoutOf(record),
+    );
   }
 
   /** Store TTL: until the session would expire, plus the grace that lets a late request report the expiry. */
   private ttlOf(record: SessionRecord, now: number): number {
-    const end = Math.min(
-      record.startedAt + Math.min(record.absoluteTimeoutMs, this.config.absoluteTimeoutMs),
-      record.lastAccessedAt + Math.min(record.idleTimeoutMs, this.config.idleTimeoutMs),
-    );
-    return Math.max(end - now, 0) + this.config.expiredRecordGraceMs + 1;
+    return Math.max(this.expiresAtOf(record) - now, 0) + this.config.expiredRecordGraceMs + 1;
   }
 
   /** Removes an expired record; only the caller whose delete removed it emits `expired` (exactly once). */

@@ -45,18 +45,20 @@ export class Session {
   get lastAccessedAt(): number {
     return stateOf(this).record.lastAccessedAt;
   }
-  /** Idle timeout of this session, ms. */
+  /** Idle timeout in force for this session, ms (its own, capped by the current configuration). */
   get idleTimeoutMs(): number {
-    return stateOf(this).record.idleTimeoutMs;
+    const state = stateOf(this);
+    return state.manager.idleTimeoutOf(state.record);
   }
-  /** Absolute timeout of this session, ms. */
+  /** Absolute timeout in force for this session, ms (its own, capped by the current configuration). */
   get absoluteTimeoutMs(): number {
-    return stateOf(this).record.absoluteTimeoutMs;
+    const state = stateOf(this);
+    return state.manager.absoluteTimeoutOf(state.record);
   }
   /** When the session will expire if not accessed again, epoch ms. */
   get expiresAt(): number {
-    const r = stateOf(this).record;
-    return Math.min(r.startedAt + r.absoluteTimeoutMs, r.lastAccessedAt + r.idleTimeoutMs);
+    const state = stateOf(this);
+    return state.manager.expiresAtOf(state.record);
   }
   /** Client address seen when the session started, or null. */
   get host(): string | null {

@@ -33,18 +33,34 @@ export class YosaiGuard implements CanActivate {
     protected readonly reflector: Reflector,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const { request, response } = this.getRequestResponse(context);
     if (!request) return true;
-    let subject = (request as unknown as Record<symbol, Subject | undefined>)[YOSAI_SUBJECT];
-    if (!subject) {
-      try {
-        subject = await this.resolveSubject(request, response);
-      } catch (error) {
-        throw this.mapError(error);
-      }
-      (request as unknown as Record<symbol, Subject>)[YOSAI_SUBJECT] = subject;
+    const existing = (request as unknown as Record<symbol, Subject | undefined>)[YOSAI_SUBJECT];
+    if (existing) return this.admit(context, existing);
+    let resolved: Subject | PromiseLike<Subject>;
+    try {
+      resolved = this.resolveSubject(request, response);
+    } catch (error) {
+      throw this.mapError(error);
     }
+    // A request without a token is answered synchronously: no promise, no microtask.
+    if (!isPromiseLike(resolved)) return this.attach(context, request, resolved);
+    return Promise.resolve(resolved).then(
+      (subject) => this.attach(context, request, subject),
+      (error: unknown) => {
+        throw this.mapError(error);
+      },
+    );
+  }
+
+  private attach(context: ExecutionContext, request: HttpRequestLike, subject: Subject): boolean {
+    (request as unknown as Record<symbol, Subject>)[YOSAI_SUBJECT] = subject;
+    return this.admit(context, subject);
+  }
+
+  /** Enforces the route's requirement, if any. */
+  private admit(context: ExecutionContext, subject: Subject): boolean {
     const requirement = this.reflector.getAllAndOverride<SubjectRequirement | undefined>(YOSAI_REQUIREMENT, [
       context.getHandler(),
       context.getClass(),
@@ -75,9 +91,12 @@ export class YosaiGuard implements CanActivate {
     return this.subjects.extractToken(request);
   }
 
-  /** Makes the Subject from the request (at most one store read). */
-  protected resolveSubject(request: HttpRequestLike, response: unknown): Promise<Subject> {
-    return this.subjects.fromRequest(request, response, this.extractToken(request));
+  /**
+   * Makes the Subject from the request (at most one store read). Without a token it is returned as is, not
+   * in a promise; an override may return either.
+   */
+  protected resolveSubject(request: HttpRequestLike, response: unknown): Subject | PromiseLike<Subject> {
+    return this.subjects.subjectOfRequest(request, response, this.extractToken(request));
   }
 
   /** The exception for a failure while resolving the Subject. Store failures become 503 (fail closed). */
@@ -86,4 +105,8 @@ export class YosaiGuard implements CanActivate {
     if (error instanceof SessionStoreError) this.logger.error(error.message);
     return error instanceof YosaiError ? mapYosaiError(error) : error;
   }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as Partial<PromiseLike<T>> | null)?.then === 'function';
 }

@@ -48,9 +48,22 @@ export class SubjectFactory {
     response?: unknown,
     presented?: PresentedToken,
   ): Promise<Subject> {
-    presented ??= this.transport.extract(request);
-    const sink = this.transport.sinkFor(request, response as never, presented);
-    return this.make(presented.presented ? (presented.token ?? '\u0000') : null, request.ip ?? null, sink);
+    return this.subjectOfRequest(request, response, presented);
+  }
+
+  /**
+   * {@link fromRequest} without a promise when none is needed: a request without a token gives its guest
+   * Subject synchronously (no store access, no microtask), as `YosaiGuard` uses it on every request.
+   * @internal
+   */
+  subjectOfRequest(
+    request: HttpRequestLike,
+    response?: unknown,
+    presented: PresentedToken = this.transport.extract(request),
+  ): Subject | Promise<Subject> {
+    const sink = new ResponseSink(this.transport, request, response as never, presented);
+    // The client address is read only if a session starts: Express's `req.ip` runs proxy-addr on every read.
+    return this.make(presented.presented ? (presented.token ?? '\u0000') : null, { request }, sink);
   }
 
   /** The token a request presents by cookie and/or header, as configured (no store access). */
@@ -64,19 +77,51 @@ export class SubjectFactory {
     const sink: TokenSink | undefined = onToken
       ? { issue: (t) => onToken(t), clear: () => onToken(null) }
       : undefined;
-    return this.make(token ?? null, options.host ?? null, sink);
+    return this.make(token ?? null, { host: options.host ?? null }, sink);
   }
 
-  private async make(
+  private make(
     token: string | null,
-    host: string | null,
+    client: { host?: string | null; request?: HttpRequestLike },
     sink: TokenSink | undefined,
-  ): Promise<Subject> {
-    const resolution = await this.manager.resolve(token);
-    const session = resolution.status === 'valid' ? resolution.session : null;
-    if (resolution.status !== 'valid' && resolution.status !== 'none') sink?.clear();
-    const subject = new Subject(this.context, { session, sink, host, resolution: resolution.status });
-    if (!session && this.config.eagerSessions) await subject.getSession();
-    return subject;
+  ): Subject | Promise<Subject> {
+    if (!token) {
+      // No token presented: a guest, decided without the store and without a promise.
+      const guest = new Subject(this.context, { session: null, sink, ...client, resolution: 'none' });
+      return this.config.eagerSessions ? guest.getSession().then(() => guest) : guest;
+    }
+    return this.manager.resolve(token).then((resolution) => {
+      const session = resolution.status === 'valid' ? resolution.session : null;
+      if (resolution.status !== 'valid' && resolution.status !== 'none') sink?.clear();
+      const subject = new Subject(this.context, { session, sink, ...client, resolution: resolution.status });
+      return !session && this.config.eagerSessions ? subject.getSession().then(() => subject) : subject;
+    });
+  }
+}
+
+/**
+ * The token sink of one HTTP exchange. Made per request, so it is one small object; the transport's sink
+ * (closures over the response) is built only when a token is actually issued or cleared.
+ */
+class ResponseSink implements TokenSink {
+  private sink: TokenSink | undefined;
+
+  constructor(
+    private readonly transport: TokenTransport,
+    private readonly request: HttpRequestLike,
+    private readonly response: Parameters<TokenTransport['sinkFor']>[1],
+    private readonly presented: PresentedToken,
+  ) {}
+
+  issue(token: string): void {
+    this.target().issue(token);
+  }
+
+  clear(): void {
+    this.target().clear();
+  }
+
+  private target(): TokenSink {
+    return (this.sink ??= this.transport.sinkFor(this.request, this.response, this.presented));
   }
 }

@@ -28,7 +28,9 @@ export class Subject {
   #session: Session | null = null;
   readonly #context: SubjectContext;
   readonly #sink: TokenSink;
-  readonly #host: string | null;
+  /** The client address; read from `#request` only when a session starts (undefined until then). */
+  #host: string | null | undefined;
+  readonly #request: { readonly ip?: string } | undefined;
   readonly #resolution: SessionResolution['status'];
   /** Set while the session is being replaced: the old one stopping must not clear the client's token. */
   #replacing = false;
@@ -40,12 +42,15 @@ export class Subject {
       session: Session | null;
       sink?: TokenSink;
       host?: string | null;
+      /** Where to read the client address (`ip`) from, when `host` is not given. */
+      request?: { readonly ip?: string };
       resolution: SessionResolution['status'];
     },
   ) {
     this.#context = context;
     this.#sink = options.sink ?? NO_SINK;
-    this.#host = options.host ?? null;
+    this.#host = options.host;
+    this.#request = options.request;
     this.#resolution = options.resolution;
     if (options.session) this.#bind(options.session);
   }
@@ -86,7 +91,7 @@ export class Subject {
   async getSession(create = true): Promise<Session | null> {
     const current = this.#live();
     if (current || !create) return current;
-    const session = await this.#context.manager.start({ host: this.#host });
+    const session = await this.#context.manager.start({ host: this.#clientHost() });
     this.#bind(session);
     this.#sink.issue(tokenOf(session));
     return session;
@@ -104,7 +109,7 @@ export class Subject {
     const current = this.#live();
     const next = current
       ? await this.#replace(current, identity)
-      : await this.#context.manager.start({ host: this.#host, ...identity });
+      : await this.#context.manager.start({ host: this.#clientHost(), ...identity });
     this.#bind(next);
     this.#sink.issue(tokenOf(next));
     this.#context.events.publish(
@@ -150,6 +155,11 @@ export class Subject {
     } finally {
       this.#replacing = false;
     }
+  }
+
+  #clientHost(): string | null {
+    if (this.#host === undefined) this.#host = this.#request?.ip ?? null;
+    return this.#host;
   }
 
   #live(): Session | null {

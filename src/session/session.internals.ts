@@ -12,8 +12,8 @@ export interface SessionState {
   /** The stored string this process last read or wrote: the `expected` of the next compare-and-set. */
   raw: string;
   record: SessionRecord;
-  /** Decoded attribute values, filled lazily. */
-  decoded: Map<string, unknown>;
+  /** Decoded attribute values, filled lazily (no Map until an attribute is read). */
+  decoded: Map<string, unknown> | undefined;
   stopped: boolean;
   /** Called once after the session was stopped, so the owning Subject can clear the token. */
   onStopped?: () => void;

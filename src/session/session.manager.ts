@@ -73,6 +73,9 @@ export class SessionManager implements OnModuleDestroy {
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Sessions whose touch this process is writing now: concurrent resolutions do not write theirs too. */
   private readonly touching = new Set<string>();
+  /** Store calls waiting for an answer, watched by one timer (see `call`). */
+  private readonly inFlight = new Set<InFlightCall>();
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     @Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig,
@@ -82,6 +85,11 @@ export class SessionManager implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    // The watchdog outlives the last call by up to one period; with nothing in flight it can go now.
+    if (this.inFlight.size === 0 && this.watchdog) {
+      clearTimeout(this.watchdog);
+      this.watchdog = undefined;
+    }
     if (this.config.ownsStore) await this.store.close?.();
   }
 
@@ -267,9 +275,9 @@ export class SessionManager implements OnModuleDestroy {
         ) {
           state.raw = nextRaw;
           state.record = next;
-          if (reread) state.decoded.clear();
-          for (const [key] of encoded) state.decoded.delete(key);
-          for (const key of remove) state.decoded.delete(key);
+          if (reread) state.decoded = undefined;
+          for (const [key] of encoded) state.decoded?.delete(key);
+          for (const key of remove) state.decoded?.delete(key);
           return;
         }
         // Someone else wrote (or deleted) the record since we read it: start again from the freshest one,
@@ -304,7 +312,7 @@ export class SessionManager implements OnModuleDestroy {
 
   private materialize(id: string, token: string, raw: string, record: SessionRecord): Session {
     const session = new Session(id);
-    const state: SessionState = { token, manager: this, raw, record, decoded: new Map(), stopped: false };
+    const state: SessionState = { token, manager: this, raw, record, decoded: undefined, stopped: false };
     bindState(session, state);
     return session;
   }
@@ -401,37 +409,65 @@ export class SessionManager implements OnModuleDestroy {
 
   /**
    * Runs one store operation with the store timeout, turning every failure into SessionStoreError.
-   * One promise and one timer per call (no `Promise.race`, no extra async frames): this is on every request.
+   * This is on every request, so it arms no timer of its own: the call joins `inFlight`, and one shared
+   * watchdog timer (running only while calls are in flight) fails those past their deadline. A call that
+   * never answers fails after storeTimeoutMs, and at most storeTimeoutMs / 8 later (the watchdog's period).
    */
   private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const fail = (error: unknown) => {
-        clearTimeout(timer);
-        reject(toStoreError(operation, error));
-      };
-      const timer = setTimeout(
-        () =>
-          reject(
-            new SessionStoreError(
-              operation,
-              `no answer within ${this.config.storeTimeoutMs} ms (storeTimeoutMs)`,
-            ),
-          ),
-        this.config.storeTimeoutMs,
-      );
       let pending: Promise<T>;
       try {
         pending = fn();
       } catch (error) {
-        fail(error);
+        reject(toStoreError(operation, error));
         return;
       }
-      Promise.resolve(pending).then((value) => {
-        clearTimeout(timer);
-        resolve(value);
-      }, fail);
+      const entry: InFlightCall = {
+        operation,
+        deadline: performance.now() + this.config.storeTimeoutMs,
+        reject,
+      };
+      this.inFlight.add(entry);
+      this.watchdog ??= setTimeout(this.checkDeadlines, this.watchdogPeriodMs());
+      Promise.resolve(pending).then(
+        (value) => {
+          if (this.inFlight.delete(entry)) resolve(value);
+        },
+        (error: unknown) => {
+          if (this.inFlight.delete(entry)) reject(toStoreError(operation, error));
+        },
+      );
     });
   }
+
+  private watchdogPeriodMs(): number {
+    return Math.max(1, Math.ceil(this.config.storeTimeoutMs / 8));
+  }
+
+  /** The watchdog: fails the calls past their deadline, and runs again only while calls are in flight. */
+  private readonly checkDeadlines = () => {
+    this.watchdog = undefined;
+    const now = performance.now();
+    for (const entry of this.inFlight) {
+      if (entry.deadline > now) continue;
+      this.inFlight.delete(entry);
+      entry.reject(
+        new SessionStoreError(
+          entry.operation,
+          `no answer within ${this.config.storeTimeoutMs} ms (storeTimeoutMs)`,
+        ),
+      );
+    }
+    if (this.inFlight.size > 0) this.watchdog = setTimeout(this.checkDeadlines, this.watchdogPeriodMs());
+  };
+}
+
+/** A store call waiting for its answer. */
+interface InFlightCall {
+  readonly operation: string;
+  /** `performance.now()` after which the call fails with SessionStoreError. */
+  readonly deadline: number;
+  readonly reject: (error: unknown) => void;
 }
 
 function toStoreError(operation: string, error: unknown): YosaiError {

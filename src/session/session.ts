@@ -80,10 +80,10 @@ export class Session {
   /** The attribute's value, or `undefined` when it is not set. Never touches the store. */
   getAttribute<T = unknown>(key: string): T | undefined {
     const state = stateOf(this);
-    if (state.decoded.has(key)) return state.decoded.get(key) as T;
+    if (state.decoded?.has(key)) return state.decoded.get(key) as T;
     if (!Object.prototype.hasOwnProperty.call(state.record.attributes, key)) return undefined;
     const value = decodeValue(state.record.attributes[key]);
-    state.decoded.set(key, value);
+    (state.decoded ??= new Map()).set(key, value);
     return value as T;
   }
 

@@ -12,6 +12,9 @@ export interface PresentedToken {
   readonly viaCookie: boolean;
 }
 
+/** The answer for a request that presents nothing: shared, as most requests of a public site are this. */
+const NOT_PRESENTED: PresentedToken = Object.freeze({ token: null, presented: false, viaCookie: false });
+
 /** Where a Subject sends its token when a session starts, is replaced or ends. */
 export interface TokenSink {
   issue(token: string): void;
@@ -163,7 +166,7 @@ export class TokenTransport {
       }
     }
     const presented = fromCookie !== undefined || fromHeader !== undefined;
-    if (!presented) return { token: null, presented: false, viaCookie };
+    if (!presented) return NOT_PRESENTED; // (viaCookie is false too: a cookie found counts as presented)
     if (fromCookie === null || fromHeader === null) return { token: null, presented, viaCookie };
     if (fromCookie !== undefined && fromHeader !== undefined && fromCookie !== fromHeader) {
       return { token: null, presented, viaCookie };

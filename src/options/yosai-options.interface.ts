@@ -73,6 +73,7 @@ export interface YosaiModuleOptions {
   touchIntervalMs?: number;
   /**
    * A store operation that has not answered after this long fails with `SessionStoreError`. Milliseconds.
+   * Checked by one shared timer every `storeTimeoutMs / 8`, so the failure comes at most that much later.
    * @default 2_000
    */
   storeTimeoutMs?: number;

@@ -35,7 +35,14 @@ export class YosaiGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const { request, response } = this.getRequestResponse(context);
-    if (!request) return true;
+    if (!request) {
+      // No request to make a Subject from (WebSocket, RPC, GraphQL without an override of
+      // getRequestResponse): a route that demands something of its Subject is refused, not let through.
+      const requirement = this.requirementOf(context);
+      if (requirement === 'guest') throw new ForbiddenException('Only for guests');
+      if (requirement) throw new UnauthorizedException('Authentication required');
+      return true;
+    }
     const existing = (request as unknown as Record<symbol, Subject | undefined>)[YOSAI_SUBJECT];
     if (existing) return this.admit(context, existing);
     let resolved: Subject | PromiseLike<Subject>;
@@ -61,10 +68,7 @@ export class YosaiGuard implements CanActivate {
 
   /** Enforces the route's requirement, if any. */
   private admit(context: ExecutionContext, subject: Subject): boolean {
-    const requirement = this.reflector.getAllAndOverride<SubjectRequirement | undefined>(YOSAI_REQUIREMENT, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const requirement = this.requirementOf(context);
     if (requirement === 'authenticated' && !subject.isAuthenticated)
       throw new UnauthorizedException('Authentication required');
     if (requirement === 'user' && subject.identifiers.length === 0)
@@ -73,8 +77,16 @@ export class YosaiGuard implements CanActivate {
     return true;
   }
 
+  private requirementOf(context: ExecutionContext): SubjectRequirement | undefined {
+    return this.reflector.getAllAndOverride<SubjectRequirement | undefined>(YOSAI_REQUIREMENT, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+  }
+
   /**
-   * Where the request and response are. HTTP by default; return `{ request: null }` to skip a context.
+   * Where the request and response are. HTTP by default. `{ request: null }` skips the Subject: such a route
+   * passes only if it carries no `@Requires…()` decorator.
    * GraphQL: `const ctx = GqlExecutionContext.create(context).getContext(); return { request: ctx.req, response: ctx.res };`
    */
   protected getRequestResponse(context: ExecutionContext): {

@@ -1,19 +1,7 @@
-import type { LoggerService } from '@nestjs/common';
 import request from 'supertest';
+import { CapturingLogger } from './support/capturing-logger.js';
 import { redisSessionStore } from './support/redis.js';
 import { createTestApp, PLATFORMS, type TestApp } from './support/test-app.js';
-
-/** Collects every log line. */
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  private push = (level: string, message: unknown, ...rest: unknown[]) =>
-    this.lines.push(`${level} ${String(message)} ${rest.map(String).join(' ')}`);
-  log = (m: unknown, ...r: unknown[]) => this.push('log', m, ...r);
-  error = (m: unknown, ...r: unknown[]) => this.push('error', m, ...r);
-  warn = (m: unknown, ...r: unknown[]) => this.push('warn', m, ...r);
-  debug = (m: unknown, ...r: unknown[]) => this.push('debug', m, ...r);
-  verbose = (m: unknown, ...r: unknown[]) => this.push('verbose', m, ...r);
-}
 
 // A store outage must show in the app's logs, not only as 503s; and the log line must not hold the token.
 describe.each(PLATFORMS)('guard logs store failures (%s)', (platform) => {
@@ -36,9 +24,9 @@ describe.each(PLATFORMS)('guard logs store failures (%s)', (platform) => {
   it('answers 503 and logs one error without the token', async () => {
     const token = 'A'.repeat(43);
     await request(t.app.getHttpServer()).get('/whoami').set('Cookie', `sid=${token}`).expect(503);
-    const errors = logger.lines.filter((l) => l.startsWith('error') && l.includes('Session store'));
+    const errors = logger.at('error').filter((l) => l.text.includes('Session store'));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toContain('get failed');
-    expect(logger.lines.join('\n')).not.toContain(token);
+    expect(errors[0].text).toContain('get failed');
+    expect(logger.text()).not.toContain(token);
   });
 });

@@ -1,10 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { createManagerHarness, type ManagerHarness } from '../../test/support/manager-module.js';
-import { OwnRedis, redisAvailable, redisSessionStore, REDIS_URL } from '../../test/support/redis.js';
+import {
+  OwnRedis,
+  redisAvailable,
+  redisServerAvailable,
+  redisSessionStore,
+  REDIS_URL,
+} from '../../test/support/redis.js';
 import { SessionStoreError } from '../errors/yosai.errors.js';
 import { tokenOf } from '../session/session.internals.js';
 import { CacheManagerSessionStore } from './cache-manager-session.store.js';
@@ -259,17 +264,7 @@ describe('store failures surface as SessionStoreError', () => {
     }
   });
 
-  const hasServer = (() => {
-    try {
-      execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      if (process.env.CI === 'true')
-        throw new Error('redis-server is not installed, and CI=true forbids skipping.');
-      process.stderr.write('\n*** SKIPPING own-redis failure test: no redis-server binary ***\n\n');
-      return false;
-    }
-  })();
+  const hasServer = redisServerAvailable('own-redis failure test');
 
   (hasServer ? it : it.skip)(
     'a Redis that dies: operations reject with SessionStoreError within storeTimeoutMs',

@@ -7,7 +7,7 @@ import { Agent, request as httpRequest, type IncomingHttpHeaders, type OutgoingH
 import { createConnection, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 
 /** mulberry32: a small deterministic PRNG, so every run generates the same hostile inputs. */
 export function prng(seed: number) {
@@ -37,42 +37,7 @@ export function idOf(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
-/** A Nest LoggerService that keeps every line at every level. */
-export class CaptureLogger implements LoggerService {
-  readonly lines: { level: string; text: string }[] = [];
-  private push(level: string, message: unknown, params: unknown[]) {
-    const text = [message, ...params]
-      .map((p) =>
-        p instanceof Error ? `${p.message}\n${p.stack ?? ''}` : typeof p === 'string' ? p : JSON.stringify(p),
-      )
-      .join(' ');
-    this.lines.push({ level, text });
-  }
-  log(message: unknown, ...params: unknown[]) {
-    this.push('log', message, params);
-  }
-  error(message: unknown, ...params: unknown[]) {
-    this.push('error', message, params);
-  }
-  warn(message: unknown, ...params: unknown[]) {
-    this.push('warn', message, params);
-  }
-  debug(message: unknown, ...params: unknown[]) {
-    this.push('debug', message, params);
-  }
-  verbose(message: unknown, ...params: unknown[]) {
-    this.push('verbose', message, params);
-  }
-  fatal(message: unknown, ...params: unknown[]) {
-    this.push('fatal', message, params);
-  }
-  at(level: string) {
-    return this.lines.filter((l) => l.level === level);
-  }
-  clear() {
-    this.lines.length = 0;
-  }
-}
+export { CapturingLogger as CaptureLogger } from '../support/capturing-logger.js';
 
 export interface RawResponse {
   status: number;
@@ -199,21 +164,7 @@ function portOpen(port: number, timeoutMs = 300): Promise<boolean> {
   });
 }
 
-/**
- * Whether `redis-server` can be run here. Under CI=true its absence fails the suite; elsewhere the suite
- * is skipped with one loud line.
- */
-export function redisServerAvailable(suite: string): boolean {
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env.CI === 'true')
-      throw new Error(`${suite}: redis-server is not installed, and CI=true forbids skipping.`);
-    process.stderr.write(`\n*** SKIPPING ${suite}: redis-server is not installed ***\n\n`);
-    return false;
-  }
-}
+export { redisServerAvailable } from '../support/redis.js';
 
 /**
  * A throw-away redis-server for fault tests: optionally persistent (append-only file, fsync always, in its

@@ -84,3 +84,19 @@ export class OwnRedis {
     return execFileSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8' });
   }
 }
+
+/**
+ * Whether `redis-server` can be run here. Under CI=true its absence fails the suite; elsewhere the suite
+ * is skipped with one loud line.
+ */
+export function redisServerAvailable(suite: string): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    if (process.env.CI === 'true')
+      throw new Error(`${suite}: redis-server is not installed, and CI=true forbids skipping.`);
+    process.stderr.write(`\n*** SKIPPING ${suite}: redis-server is not installed ***\n\n`);
+    return false;
+  }
+}

@@ -36,10 +36,13 @@ interface MapEntry {
 /** Minimal view of the `@keyv/redis` adapter and its node-redis client (no import: it is optional). */
 interface KeyvRedisLike {
   getClient(): Promise<RedisClientLike>;
+  /** The current node-redis client (a getter in `@keyv/redis`); may be absent in look-alikes. */
+  readonly client?: RedisClientLike;
   createKeyPrefix(key: string, namespace?: string): string;
   namespace?: string;
 }
 interface RedisClientLike {
+  readonly isOpen?: boolean;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
   del(key: string): Promise<number>;
@@ -156,16 +159,26 @@ class RedisBackend implements Backend {
   private key(key: string) {
     return this.adapter.createKeyPrefix(keyvPrefixed(this.keyv, key), this.adapter.namespace);
   }
-  async get(key: string) {
-    const client = await this.adapter.getClient();
-    return (await client.get(this.key(key))) ?? undefined;
+  /**
+   * The adapter's client when it is open, without going through `getClient()` (an async call, i.e. a promise
+   * and a microtask per operation, that returns the same client while it is open); otherwise undefined, and
+   * the caller takes the `getClient()` path, which (re)connects or fails as the adapter decides.
+   */
+  private openClient(): RedisClientLike | undefined {
+    const client = this.adapter.client;
+    return client?.isOpen === true ? client : undefined;
+  }
+  get(key: string): Promise<string | undefined> {
+    const client = this.openClient();
+    if (client) return client.get(this.key(key)).then(orUndefined);
+    return this.adapter.getClient().then((c) => c.get(this.key(key)).then(orUndefined));
   }
   async set(key: string, value: string, ttlMs: number) {
-    const client = await this.adapter.getClient();
+    const client = this.openClient() ?? (await this.adapter.getClient());
     await client.set(this.key(key), value, { PX: Math.max(1, Math.ceil(ttlMs)) });
   }
   async compareAndSet(key: string, expected: string, value: string, ttlMs: number) {
-    const client = await this.adapter.getClient();
+    const client = this.openClient() ?? (await this.adapter.getClient());
     const done = await client.eval(CAS_SCRIPT, {
       keys: [this.key(key)],
       arguments: [expected, value, String(Math.max(1, Math.ceil(ttlMs)))],
@@ -173,10 +186,14 @@ class RedisBackend implements Backend {
     return Number(done) === 1;
   }
   async delete(key: string) {
-    const client = await this.adapter.getClient();
+    const client = this.openClient() ?? (await this.adapter.getClient());
     return (await client.del(this.key(key))) > 0;
   }
   close() {}
+}
+
+function orUndefined(value: string | null): string | undefined {
+  return value ?? undefined;
 }
 
 /**

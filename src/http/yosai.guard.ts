@@ -27,6 +27,8 @@ import { mapYosaiError } from './yosai-error.mapper.js';
 @Injectable()
 export class YosaiGuard implements CanActivate {
   protected readonly logger = new Logger('YosaiGuard');
+  /** Requirement per route handler, then per controller class (one handler can serve several classes). */
+  private readonly requirements = new WeakMap<object, WeakMap<object, SubjectRequirement | undefined>>();
 
   constructor(
     protected readonly subjects: SubjectFactory,
@@ -77,11 +79,22 @@ export class YosaiGuard implements CanActivate {
     return true;
   }
 
+  /**
+   * The route's requirement, read by the Reflector once per handler and class (decorators are applied when the
+   * class is defined, so the answer does not change) instead of on every request.
+   */
   private requirementOf(context: ExecutionContext): SubjectRequirement | undefined {
-    return this.reflector.getAllAndOverride<SubjectRequirement | undefined>(YOSAI_REQUIREMENT, [
-      context.getHandler(),
-      context.getClass(),
+    const handler = context.getHandler() as object;
+    const type = context.getClass() as object;
+    let perClass = this.requirements.get(handler);
+    if (perClass?.has(type)) return perClass.get(type);
+    const requirement = this.reflector.getAllAndOverride<SubjectRequirement | undefined>(YOSAI_REQUIREMENT, [
+      handler as never,
+      type as never,
     ]);
+    if (!perClass) this.requirements.set(handler, (perClass = new WeakMap()));
+    perClass.set(type, requirement);
+    return requirement;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { KeyedQueue } from '../common/keyed-queue.js';
 import {
   ExpiredSessionError,
   SessionSerializationError,
@@ -70,7 +71,7 @@ export class SessionManager implements OnModuleDestroy {
   private readonly logger = new Logger('SessionManager');
   private readonly store: SessionStore;
   /** In-process write queue per session id: writes to one session from this process never race. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new KeyedQueue();
   /** Sessions whose touch this process is writing now: concurrent resolutions do not write theirs too. */
   private readonly touching = new Set<string>();
   /** Store calls waiting for an answer, watched by one timer (see `call`). */
@@ -213,7 +214,7 @@ export class SessionManager implements OnModuleDestroy {
 
   /** Stops a session; true when this call removed its record (and so emitted `stopped`). */
   private end(session: Session, reason: SessionStopReason): Promise<boolean> {
-    return this.exclusive(session.id, async () => {
+    return this.queues.run(session.id, async () => {
       const state = stateOf(session);
       if (state.stopped) return false;
       const removed = await this.call('delete', () => this.store.delete(session.id));
@@ -242,7 +243,7 @@ export class SessionManager implements OnModuleDestroy {
     for (const [key, value] of Object.entries(set)) encoded.push([checkKey(key), encodeValue(value, key)]);
     for (const key of remove) checkKey(key);
 
-    await this.exclusive(session.id, async () => {
+    await this.queues.run(session.id, async () => {
       const state = stateOf(session);
       if (state.stopped) throw new StoppedSessionError(session.id);
       let raw = state.raw;
@@ -412,20 +413,6 @@ export class SessionManager implements OnModuleDestroy {
     const why = error instanceof SessionSerializationError ? error.message : String(error);
     this.logger.warn(`Discarded an unreadable session record (session ${id}): ${why}`);
     await this.call('delete', () => this.store.delete(id));
-  }
-
-  private exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(id);
-    const run = previous ? previous.then(fn, fn) : fn();
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(id, tail);
-    void tail.then(() => {
-      if (this.queues.get(id) === tail) this.queues.delete(id);
-    });
-    return run;
   }
 
   /**

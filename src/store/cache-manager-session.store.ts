@@ -1,5 +1,6 @@
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
+import { KeyedQueue } from '../common/keyed-queue.js';
 import { SessionStore } from './session.store.js';
 
 /** Options of {@link CacheManagerSessionStore}. */
@@ -203,20 +204,11 @@ function orUndefined(value: string | null): string | undefined {
  */
 class KeyvBackend implements Backend {
   readonly kind = 'keyv' as const;
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new KeyedQueue();
   constructor(private readonly stores: Keyv[]) {
     for (const keyv of stores) keyv.throwOnErrors = true;
   }
-  private exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return run;
-  }
+
   async get(key: string) {
     for (const keyv of this.stores) {
       const value: unknown = await keyv.get(key);
@@ -228,14 +220,14 @@ class KeyvBackend implements Backend {
     await Promise.all(this.stores.map((keyv) => keyv.set(key, value, ttlMs)));
   }
   compareAndSet(key: string, expected: string, value: string, ttlMs: number) {
-    return this.exclusive(key, async () => {
+    return this.queues.run(key, async () => {
       if ((await this.get(key)) !== expected) return false;
       await this.set(key, value, ttlMs);
       return true;
     });
   }
   delete(key: string) {
-    return this.exclusive(key, async () => {
+    return this.queues.run(key, async () => {
       const existed = (await this.get(key)) !== undefined;
       await Promise.all(this.stores.map((keyv) => keyv.delete(key)));
       return existed;

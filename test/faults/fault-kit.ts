@@ -4,10 +4,11 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import { createConnection, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import { portOpen as portOpenAt } from '../support/redis.js';
 
 /** mulberry32: a small deterministic PRNG, so every run generates the same hostile inputs. */
 export function prng(seed: number) {
@@ -151,17 +152,8 @@ export function cookieToken(headers: IncomingHttpHeaders, name = 'sid'): string 
   return line === undefined ? undefined : line.slice(name.length + 1).split(';')[0];
 }
 
-function portOpen(port: number, timeoutMs = 300): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
+function portOpen(port: number): Promise<boolean> {
+  return portOpenAt(`redis://127.0.0.1:${port}`, 300);
 }
 
 export { redisServerAvailable } from '../support/redis.js';

@@ -7,7 +7,8 @@ import { CacheManagerSessionStore } from '../../src/index.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-function portOpen(url: string, timeoutMs = 500): Promise<boolean> {
+/** Whether something accepts TCP connections at the URL's host and port. */
+export function portOpen(url: string, timeoutMs = 500): Promise<boolean> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const socket = createConnection({ host: hostname, port: Number(port || 6379) });

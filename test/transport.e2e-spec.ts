@@ -305,5 +305,20 @@ describe.each(CASES)('Header transport (%s, %s)', (platform, mount) => {
         .expect(200);
       expect(who.body).toMatchObject({ authenticated: false, sessionId: null });
     });
+
+    it('the same session cookie twice is that session; cookies named like it are not read', async () => {
+      const login = await request(server).post('/login').send(DUDE).expect(200);
+      const token = sessionCookie(login.headers)!;
+      const twice = await request(server)
+        .get('/whoami')
+        .set('Cookie', `theme=dark;  sid=${token} ; sid=${token}`)
+        .expect(200);
+      expect(twice.body).toMatchObject({ authenticated: true, identifiers: ['thedude'] });
+      const lookalikes = await request(server)
+        .get('/whoami')
+        .set('Cookie', `xsid=${token}; sid2=${token}; Sid=${token}; s=${token}`)
+        .expect(200);
+      expect(lookalikes.body).toMatchObject({ authenticated: false, sessionId: null, tokenStatus: 'none' });
+    });
   });
 });

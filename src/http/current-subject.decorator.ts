@@ -10,7 +10,8 @@ import { YOSAI_SUBJECT } from '../yosai.constants.js';
  * @Get('me') me(@CurrentSubject() subject: Subject) { return { username: subject.primaryIdentifier }; }
  */
 export const CurrentSubject = createParamDecorator((_data: unknown, context: ExecutionContext): Subject => {
-  const request = context.switchToHttp().getRequest<Record<symbol, Subject | undefined>>();
+  // The HTTP request (what `switchToHttp().getRequest()` returns, without the closures it makes per call).
+  const request = context.getArgByIndex<Record<symbol, Subject | undefined> | undefined>(0);
   const subject = request?.[YOSAI_SUBJECT];
   if (!subject) {
     throw new YosaiConfigurationError(

@@ -75,27 +75,42 @@ function trimOws(value: string): string {
   // blanks, which made a 16 KB header cost ~100 ms of CPU (quadratic).
   let start = 0;
   let end = value.length;
-  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
   return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
-/** All values of the cookie `name` in a Cookie header (there can be several). */
-function cookieValues(header: string, name: string): string[] {
-  const values: string[] = [];
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/**
+ * The value of the cookie `name` in a Cookie header: `undefined` when it is not there, `null` when it is
+ * there several times with different values (ambiguous), else the value. Names are compared in place, so
+ * a request allocates nothing here but the value itself.
+ */
+function cookieValue(header: string, name: string): string | null | undefined {
+  let found: string | undefined;
   let start = 0;
   while (start < header.length) {
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;
     const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end && trimOws(header.slice(start, eq)) === name) {
-      let value = trimOws(header.slice(eq + 1, end));
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-      values.push(value);
+    if (eq !== -1 && eq < end) {
+      let nameStart = start;
+      let nameEnd = eq;
+      while (nameStart < nameEnd && isOws(header.charCodeAt(nameStart))) nameStart++;
+      while (nameEnd > nameStart && isOws(header.charCodeAt(nameEnd - 1))) nameEnd--;
+      if (nameEnd - nameStart === name.length && header.startsWith(name, nameStart)) {
+        let value = trimOws(header.slice(eq + 1, end));
+        if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+        if (found === undefined) found = value;
+        else if (found !== value) return null;
+      }
     }
     start = end + 1;
   }
-  return values;
+  return found;
 }
 
 function isFastifyReply(response: HttpResponseLike): boolean {
@@ -143,11 +158,8 @@ export class TokenTransport {
       const header = request.headers?.cookie;
       const cookieHeader = Array.isArray(header) ? header.join('; ') : header;
       if (cookieHeader) {
-        const values = cookieValues(cookieHeader, this.cookieName);
-        if (values.length > 0) {
-          viaCookie = true;
-          fromCookie = values.every((v) => v === values[0]) ? values[0] : null;
-        }
+        fromCookie = cookieValue(cookieHeader, this.cookieName);
+        viaCookie = fromCookie !== undefined;
       }
     }
     let fromHeader: string | null | undefined;

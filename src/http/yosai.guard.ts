@@ -107,8 +107,11 @@ export class YosaiGuard implements CanActivate {
     response?: unknown;
   } {
     if (context.getType() !== 'http') return { request: null };
-    const http = context.switchToHttp();
-    return { request: http.getRequest<HttpRequestLike>(), response: http.getResponse<unknown>() };
+    // What `switchToHttp().getRequest()` returns, without the three closures `switchToHttp()` makes per call.
+    return {
+      request: context.getArgByIndex<HttpRequestLike>(0),
+      response: context.getArgByIndex<unknown>(1),
+    };
   }
 
   /** The token the request presents. Override to read it from elsewhere (e.g. a WebSocket handshake field). */

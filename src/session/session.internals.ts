@@ -15,8 +15,19 @@ export interface SessionState {
   /** Decoded attribute values, filled lazily (no Map until an attribute is read). */
   decoded: Map<string, unknown> | undefined;
   stopped: boolean;
-  /** Called once after the session was stopped, so the owning Subject can clear the token. */
-  onStopped?: () => void;
+  /** The Subject that holds this session, told once when it stops, so that it can clear the token. */
+  owner: SessionOwner | undefined;
+}
+
+/**
+ * @internal The method a session's owner (a `Subject`) is told through. A symbol the package does not export,
+ * rather than a closure per Subject: a Subject is made on every authenticated request.
+ */
+export const SESSION_STOPPED = Symbol('nestjs-yosai.sessionStopped');
+
+/** @internal */
+export interface SessionOwner {
+  [SESSION_STOPPED](session: Session): void;
 }
 
 /**

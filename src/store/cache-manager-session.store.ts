@@ -1,7 +1,7 @@
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { KeyedQueue } from '../common/keyed-queue.js';
-import { SessionStore } from './session.store.js';
+import { FAST_READ, SessionStore, type FastRead } from './session.store.js';
 
 /** Options of {@link CacheManagerSessionStore}. */
 export interface CacheManagerSessionStoreOptions {
@@ -109,6 +109,10 @@ class MapBackend implements Backend {
       : { value: typeof entry === 'string' ? entry : JSON.stringify(entry), expires: Infinity };
   }
 
+  /** Synchronous: the manager reads through this (see `FAST_READ`), the async `get` is for other callers. */
+  getNow(key: string): string | undefined {
+    return this.live(key)?.value;
+  }
   async get(key: string) {
     return this.live(key)?.value;
   }
@@ -170,9 +174,13 @@ class RedisBackend implements Backend {
     return client?.isOpen === true ? client : undefined;
   }
   get(key: string): Promise<string | undefined> {
+    return this.read(key).then(orUndefined);
+  }
+  /** The client's own answer, `null` for none (what the manager reads through, see `FAST_READ`). */
+  read(key: string): Promise<string | null> {
     const client = this.openClient();
-    if (client) return client.get(this.key(key)).then(orUndefined);
-    return this.adapter.getClient().then((c) => c.get(this.key(key)).then(orUndefined));
+    if (client) return client.get(this.key(key));
+    return this.adapter.getClient().then((c) => c.get(this.key(key)));
   }
   async set(key: string, value: string, ttlMs: number) {
     const client = this.openClient() ?? (await this.adapter.getClient());
@@ -269,13 +277,19 @@ export class CacheManagerSessionStore extends SessionStore {
     this.prefix = options.prefix ?? 'yosai:sess:';
     const only = stores.length === 1 ? stores[0] : undefined;
     if (only && only.store instanceof Map) {
-      this.backend = new MapBackend(
+      const backend = new MapBackend(
         only,
         only.store as Map<string, unknown>,
         options.sweepIntervalMs ?? 60_000,
       );
+      this.backend = backend;
+      const prefix = this.prefix;
+      this[FAST_READ] = (id) => backend.getNow(prefix + id);
     } else if (only && isKeyvRedis(only.store)) {
-      this.backend = new RedisBackend(only, only.store);
+      const backend = new RedisBackend(only, only.store);
+      this.backend = backend;
+      const prefix = this.prefix;
+      this[FAST_READ] = (id) => backend.read(prefix + id);
     } else {
       this.backend = new KeyvBackend(stores);
     }
@@ -294,6 +308,8 @@ export class CacheManagerSessionStore extends SessionStore {
   get(id: string) {
     return this.backend.get(this.prefix + id);
   }
+  /** @internal The read the manager uses (see `FAST_READ`): synchronous in memory, the client's own on Redis. */
+  readonly [FAST_READ]: FastRead | undefined;
   set(id: string, value: string, ttlMs: number) {
     return this.backend.set(this.prefix + id, value, ttlMs);
   }

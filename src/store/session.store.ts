@@ -24,6 +24,25 @@ export abstract class SessionStore {
   close?(): Promise<void>;
 }
 
+/**
+ * @internal A cheaper `get` that the manager uses instead when a store offers it: the value itself where the store
+ * can answer at once (records in this process's memory: no promise, and no store timeout, as such a read cannot
+ * hang), else the driver's own promise, with `null` meaning "none" as `undefined` does (no promise to map one to
+ * the other). Keyed by `Symbol.for` so that both builds (ESM and CJS) of this package recognise it.
+ */
+export const FAST_READ: unique symbol = Symbol.for('nestjs-yosai.store.fastRead') as never;
+
+/** @internal What {@link FAST_READ} is, where a store offers it. */
+export type FastRead = (id: string) => RawRecord | Promise<RawRecord>;
+/** @internal A stored string, or none. */
+export type RawRecord = string | null | undefined;
+
+/** @internal The store's fast read, if it has one, bound to the store. */
+export function fastReadOf(store: SessionStore): FastRead | undefined {
+  const read = (store as unknown as Partial<Record<typeof FAST_READ, FastRead>>)[FAST_READ];
+  return typeof read === 'function' ? read.bind(store) : undefined;
+}
+
 /** Duck-typed check, so that a store from the other build (ESM vs CJS) of this package is accepted too. */
 export function isSessionStore(value: unknown): value is SessionStore {
   if (!value || typeof value !== 'object') return false;

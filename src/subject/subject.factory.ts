@@ -7,7 +7,7 @@ import {
   type TokenSink,
 } from '../http/token-transport.js';
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
-import { SessionManager } from '../session/session.manager.js';
+import { SessionManager, type SessionResolution } from '../session/session.manager.js';
 import { YosaiEventPublisher } from '../session/yosai-event.publisher.js';
 import { YOSAI_CONFIG } from '../yosai.internal-constants.js';
 import { Subject, type SubjectContext } from './subject.js';
@@ -19,6 +19,12 @@ export interface SubjectFromTokenOptions {
   /** Receives new tokens (session started or replaced) and `null` when the session ends. */
   onToken?: (token: string | null) => void;
 }
+
+/**
+ * Stands for "a token was presented but none is usable" (several different ones, or a bad header): not a
+ * well-formed token, so the manager resolves it to `malformed` without asking the store.
+ */
+const UNUSABLE = '\u0000';
 
 /**
  * Makes Subjects: from an HTTP request (what `YosaiGuard` does), or from a bare token for contexts
@@ -63,7 +69,7 @@ export class SubjectFactory {
   ): Subject | Promise<Subject> {
     const sink = new ResponseSink(this.transport, request, response as never, presented);
     // The client address is read only if a session starts: Express's `req.ip` runs proxy-addr on every read.
-    return this.make(presented.presented ? (presented.token ?? '\u0000') : null, { request }, sink);
+    return this.make(presented.presented ? (presented.token ?? UNUSABLE) : null, sink, request, undefined);
   }
 
   /** The token a request presents by cookie and/or header, as configured (no store access). */
@@ -77,25 +83,32 @@ export class SubjectFactory {
     const sink: TokenSink | undefined = onToken
       ? { issue: (t) => onToken(t), clear: () => onToken(null) }
       : undefined;
-    return this.make(token ?? null, { host: options.host ?? null }, sink);
+    return this.make(token ?? null, sink, undefined, options.host ?? null);
   }
 
+  /**
+   * The Subject for a token, synchronously when the manager answers synchronously (no token, or a store in
+   * this process's memory), otherwise in a promise.
+   */
   private make(
     token: string | null,
-    client: { host?: string | null; request?: HttpRequestLike },
     sink: TokenSink | undefined,
+    request: HttpRequestLike | undefined,
+    host: string | null | undefined,
   ): Subject | Promise<Subject> {
-    if (!token) {
-      // No token presented: a guest, decided without the store and without a promise.
-      const guest = new Subject(this.context, { session: null, sink, ...client, resolution: 'none' });
-      return this.config.eagerSessions ? guest.getSession().then(() => guest) : guest;
-    }
-    return this.manager.resolve(token).then((resolution) => {
-      const session = resolution.status === 'valid' ? resolution.session : null;
-      if (resolution.status !== 'valid' && resolution.status !== 'none') sink?.clear();
-      const subject = new Subject(this.context, { session, sink, ...client, resolution: resolution.status });
-      return !session && this.config.eagerSessions ? subject.getSession().then(() => subject) : subject;
-    });
+    return this.manager.resolveNow(token, (resolution) => this.subjectFor(resolution, sink, request, host));
+  }
+
+  private subjectFor(
+    resolution: SessionResolution,
+    sink: TokenSink | undefined,
+    request: HttpRequestLike | undefined,
+    host: string | null | undefined,
+  ): Subject | Promise<Subject> {
+    const session = resolution.status === 'valid' ? resolution.session : null;
+    if (resolution.status !== 'valid' && resolution.status !== 'none') sink?.clear();
+    const subject = new Subject(this.context, session, resolution.status, sink, request, host);
+    return !session && this.config.eagerSessions ? subject.getSession().then(() => subject) : subject;
   }
 }
 

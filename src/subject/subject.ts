@@ -2,7 +2,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { UsernamePasswordToken } from '../auth/username-password.token.js';
 import type { TokenSink } from '../http/token-transport.js';
 import { LoginSucceededEvent } from '../session/session.events.js';
-import { stateOf, tokenOf } from '../session/session.internals.js';
+import { SESSION_STOPPED, stateOf, tokenOf } from '../session/session.internals.js';
 import type { SessionManager, SessionResolution } from '../session/session.manager.js';
 import type { Session } from '../session/session.js';
 import type { YosaiEventPublisher } from '../session/yosai-event.publisher.js';
@@ -35,24 +35,25 @@ export class Subject {
   /** Set while the session is being replaced: the old one stopping must not clear the client's token. */
   #replacing = false;
 
-  /** @internal Made by `SubjectFactory`. */
+  /**
+   * @internal Made by `SubjectFactory`. Positional, not an options object: on every request, one object less.
+   * @param host The client address for a session this Subject starts; when undefined it is read from
+   *   `request.ip`, and only if a session starts.
+   */
   constructor(
     context: SubjectContext,
-    options: {
-      session: Session | null;
-      sink?: TokenSink;
-      host?: string | null;
-      /** Where to read the client address (`ip`) from, when `host` is not given. */
-      request?: { readonly ip?: string };
-      resolution: SessionResolution['status'];
-    },
+    session: Session | null,
+    resolution: SessionResolution['status'],
+    sink?: TokenSink,
+    request?: { readonly ip?: string },
+    host?: string | null,
   ) {
     this.#context = context;
-    this.#sink = options.sink ?? NO_SINK;
-    this.#host = options.host;
-    this.#request = options.request;
-    this.#resolution = options.resolution;
-    if (options.session) this.#bind(options.session);
+    this.#sink = sink ?? NO_SINK;
+    this.#host = host;
+    this.#request = request;
+    this.#resolution = resolution;
+    if (session) this.#bind(session);
   }
 
   /** Identifiers of the user, primary first; empty for a guest. */
@@ -169,12 +170,14 @@ export class Subject {
 
   #bind(session: Session) {
     this.#session = session;
-    stateOf(session).onStopped = () => {
-      if (this.#session === session) {
-        this.#session = null;
-        if (!this.#replacing) this.#sink.clear();
-      }
-    };
+    stateOf(session).owner = this;
+  }
+
+  /** @internal Told by the manager, once, when a session this Subject holds has stopped. */
+  [SESSION_STOPPED](session: Session): void {
+    if (this.#session !== session) return;
+    this.#session = null;
+    if (!this.#replacing) this.#sink.clear();
   }
 
   toJSON() {

@@ -1,4 +1,5 @@
 import { SessionStore } from '../../src/index.js';
+import { FAST_READ, fastReadOf, type FastRead } from '../../src/store/session.store.js';
 
 /** Operation counts of a {@link CountingStore}. */
 export interface StoreCounts {
@@ -17,8 +18,23 @@ export class CountingStore extends SessionStore {
   /** Ids passed to `get`, in order (session ids are hashes, never tokens). */
   readonly reads: string[] = [];
 
-  constructor(readonly inner: SessionStore) {
+  /**
+   * @param options.sync Offer the inner store's fast read (counted as a `get`) when it has one: synchronous on the
+   *   in-memory store; `false` makes every read go through the asynchronous `get`.
+   */
+  constructor(
+    readonly inner: SessionStore,
+    options: { sync?: boolean } = {},
+  ) {
     super();
+    const read = options.sync === false ? undefined : fastReadOf(inner);
+    if (read) {
+      (this as unknown as Record<typeof FAST_READ, FastRead>)[FAST_READ] = (id) => {
+        this.counts.get++;
+        this.reads.push(id);
+        return read(id);
+      };
+    }
   }
 
   /** Total number of operations so far. */

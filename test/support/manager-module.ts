@@ -63,6 +63,8 @@ export interface ManagerHarnessOptions {
   yosai?: YosaiModuleOptions;
   /** The store to wrap with a CountingStore; a fresh in-memory store by default. */
   store?: SessionStore;
+  /** Pass `false` to make the manager read an in-memory store through its asynchronous `get`. */
+  syncReads?: boolean;
   /** Leave out EventEmitterModule. */
   withoutEvents?: boolean;
   logger?: LoggerService;
@@ -85,7 +87,12 @@ export interface ManagerHarness {
 export async function createManagerHarness(options: ManagerHarnessOptions = {}): Promise<ManagerHarness> {
   const clock =
     options.yosai?.clock instanceof ManualClock ? options.yosai.clock : new ManualClock(Date.UTC(2026, 0, 1));
-  const store = new CountingStore(options.store ?? CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 }));
+  const store = new CountingStore(
+    options.store ?? CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 }),
+    {
+      sync: options.syncReads,
+    },
+  );
 
   @Module({
     imports: [

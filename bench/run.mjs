@@ -2,7 +2,7 @@
 // scenario, drives each with wrk (or autocannon) from the other CPU core, interleaves the repetitions, takes
 // medians, measures heap per idle session, writes bench/results/*.json, and cleans up every process it started.
 //
-// Environment knobs: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 3), BENCH_REPS (3), BENCH_CONNECTIONS (32),
+// Environment knobs: BENCH_DURATION (s, 5), BENCH_WARMUP (s, 3), BENCH_REPS (6), BENCH_CONNECTIONS (32),
 // BENCH_SESSIONS (100000), BENCH_ONLY (comma list of scenarios), BENCH_LOADGEN (wrk | autocannon),
 // BENCH_REDIS_URL (use this Redis instead of starting one; command counts then include other clients' traffic).
 // Flag `--update-doc` rewrites the results section of BENCHMARKS.md.
@@ -16,9 +16,9 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const env = process.env;
-const DURATION = Number(env.BENCH_DURATION ?? 10);
+const DURATION = Number(env.BENCH_DURATION ?? 5);
 const WARMUP = Number(env.BENCH_WARMUP ?? 3);
-const REPS = Number(env.BENCH_REPS ?? 3);
+const REPS = Number(env.BENCH_REPS ?? 6);
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
 const SESSIONS = Number(env.BENCH_SESSIONS ?? 100_000);
 const UPDATE_DOC = process.argv.includes('--update-doc');
@@ -38,6 +38,12 @@ const SCENARIOS = [
     expect: { body: '{"user":null}' },
   },
   { name: 'floor-b', label: 'floor B: one raw Redis GET', path: '/me', expect: { body: '{"user":"bench"}' } },
+  {
+    name: 'floor-b-guard',
+    label: 'floor B + a no-op global guard and param decorator (Nest machinery)',
+    path: '/me',
+    expect: { body: '{"user":"bench"}' },
+  },
   {
     name: 'es-redis',
     label: 'express-session + connect-redis, valid cookie',
@@ -103,6 +109,28 @@ const SCENARIOS = [
     cookie: true,
     expect: { body: '{"user":"bench"}' },
   },
+];
+
+/**
+ * The order in which each repetition measures the scenarios (rotated by one per repetition). The two sides of
+ * every goal are neighbours, so that their ratio compares measurements a few seconds apart: on a shared machine,
+ * slow periods last tens of seconds and would otherwise fall on one side of a ratio only.
+ */
+const MEASURE_ORDER = [
+  'floor-a-guard',
+  'ours-guest',
+  'floor-a',
+  'ours-memory',
+  'es-memory',
+  'floor-b-guard',
+  'floor-b',
+  'ours-redis',
+  'es-redis',
+  'es-create',
+  'ours-create',
+  'floor-b-fastify',
+  'ours-redis-fastify',
+  'floor-b-guard-fastify',
 ];
 
 const GOALS = [
@@ -181,6 +209,16 @@ const INFO_RATIOS = [
     text: 'Ours in-memory, authenticated / floor A with a no-op guard + param decorator',
     a: 'ours-memory',
     b: 'floor-a-guard',
+  },
+  {
+    text: 'Floor B with a no-op guard + param decorator / floor B (what Nest itself charges a guard)',
+    a: 'floor-b-guard',
+    b: 'floor-b',
+  },
+  {
+    text: 'Ours on Redis, authenticated / floor B with a no-op guard + param decorator',
+    a: 'ours-redis',
+    b: 'floor-b-guard',
   },
   { text: 'Ours on Redis, authenticated / ours in-memory', a: 'ours-redis', b: 'ours-memory' },
   { text: 'express-session MemoryStore / floor A', a: 'es-memory', b: 'floor-a' },
@@ -544,9 +582,12 @@ async function main() {
   for (const server of servers) await load(server, WARMUP);
 
   const runs = Object.fromEntries(servers.map((s) => [s.name, []]));
+  const sequence = [...servers].sort((x, y) => MEASURE_ORDER.indexOf(x.name) - MEASURE_ORDER.indexOf(y.name));
   for (let rep = 0; rep < REPS; rep++) {
-    // Interleaved and rotated: each repetition measures every scenario once, in a shifted order.
-    const order = servers.map((_, i) => servers[(i + rep) % servers.length]);
+    // Interleaved: each repetition measures every scenario once, in the sequence rotated by one per repetition and
+    // reversed in every other one, so that each side of a goal is measured first as often as second.
+    const rotated = sequence.map((_, i) => sequence[(i + rep) % sequence.length]);
+    const order = rep % 2 === 1 ? rotated.reverse() : rotated;
     for (const server of order) {
       const before = await commandStats(redis.port);
       const cpuBefore = cpuMs(server.pid);

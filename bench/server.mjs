@@ -240,6 +240,7 @@ const SCENARIOS = {
   'floor-a': () => floorA(),
   'floor-a-guard': () => floorAGuard(),
   'floor-b': () => floorB(),
+  'floor-b-guard': () => floorB({ guard: true }),
   'floor-b-fastify': () => floorB(),
   'floor-b-guard-fastify': () => floorB({ guard: true }),
   'es-redis': () => expressSession('redis'),

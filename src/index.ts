@@ -45,6 +45,7 @@ export { UsernamePasswordToken } from './auth/username-password.token.js';
 export { PasswordHasher, type ScryptParameters } from './auth/password.hasher.js';
 export { YosaiGuard } from './http/yosai.guard.js';
 export { CurrentSubject } from './http/current-subject.decorator.js';
+export { subjectOf } from './http/subject-of.js';
 export {
   RequiresAuthentication,
   RequiresUser,

@@ -5,7 +5,10 @@
  * even if an app ends up loading both (the dual-package hazard).
  */
 
-/** The request property under which {@link YosaiGuard} stores the request's `Subject`. */
+/**
+ * The key under which `YosaiGuard` keeps the request's `Subject` (in Express's `res.locals`, else on the request).
+ * Read it with `subjectOf(request)`.
+ */
 export const YOSAI_SUBJECT: unique symbol = Symbol.for('nestjs-yosai:subject') as never;
 
 /** Emitted after a new session has been written to the store. Payload: `SessionStartedEvent`. */

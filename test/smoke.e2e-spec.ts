@@ -47,6 +47,14 @@ describe.each(PLATFORMS)('smoke (%s)', (platform) => {
       .expect(200, { value: [1, 2] });
     await request(server).get('/protected').set('Cookie', `sid=${guestToken}`).expect(401);
 
+    // Interceptors and filters find the same Subject with subjectOf(request); on Express it is kept in
+    // res.locals, not on the request (a property added to the request cost GC work on every request).
+    const seen = await request(server).get('/subject-of').set('Cookie', `sid=${userToken}`).expect(200);
+    expect(seen.body).toEqual({ same: true, onRequest: platform === 'fastify', username: 'thedude' });
+    await request(server)
+      .get('/subject-of')
+      .expect(200, { same: true, onRequest: platform === 'fastify', username: null });
+
     const out = await request(server).post('/logout').set('Cookie', `sid=${userToken}`).expect(204);
     expect(sessionCookie(out.headers)).toBe('');
     await request(server).get('/protected').set('Cookie', `sid=${userToken}`).expect(401);

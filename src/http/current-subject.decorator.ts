@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { YosaiConfigurationError } from '../errors/yosai.errors.js';
 import type { Subject } from '../subject/subject.js';
-import { YOSAI_SUBJECT } from '../yosai.constants.js';
+import { subjectOf } from './subject-of.js';
 
 /**
  * The request's `Subject`, as resolved by `YosaiGuard`.
@@ -10,9 +10,9 @@ import { YOSAI_SUBJECT } from '../yosai.constants.js';
  * @Get('me') me(@CurrentSubject() subject: Subject) { return { username: subject.primaryIdentifier }; }
  */
 export const CurrentSubject = createParamDecorator((_data: unknown, context: ExecutionContext): Subject => {
-  // The HTTP request (what `switchToHttp().getRequest()` returns, without the closures it makes per call).
-  const request = context.getArgByIndex<Record<symbol, Subject | undefined> | undefined>(0);
-  const subject = request?.[YOSAI_SUBJECT];
+  // The HTTP request and response (what `switchToHttp()` gives, without the closures it makes per call).
+  const request = context.getArgByIndex<object | undefined>(0);
+  const subject = request ? subjectOf(request, context.getArgByIndex<unknown>(1)) : undefined;
   if (!subject) {
     throw new YosaiConfigurationError(
       '@CurrentSubject() found no Subject: mount YosaiGuard for this route (APP_GUARD or @UseGuards(YosaiGuard)).',

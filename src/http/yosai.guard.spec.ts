@@ -8,8 +8,7 @@ import { SessionManager } from '../session/session.manager.js';
 import { tokenOf } from '../session/session.internals.js';
 import { CacheManagerSessionStore } from '../store/cache-manager-session.store.js';
 import { SessionStore } from '../store/session.store.js';
-import type { Subject } from '../subject/subject.js';
-import { YOSAI_SUBJECT } from '../yosai.constants.js';
+import { subjectOf } from './subject-of.js';
 
 class Gateway {
   @RequiresAuthentication() secret() {}
@@ -97,8 +96,7 @@ describe('YosaiGuard over HTTP', () => {
     );
     const context = httpContext(cookie);
     expect(guard.canActivate(context)).toBe(true);
-    const request = context.getArgByIndex<Record<symbol, Subject>>(0);
-    expect(request[YOSAI_SUBJECT].primaryIdentifier).toBe('thedude');
+    expect(subjectOf(context.getArgByIndex<object>(0))?.primaryIdentifier).toBe('thedude');
     expect(() => guard.canActivate(httpContext('sid=' + 'a'.repeat(43)))).toThrow(UnauthorizedException);
     await moduleRef.close();
   });

@@ -10,14 +10,14 @@ import { Reflector } from '@nestjs/core';
 import { SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
 import type { Subject } from '../subject/subject.js';
 import { SubjectFactory } from '../subject/subject.factory.js';
-import { YOSAI_SUBJECT } from '../yosai.constants.js';
 import { YOSAI_REQUIREMENT } from '../yosai.internal-constants.js';
 import type { HttpRequestLike, PresentedToken } from './token-transport.js';
 import type { SubjectRequirement } from './requires.decorator.js';
+import { keepSubject, subjectOf } from './subject-of.js';
 import { mapYosaiError } from './yosai-error.mapper.js';
 
 /**
- * Resolves the `Subject` of every request, puts it on the request under {@link YOSAI_SUBJECT}, and
+ * Resolves the `Subject` of every request, keeps it where `subjectOf(request)` finds it, and
  * enforces `@RequiresAuthentication()`, `@RequiresUser()` and `@RequiresGuest()`.
  *
  * Mount it yourself, globally (`{ provide: APP_GUARD, useClass: YosaiGuard }`) or per controller
@@ -45,7 +45,7 @@ export class YosaiGuard implements CanActivate {
       if (requirement) throw new UnauthorizedException('Authentication required');
       return true;
     }
-    const existing = (request as unknown as Record<symbol, Subject | undefined>)[YOSAI_SUBJECT];
+    const existing = subjectOf(request, response);
     if (existing) return this.admit(context, existing);
     let resolved: Subject | PromiseLike<Subject>;
     try {
@@ -54,17 +54,22 @@ export class YosaiGuard implements CanActivate {
       throw this.mapError(error);
     }
     // A request without a token is answered synchronously: no promise, no microtask.
-    if (!isPromiseLike(resolved)) return this.attach(context, request, resolved);
+    if (!isPromiseLike(resolved)) return this.attach(context, request, response, resolved);
     return Promise.resolve(resolved).then(
-      (subject) => this.attach(context, request, subject),
+      (subject) => this.attach(context, request, response, subject),
       (error: unknown) => {
         throw this.mapError(error);
       },
     );
   }
 
-  private attach(context: ExecutionContext, request: HttpRequestLike, subject: Subject): boolean {
-    (request as unknown as Record<symbol, Subject>)[YOSAI_SUBJECT] = subject;
+  private attach(
+    context: ExecutionContext,
+    request: HttpRequestLike,
+    response: unknown,
+    subject: Subject,
+  ): boolean {
+    keepSubject(request, response, subject);
     return this.admit(context, subject);
   }
 

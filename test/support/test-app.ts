@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import {
+  Req,
   Body,
   Controller,
   Get,
@@ -26,6 +27,8 @@ import {
   RequiresUser,
   Subject,
   UsernamePasswordToken,
+  subjectOf,
+  YOSAI_SUBJECT,
   YosaiGuard,
   YosaiModule,
   type Account,
@@ -78,6 +81,16 @@ class TestController {
       identifiers: subject.identifiers,
       sessionId: subject.session?.id ?? null,
       tokenStatus: subject.tokenStatus,
+    };
+  }
+
+  /** What interceptors and filters see: `subjectOf(request)` is the handler's Subject. */
+  @Get('subject-of')
+  subjectOfRequest(@CurrentSubject() subject: Subject, @Req() request: object) {
+    return {
+      same: subjectOf(request) === subject,
+      onRequest: Object.getOwnPropertySymbols(request).includes(YOSAI_SUBJECT),
+      username: subjectOf(request)?.primaryIdentifier ?? null,
     };
   }
 

@@ -76,6 +76,7 @@ export class SessionManager implements OnModuleDestroy {
   private readonly records = new RecordCache();
   /** The store's cheaper read, if it offers one (see `FAST_READ`): synchronous for a store in this process. */
   private readonly fastRead: FastRead | undefined;
+  private readonly synchronousReads: boolean;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -84,6 +85,7 @@ export class SessionManager implements OnModuleDestroy {
   ) {
     this.store = config.store;
     this.fastRead = fastReadOf(config.store);
+    this.synchronousReads = this.fastRead?.synchronous === true;
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -140,18 +142,38 @@ export class SessionManager implements OnModuleDestroy {
     if (token === null || token === undefined || token === '') return andThen(NONE);
     if (!isWellFormedToken(token)) return andThen(MALFORMED);
     const id = sessionIdOf(token);
-    const judge = (raw: RawRecord): R | Promise<R> => {
-      const resolution = this.resolved(id, token, raw ?? undefined);
-      return resolution instanceof Promise ? resolution.then(andThen) : andThen(resolution);
-    };
-    if (!this.fastRead) return this.call('get', () => this.store.get(id), judge);
-    let answer: RawRecord | Promise<RawRecord>;
-    try {
-      answer = this.fastRead(id);
-    } catch (error) {
-      return Promise.reject(toStoreError('get', error));
+    let pending: Promise<RawRecord> | undefined;
+    if (this.fastRead) {
+      let answer: RawRecord | Promise<RawRecord>;
+      try {
+        answer = this.fastRead(id);
+      } catch (error) {
+        return Promise.reject(toStoreError('get', error));
+      }
+      if (!(answer instanceof Promise)) return this.judge(id, token, answer, andThen);
+      pending = answer;
     }
-    return answer instanceof Promise ? this.watch('get', answer, judge) : judge(answer);
+    const judge = (raw: RawRecord): R | Promise<R> => this.judge(id, token, raw, andThen);
+    return pending ? this.watch('get', pending, judge) : this.call('get', () => this.store.get(id), judge);
+  }
+
+  /**
+   * True when {@link resolveNow} answers without a promise whenever it need not write (the store is read
+   * synchronously), so a caller can skip making a continuation.
+   * @internal
+   */
+  get readsSynchronously(): boolean {
+    return this.synchronousReads;
+  }
+
+  private judge<R>(
+    id: string,
+    token: string,
+    raw: RawRecord,
+    andThen: (resolution: SessionResolution) => R | Promise<R>,
+  ): R | Promise<R> {
+    const resolution = this.resolved(id, token, raw ?? undefined);
+    return resolution instanceof Promise ? resolution.then(andThen) : andThen(resolution);
   }
 
   /** The rest of {@link resolve}, once the record was read: a promise only when it must write. */

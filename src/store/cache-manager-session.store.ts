@@ -284,7 +284,7 @@ export class CacheManagerSessionStore extends SessionStore {
       );
       this.backend = backend;
       const prefix = this.prefix;
-      this[FAST_READ] = (id) => backend.getNow(prefix + id);
+      this[FAST_READ] = Object.assign((id: string) => backend.getNow(prefix + id), { synchronous: true });
     } else if (only && isKeyvRedis(only.store)) {
       const backend = new RedisBackend(only, only.store);
       this.backend = backend;

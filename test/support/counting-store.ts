@@ -29,11 +29,14 @@ export class CountingStore extends SessionStore {
     super();
     const read = options.sync === false ? undefined : fastReadOf(inner);
     if (read) {
-      (this as unknown as Record<typeof FAST_READ, FastRead>)[FAST_READ] = (id) => {
+      const counted = (id: string) => {
         this.counts.get++;
         this.reads.push(id);
         return read(id);
       };
+      (this as unknown as Record<typeof FAST_READ, FastRead>)[FAST_READ] = Object.assign(counted, {
+        synchronous: read.synchronous,
+      });
     }
   }
 

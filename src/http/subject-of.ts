@@ -13,8 +13,10 @@ type Holder = Record<symbol, Subject | undefined>;
  * ~0.8 KB more promoted to the old generation per request, ~5 µs of garbage collection.
  */
 function holderOf(request: object, response?: unknown): Holder {
-  const res = (response ?? (request as { res?: unknown }).res) as { locals?: unknown } | null | undefined;
-  const locals = res?.locals;
+  // Express links the two (`req.res`); Fastify's request has no `res`, and a `reply.locals` that a plugin may
+  // add is not used, so that `subjectOf(request)` finds the Subject without the reply.
+  const res = (request as { res?: { locals?: unknown } | null }).res;
+  const locals = res && (response === undefined || response === res) ? res.locals : undefined;
   return (locals !== null && typeof locals === 'object' ? locals : request) as Holder;
 }
 
@@ -22,7 +24,7 @@ function holderOf(request: object, response?: unknown): Holder {
  * The Subject that `YosaiGuard` resolved for this request, or `undefined` when the guard has not run for it.
  * For interceptors and exception filters (what runs after the guard); handlers take `@CurrentSubject()`.
  * @param request The HTTP request (Express or Fastify).
- * @param response Its response, when at hand (Express finds it as `request.res` otherwise).
+ * @param response Its response, when at hand (optional: Express links it as `request.res`).
  * @example
  * const subject = subjectOf(context.switchToHttp().getRequest());
  */

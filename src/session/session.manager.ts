@@ -76,7 +76,6 @@ export class SessionManager implements OnModuleDestroy {
   private readonly records = new RecordCache();
   /** The store's cheaper read, if it offers one (see `FAST_READ`): synchronous for a store in this process. */
   private readonly fastRead: FastRead | undefined;
-  private readonly synchronousReads: boolean;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -85,7 +84,6 @@ export class SessionManager implements OnModuleDestroy {
   ) {
     this.store = config.store;
     this.fastRead = fastReadOf(config.store);
-    this.synchronousReads = this.fastRead?.synchronous === true;
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -155,15 +153,6 @@ export class SessionManager implements OnModuleDestroy {
     }
     const judge = (raw: RawRecord): R | Promise<R> => this.judge(id, token, raw, andThen);
     return pending ? this.watch('get', pending, judge) : this.call('get', () => this.store.get(id), judge);
-  }
-
-  /**
-   * True when {@link resolveNow} answers without a promise whenever it need not write (the store is read
-   * synchronously), so a caller can skip making a continuation.
-   * @internal
-   */
-  get readsSynchronously(): boolean {
-    return this.synchronousReads;
   }
 
   private judge<R>(

@@ -1,7 +1,7 @@
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { KeyedQueue } from '../common/keyed-queue.js';
-import { FAST_READ, SessionStore, type FastRead } from './session.store.js';
+import { FAST_READ, SessionStore, type FastRead, type RawRecord } from './session.store.js';
 
 /** Options of {@link CacheManagerSessionStore}. */
 export interface CacheManagerSessionStoreOptions {
@@ -26,6 +26,8 @@ interface Backend {
   compareAndSet(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;
   close(): void;
+  /** What the manager reads through, where the backend has something cheaper than `get` (see `FAST_READ`). */
+  fastRead?(key: string): RawRecord | Promise<RawRecord>;
 }
 
 /** Keyv's own unserialised entry shape, so records stay readable through the Keyv instance too. */
@@ -110,11 +112,11 @@ class MapBackend implements Backend {
   }
 
   /** Synchronous: the manager reads through this (see `FAST_READ`), the async `get` is for other callers. */
-  getNow(key: string): string | undefined {
+  fastRead(key: string): string | undefined {
     return this.live(key)?.value;
   }
   async get(key: string) {
-    return this.live(key)?.value;
+    return this.fastRead(key);
   }
   async set(key: string, value: string, ttlMs: number) {
     this.put(key, value, ttlMs);
@@ -174,10 +176,10 @@ class RedisBackend implements Backend {
     return client?.isOpen === true ? client : undefined;
   }
   get(key: string): Promise<string | undefined> {
-    return this.read(key).then(orUndefined);
+    return this.fastRead(key).then(orUndefined);
   }
   /** The client's own answer, `null` for none (what the manager reads through, see `FAST_READ`). */
-  read(key: string): Promise<string | null> {
+  fastRead(key: string): Promise<string | null> {
     const client = this.openClient();
     if (client) return client.get(this.key(key));
     return this.adapter.getClient().then((c) => c.get(this.key(key)));
@@ -277,22 +279,19 @@ export class CacheManagerSessionStore extends SessionStore {
     this.prefix = options.prefix ?? 'yosai:sess:';
     const only = stores.length === 1 ? stores[0] : undefined;
     if (only && only.store instanceof Map) {
-      const backend = new MapBackend(
+      this.backend = new MapBackend(
         only,
         only.store as Map<string, unknown>,
         options.sweepIntervalMs ?? 60_000,
       );
-      this.backend = backend;
-      const prefix = this.prefix;
-      this[FAST_READ] = Object.assign((id: string) => backend.getNow(prefix + id), { synchronous: true });
     } else if (only && isKeyvRedis(only.store)) {
-      const backend = new RedisBackend(only, only.store);
-      this.backend = backend;
-      const prefix = this.prefix;
-      this[FAST_READ] = (id) => backend.read(prefix + id);
+      this.backend = new RedisBackend(only, only.store);
     } else {
       this.backend = new KeyvBackend(stores);
     }
+    const backend = this.backend;
+    const prefix = this.prefix;
+    if (backend.fastRead) this[FAST_READ] = (id) => backend.fastRead!(prefix + id);
   }
 
   /** A store in this process's memory: for one instance, development and tests. */

@@ -32,16 +32,15 @@ export abstract class SessionStore {
  */
 export const FAST_READ: unique symbol = Symbol.for('nestjs-yosai.store.fastRead') as never;
 
-/** @internal What {@link FAST_READ} is, where a store offers it; `synchronous` when it never returns a promise. */
-export type FastRead = ((id: string) => RawRecord | Promise<RawRecord>) & { readonly synchronous?: boolean };
+/** @internal What {@link FAST_READ} is, where a store offers it. */
+export type FastRead = (id: string) => RawRecord | Promise<RawRecord>;
 /** @internal A stored string, or none. */
 export type RawRecord = string | null | undefined;
 
 /** @internal The store's fast read, if it has one, bound to the store. */
 export function fastReadOf(store: SessionStore): FastRead | undefined {
   const read = (store as unknown as Partial<Record<typeof FAST_READ, FastRead>>)[FAST_READ];
-  if (typeof read !== 'function') return undefined;
-  return Object.assign(read.bind(store), { synchronous: read.synchronous === true });
+  return typeof read === 'function' ? read.bind(store) : undefined;
 }
 
 /** Duck-typed check, so that a store from the other build (ESM vs CJS) of this package is accepted too. */

@@ -96,13 +96,6 @@ export class SubjectFactory {
     request: HttpRequestLike | undefined,
     host: string | null | undefined,
   ): Subject | Promise<Subject> {
-    if (this.manager.readsSynchronously) {
-      // No continuation to make: the answer comes back at once unless a write (touch, expiry) is due.
-      const resolution = this.manager.resolveNow(token);
-      return resolution instanceof Promise
-        ? resolution.then((resolved) => this.subjectFor(resolved, sink, request, host))
-        : this.subjectFor(resolution, sink, request, host);
-    }
     return this.manager.resolveNow(token, (resolution) => this.subjectFor(resolution, sink, request, host));
   }
 

@@ -2,11 +2,28 @@
  * The contract every session store fulfils, and the injection token of the store in use
  * (inject it by type: `constructor(private readonly store: SessionStore) {}`).
  *
- * Stores deal in opaque strings under opaque ids; the session manager owns the record format, timeouts
- * and events. Every method rejects on failure (never resolves as if the data were absent): the manager
- * turns rejections and time-outs into `SessionStoreError`, and the guard answers 503.
+ * ## What a store guarantees
+ * Stores deal in opaque strings under opaque ids; the session life cycle owns the record format, the timeouts
+ * and the events.
+ * - **Required:** `get`, `set`, `compareAndSet` and `delete`, each rejecting on failure (never resolving as if
+ *   the data were absent: that would silently log users out or lose writes). The library turns rejections and
+ *   answers later than `storeTimeoutMs` into `SessionStoreError`, and the guard answers 503 (fail closed).
+ * - `compareAndSet` and `delete` are **atomic** for every process that shares the store: of concurrent
+ *   compare-and-sets from one expected value exactly one wins, and of concurrent deletes of one record exactly
+ *   one resolves `true`. Sessions rely on this for "exactly one `expired` event" and "a write never brings back
+ *   a stopped session".
+ * - Records expire by themselves after their TTL (milliseconds).
  *
- * Every implementation must pass the shared contract suite (`src/store/session-store.contract.ts`).
+ * ## Optional capabilities
+ * A store may offer any of these; the library uses them when present and works without them.
+ * - {@link SessionStore.readNow}: a cheaper read for the request path.
+ * - {@link SessionStore.ready}: awaited once at application bootstrap, before the first request.
+ * - {@link SessionStore.onExpired}: tells the library about records the store removed by itself, so that the
+ *   `yosai.session.expired` event goes out for them too.
+ * - {@link SessionStore.close}: called at shutdown for a store the module made itself.
+ *
+ * Every implementation must pass the shared contract suite, `sessionStoreContract` from
+ * `nestjs-yosai/testing`.
  */
 export abstract class SessionStore {
   /** The stored value, or `undefined` when there is none (never stored, deleted, or past its TTL). */
@@ -20,32 +37,51 @@ export abstract class SessionStore {
   abstract compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
   /** Deletes the record and resolves to `true` only if this call removed an existing record. */
   abstract delete(id: string): Promise<boolean>;
-  /** Releases timers or connections the store itself created. Optional. */
+
+  /**
+   * Optional. The read the library makes on every request that presents a token, where a store has one cheaper
+   * than `get`: the value itself for a store that can answer at once (records in this process's memory: no
+   * promise, and such a read cannot hang), or the driver's own promise. `null` means "none", as `undefined`
+   * does. Same data as `get`.
+   */
+  readNow?(id: string): StoredValue | Promise<StoredValue>;
+
+  /**
+   * Optional. Resolves once the store can serve requests (for example when a Redis connection, or a cluster's
+   * slot map, is ready). The module awaits it at bootstrap, so the first requests after a deploy do not fail.
+   */
+  ready?(): Promise<void>;
+
+  /**
+   * Optional. Registers the one listener told about each record the store removed by itself because its TTL
+   * passed (an in-memory sweep), with the value it held. The library judges the record and emits
+   * `yosai.session.expired` for it, so that an abandoned session reports its expiry as a read would have.
+   */
+  onExpired?(listener: (id: string, value: string) => void): void;
+
+  /** Optional. Releases timers or connections the store itself created. */
   close?(): Promise<void>;
 }
 
-/**
- * @internal A cheaper `get` that the manager uses instead when a store offers it: the value itself where the store
- * can answer at once (records in this process's memory: no promise, and no store timeout, as such a read cannot
- * hang), else the driver's own promise, with `null` meaning "none" as `undefined` does (no promise to map one to
- * the other). Keyed by `Symbol.for` so that both builds (ESM and CJS) of this package recognise it.
- */
-export const FAST_READ: unique symbol = Symbol.for('nestjs-yosai.store.fastRead') as never;
-
-/** @internal What {@link FAST_READ} is, where a store offers it. */
-export type FastRead = (id: string) => RawRecord | Promise<RawRecord>;
-/** @internal A stored string, or none. */
-export type RawRecord = string | null | undefined;
-
-/** @internal The store's fast read, if it has one, bound to the store. */
-export function fastReadOf(store: SessionStore): FastRead | undefined {
-  const read = (store as unknown as Partial<Record<typeof FAST_READ, FastRead>>)[FAST_READ];
-  return typeof read === 'function' ? read.bind(store) : undefined;
-}
+/** A stored value as {@link SessionStore.readNow} answers it: the string, or `null`/`undefined` for none. */
+export type StoredValue = string | null | undefined;
 
 /** Duck-typed check, so that a store from the other build (ESM vs CJS) of this package is accepted too. */
 export function isSessionStore(value: unknown): value is SessionStore {
   if (!value || typeof value !== 'object') return false;
   const v = value as Record<string, unknown>;
   return ['get', 'set', 'compareAndSet', 'delete'].every((m) => typeof v[m] === 'function');
+}
+
+// ---- Transitional (removed later in the #11 redesign, once the manager reads through `readNow`) ----
+/** @internal */
+export const FAST_READ: unique symbol = Symbol.for('nestjs-yosai.store.fastRead') as never;
+/** @internal */
+export type FastRead = (id: string) => RawRecord | Promise<RawRecord>;
+/** @internal */
+export type RawRecord = StoredValue;
+/** @internal */
+export function fastReadOf(store: SessionStore): FastRead | undefined {
+  const read = (store as unknown as Partial<Record<typeof FAST_READ, FastRead>>)[FAST_READ];
+  return typeof read === 'function' ? read.bind(store) : undefined;
 }

@@ -1,6 +1,10 @@
 // The public API of nestjs-yosai. Everything not exported here is internal.
 export { YosaiModule } from './yosai.module.js';
-export { YOSAI_OPTIONS_TYPE, YOSAI_ASYNC_OPTIONS_TYPE } from './yosai.module-definition.js';
+export {
+  YOSAI_MODULE_OPTIONS,
+  YOSAI_OPTIONS_TYPE,
+  YOSAI_ASYNC_OPTIONS_TYPE,
+} from './yosai.module-definition.js';
 export type {
   Clock,
   YosaiCookieOptions,
@@ -23,6 +27,8 @@ export {
   SessionManager,
   type SessionResolution,
   type StartSessionOptions,
+  type IssuedSession,
+  type SessionIdentity,
 } from './session/session.manager.js';
 export {
   SessionStartedEvent,
@@ -33,7 +39,7 @@ export {
   type SessionStopReason,
   type SessionExpiryReason,
 } from './session/session.events.js';
-export { SessionStore } from './store/session.store.js';
+export { SessionStore, type StoredValue } from './store/session.store.js';
 export {
   CacheManagerSessionStore,
   type CacheManagerSessionStoreOptions,
@@ -54,5 +60,5 @@ export {
 } from './http/requires.decorator.js';
 export { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
 export { mapYosaiError, LOGIN_FAILED_MESSAGE } from './http/yosai-error.mapper.js';
-export type { PresentedToken, HttpRequestLike } from './http/token-transport.js';
+export type { PresentedToken, HttpRequestLike } from './subject/token-source.js';
 export { ManualClock } from './testing/manual.clock.js';

@@ -9,8 +9,10 @@ import type { ResolvedYosaiConfig, YosaiModuleOptions } from './options/yosai-op
 import { resolveYosaiOptions } from './options/yosai-options.validator.js';
 import { SessionManager } from './session/session.manager.js';
 import { YosaiEventPublisher } from './session/yosai-event.publisher.js';
+import { CacheManagerSessionStore } from './store/cache-manager-session.store.js';
 import { SessionStore } from './store/session.store.js';
 import { SubjectFactory } from './subject/subject.factory.js';
+import { TokenSource } from './subject/token-source.js';
 import { YOSAI_CONFIG } from './yosai.internal-constants.js';
 import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-definition.js';
 
@@ -29,7 +31,14 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
     {
       provide: YOSAI_CONFIG,
       // Validated once, here: a bad option stops the app at bootstrap with a message naming it.
-      useFactory: (options: YosaiModuleOptions) => resolveYosaiOptions(options),
+      useFactory: (options: YosaiModuleOptions): ResolvedYosaiConfig => {
+        const validated = resolveYosaiOptions(options);
+        return Object.freeze({
+          ...validated,
+          store: validated.store ?? CacheManagerSessionStore.inMemory(),
+          ownsStore: validated.store === null,
+        });
+      },
       inject: [YOSAI_MODULE_OPTIONS],
     },
     {
@@ -46,6 +55,7 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
     SessionManager,
     Authenticator,
     TokenTransport,
+    { provide: TokenSource, useExisting: TokenTransport },
     SubjectFactory,
     YosaiGuard,
     { provide: APP_FILTER, useClass: YosaiExceptionFilter },

@@ -72,13 +72,13 @@ describe.each(CASES)('SubjectFactory.fromToken outside HTTP (%s, %s)', (platform
     const { tokens, onToken } = recorder();
     const subject = await subjects.fromToken(undefined, { onToken, host: 'ws-client' });
     const session = await subject.getSession();
-    await session!.setAttribute('room', 'lanes');
+    await session.setAttribute('room', 'lanes');
     expect(tokens).toHaveLength(1);
     expect(tokens[0]).toMatch(TOKEN);
-    expect(session!.id).toBe(sessionIdOf(tokens[0]!));
-    expect(session!.host).toBe('ws-client');
+    expect(session.id).toBe(sessionIdOf(tokens[0]!));
+    expect(session.host).toBe('ws-client');
     expect(t.events.named('yosai.session.started')).toEqual([
-      expect.objectContaining({ sessionId: session!.id, host: 'ws-client' }),
+      expect.objectContaining({ sessionId: session.id, host: 'ws-client' }),
     ]);
 
     // A second getSession() reuses the session: no new token.
@@ -87,7 +87,7 @@ describe.each(CASES)('SubjectFactory.fromToken outside HTTP (%s, %s)', (platform
 
     const again = await subjects.fromToken(tokens[0]);
     expect(again.tokenStatus).toBe('valid');
-    expect(again.session?.id).toBe(session!.id);
+    expect(again.session?.id).toBe(session.id);
     expect(again.session?.getAttribute('room')).toBe('lanes');
 
     await request(t.app.getHttpServer() as Parameters<typeof request>[0])
@@ -126,7 +126,7 @@ describe.each(CASES)('SubjectFactory.fromToken outside HTTP (%s, %s)', (platform
     expect(subject.isAuthenticated).toBe(false);
     expect(subject.session).toBeNull();
     expect(t.events.named('yosai.session.stopped')).toEqual([
-      expect.objectContaining({ reason: 'regenerated', sessionId: guest!.id }),
+      expect.objectContaining({ reason: 'regenerated', sessionId: guest.id }),
       expect.objectContaining({
         reason: 'logout',
         identifiers: ['thedude'],

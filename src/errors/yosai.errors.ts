@@ -32,7 +32,11 @@ export class StoppedSessionError extends YosaiError {
   }
 }
 
-/** No session exists for the given token. */
+/**
+ * No session exists for the given token.
+ * @deprecated Nothing throws it: an unknown token resolves to a guest (`subject.tokenStatus === 'unknown'`).
+ * Removed in 0.3.
+ */
 export class UnknownSessionError extends YosaiError {
   constructor(readonly sessionId: string | null) {
     super(`No session exists for the presented token${sessionId ? ` (id ${sessionId})` : ''}.`);
@@ -68,7 +72,12 @@ export class SessionStoreError extends YosaiError {
   }
 }
 
-/** A value cannot be stored in a session, or a stored record cannot be read back. */
+/**
+ * The app tried to store a value a session cannot hold (a function, a class instance, `undefined`, a cycle…), or
+ * an attribute key that is not allowed. A programming error: nothing is written, and over HTTP the answer is a
+ * generic 500 (the message, which names the attribute path, goes to the log, not to the client).
+ * A corrupt record in the store is not this error: it is discarded and logged, and the request gets a guest.
+ */
 export class SessionSerializationError extends YosaiError {
   constructor(
     message: string,

@@ -1,36 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
+import {
+  TokenSource,
+  type HttpRequestLike,
+  type PresentedToken,
+  type TokenSink,
+} from '../subject/token-source.js';
 import { YOSAI_CONFIG } from '../yosai.internal-constants.js';
 
-/** What the transport found in a request. */
-export interface PresentedToken {
-  /** The token to resolve, or null when none (or none usable) was presented. */
-  readonly token: string | null;
-  /** True when the client presented something in a session cookie or header, usable or not. */
-  readonly presented: boolean;
-  /** True when a session cookie was presented (so clearing it is meaningful). */
-  readonly viaCookie: boolean;
-}
+export type { HttpRequestLike, PresentedToken, TokenSink };
 
 /** The answer for a request that presents nothing: shared, as most requests of a public site are this. */
 const NOT_PRESENTED: PresentedToken = Object.freeze({ token: null, presented: false, viaCookie: false });
-
-/** Where a Subject sends its token when a session starts, is replaced or ends. */
-export interface TokenSink {
-  issue(token: string): void;
-  clear(): void;
-}
-
-/** Minimal request shape shared by Express and Fastify. */
-export interface HttpRequestLike {
-  headers: Record<string, string | string[] | undefined>;
-  /** Node's `IncomingMessage.headersDistinct` (Express), every value of every header. */
-  headersDistinct?: Record<string, string[] | undefined>;
-  /** Fastify's underlying `IncomingMessage`. */
-  raw?: { headersDistinct?: Record<string, string[] | undefined> };
-  protocol?: string;
-  ip?: string;
-}
 
 /** Minimal response shape shared by Express's `Response` and Fastify's `FastifyReply`. */
 interface HttpResponseLike {
@@ -135,11 +116,12 @@ function setResponseHeader(response: HttpResponseLike, name: string, value: stri
  * header as configured. Works with Express and Fastify.
  */
 @Injectable()
-export class TokenTransport {
+export class TokenTransport extends TokenSource {
   readonly cookieName: string | null;
   private readonly clearCookie: string | null;
 
   constructor(@Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig) {
+    super();
     const cookie = config.cookie;
     this.cookieName = cookie ? (cookie.hostPrefix ? `__Host-${cookie.name}` : cookie.name) : null;
     this.clearCookie = cookie
@@ -204,26 +186,23 @@ export class TokenTransport {
   }
 
   /** A sink that writes token changes into this response (replacing, not adding to, earlier ones). */
-  sinkFor(
-    request: HttpRequestLike,
-    response: HttpResponseLike | undefined,
-    presented: PresentedToken,
-  ): TokenSink {
+  sinkFor(request: HttpRequestLike, response: unknown, presented: PresentedToken): TokenSink {
+    const reply = response as HttpResponseLike | undefined;
     const write = (cookie: string | null, headerToken: string | null) => {
-      if (!response || headersSent(response)) return;
+      if (!reply || headersSent(reply)) return;
       if (cookie !== null && this.cookieName) {
-        const existing = response.getHeader('set-cookie');
+        const existing = reply.getHeader('set-cookie');
         const list = (
           Array.isArray(existing) ? (existing as string[]) : typeof existing === 'string' ? [existing] : []
         ).filter((c) => !c.startsWith(`${this.cookieName}=`));
         list.push(cookie);
-        setResponseHeader(response, 'set-cookie', list);
+        setResponseHeader(reply, 'set-cookie', list);
       }
       if (this.config.header) {
-        if (headerToken !== null) setResponseHeader(response, this.config.header.responseHeader, headerToken);
-        else response.removeHeader(this.config.header.responseHeader);
+        if (headerToken !== null) setResponseHeader(reply, this.config.header.responseHeader, headerToken);
+        else reply.removeHeader(this.config.header.responseHeader);
       }
-      setResponseHeader(response, 'cache-control', 'no-store');
+      setResponseHeader(reply, 'cache-control', 'no-store');
     };
     let cookieSent = false;
     return {

@@ -1,5 +1,4 @@
 import {
-  BadRequestException,
   HttpException,
   InternalServerErrorException,
   ServiceUnavailableException,
@@ -8,7 +7,6 @@ import {
 import {
   AuthenticationError,
   ExpiredSessionError,
-  SessionSerializationError,
   SessionStoreError,
   StoppedSessionError,
   UnknownSessionError,
@@ -26,9 +24,8 @@ export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
  * |---|---|
  * | `AuthenticationError` (unknown account, wrong password) | 401, one message for both |
  * | `ExpiredSessionError`, `StoppedSessionError`, `UnknownSessionError` | 401 |
- * | `SessionSerializationError` | 400 |
  * | `SessionStoreError` | 503 (fail closed) |
- * | anything else from this library | 500 |
+ * | anything else from this library, `SessionSerializationError` included (a programming error) | 500 |
  */
 export function mapYosaiError(error: YosaiError): HttpException {
   if (error instanceof AuthenticationError) return new UnauthorizedException(LOGIN_FAILED_MESSAGE);
@@ -39,7 +36,6 @@ export function mapYosaiError(error: YosaiError): HttpException {
   ) {
     return new UnauthorizedException('Session is no longer valid');
   }
-  if (error instanceof SessionSerializationError) return new BadRequestException(error.message);
   if (error instanceof SessionStoreError) return new ServiceUnavailableException('Session store unavailable');
   return new InternalServerErrorException();
 }

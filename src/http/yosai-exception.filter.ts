@@ -1,6 +1,6 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
+import { SessionSerializationError, SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
 import { mapYosaiError } from './yosai-error.mapper.js';
 
 /**
@@ -21,7 +21,10 @@ export class YosaiExceptionFilter implements ExceptionFilter {
 
   catch(error: YosaiError, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
-    if (error instanceof SessionStoreError) this.logger.error(error.message);
+    // What the client is not told must be in the log: an outage, or a programming error (no token in either).
+    if (error instanceof SessionStoreError || error instanceof SessionSerializationError) {
+      this.logger.error(error.message);
+    }
     const http = this.mapError(error);
     const body = http.getResponse();
     this.adapterHost.httpAdapter.reply(

@@ -5,7 +5,7 @@ import { RequiresAuthentication, RequiresGuest, RequiresUser } from './requires.
 import { YosaiGuard } from './yosai.guard.js';
 import { YosaiModule } from '../yosai.module.js';
 import { SessionManager } from '../session/session.manager.js';
-import { tokenOf } from '../session/session.internals.js';
+import { tokenOf } from '../session/session.js';
 import { CacheManagerSessionStore } from '../store/cache-manager-session.store.js';
 import { SessionStore } from '../store/session.store.js';
 import { subjectOf } from './subject-of.js';

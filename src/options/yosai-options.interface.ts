@@ -124,7 +124,12 @@ export interface YosaiModuleOptions {
   clock?: Clock;
 }
 
-/** The validated configuration with every default filled in (internal). */
+/** The validated options with every default filled in, before the module makes the default store (internal). */
+export type ValidatedYosaiOptions = Omit<ResolvedYosaiConfig, 'store' | 'ownsStore'> & {
+  readonly store: SessionStore | null;
+};
+
+/** The configuration in force: validated options, and the store in use (internal). */
 export interface ResolvedYosaiConfig {
   readonly idleTimeoutMs: number;
   readonly absoluteTimeoutMs: number;

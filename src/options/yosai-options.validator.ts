@@ -16,9 +16,8 @@ import {
   type ValidationError,
 } from 'class-validator';
 import { YosaiConfigurationError } from '../errors/yosai.errors.js';
-import { CacheManagerSessionStore } from '../store/cache-manager-session.store.js';
 import { isSessionStore } from '../store/session.store.js';
-import type { ResolvedYosaiConfig, YosaiModuleOptions } from './yosai-options.interface.js';
+import type { ValidatedYosaiOptions, YosaiModuleOptions } from './yosai-options.interface.js';
 import { YOSAI_DEFAULTS } from './yosai.defaults.js';
 
 // RFC 7230 token characters: what a cookie or header name may contain.
@@ -152,10 +151,11 @@ function fail(option: string, why: string): never {
 }
 
 /**
- * Validates the options once, at bootstrap, and fills in every default.
+ * Validates the options once, at bootstrap, and fills in every default. Constructs nothing: the module makes the
+ * default store.
  * @throws YosaiConfigurationError naming the option at fault and why.
  */
-export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | null): ResolvedYosaiConfig {
+export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | null): ValidatedYosaiOptions {
   if (options === null || typeof options !== 'object') {
     throw new YosaiConfigurationError('YosaiModule options must be an object (pass {} for the defaults).');
   }
@@ -270,10 +270,9 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     expiredRecordGraceMs: plain.expiredRecordGraceMs ?? YOSAI_DEFAULTS.expiredRecordGraceMs,
     eagerSessions: plain.eagerSessions ?? YOSAI_DEFAULTS.eagerSessions,
     carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
-    store: store ?? CacheManagerSessionStore.inMemory(),
-    ownsStore: store === undefined,
+    store: store ?? null,
     realm: realm ?? null,
-    cookie: cookie ? (cookie as ResolvedYosaiConfig['cookie']) : null,
+    cookie: cookie ? (cookie as ValidatedYosaiOptions['cookie']) : null,
     header,
     passwordHashing: Object.freeze({ ...YOSAI_DEFAULTS.passwordHashing, ...(plain.passwordHashing ?? {}) }),
     clock: clock ?? { now: Date.now },

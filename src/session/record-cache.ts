@@ -1,19 +1,18 @@
-import { decodeRecord, type SessionRecord } from './session.serializer.js';
+import type { SessionRecord } from './record.codec.js';
 
-/** How many decoded records a manager keeps. */
+/** How many decoded records a codec keeps. */
 export const RECORD_CACHE_ENTRIES = 1024;
 /** Longer stored strings are decoded every time, so the cache holds at most ~1024 × 2048 characters. */
 export const RECORD_CACHE_MAX_LENGTH = 2048;
 
 /**
- * Decoded session records by the exact string the store holds. Resolving an authenticated request reads the
- * same string again and again until the session is written (touch, attribute change); decoding it each time
- * was a `JSON.parse`, a field-by-field check and two objects per request. The key is the stored string itself,
- * so an entry can never be stale: another string is another key. What depends on the time (expiry,
- * plausibility) is still judged on every request, by the caller.
+ * Decoded session records by the exact string the store holds: an authenticated request reads the same string
+ * again and again until the session is written, and decoding it each time is a `JSON.parse`, a field check and
+ * two objects per request. The key is the stored string itself, so an entry can never be stale: another string
+ * is another key. What depends on the time (expiry, plausibility) is still judged on every request, by the caller.
  *
- * Records handed out are shared between requests, so they are frozen (with their identifiers and
- * attributes): no caller can change what the next request sees.
+ * Records handed out are shared between requests, so they are frozen (with their identifiers and attributes): no
+ * caller can change what the next request sees.
  */
 export class RecordCache {
   private readonly entries = new Map<string, SessionRecord>();
@@ -27,12 +26,9 @@ export class RecordCache {
     return this.entries.size;
   }
 
-  /**
-   * The record stored as `raw`, frozen.
-   * @throws SessionSerializationError as `decodeRecord` does (nothing is cached then).
-   */
-  decode(raw: string): SessionRecord {
-    return this.entries.get(raw) ?? this.remember(raw, decodeRecord(raw));
+  /** The record kept for `raw`, if any. */
+  get(raw: string): SessionRecord | undefined {
+    return this.entries.get(raw);
   }
 
   /** Keeps `record` (freezing it) as what `raw` decodes to, and returns it. */

@@ -4,7 +4,10 @@ import {
   createManagerHarness,
   type ManagerHarness,
 } from '../../test/support/manager-module.js';
-import { decodeRecord, encodeRecord } from './session.serializer.js';
+import { RECORD_FORMAT_V1, RecordCodec } from './record.codec.js';
+
+const decodeRecord = (raw: string) => new RecordCodec().decode(raw);
+const encodeRecord = RECORD_FORMAT_V1.encode;
 import { MapRealm, TEST_HASHING, USERS } from '../../test/support/test-app.js';
 
 describe('SessionManager edge cases', () => {
@@ -22,7 +25,7 @@ describe('SessionManager edge cases', () => {
   async function tokenOfNewGuest(attributes: Record<string, unknown>): Promise<string> {
     let token: string | null = null;
     const subject = await h.subjects.fromToken(null, { onToken: (t) => (token = t) });
-    await (await subject.getSession())!.setAttributes(attributes);
+    await (await subject.getSession()).setAttributes(attributes);
     return token!;
   }
 
@@ -53,11 +56,7 @@ describe('SessionManager edge cases', () => {
     expect((await h.subjects.fromToken(token)).tokenStatus).toBe('unknown');
   });
 
-  it.each([
-    ['started in the future', { startedAt: +10 * 60_000, lastAccessedAt: +10 * 60_000 }],
-    ['last accessed in the future', { startedAt: 0, lastAccessedAt: +10 * 60_000 }],
-    ['last accessed before it started', { startedAt: 0, lastAccessedAt: -1 }],
-  ])('a record %s is discarded, not kept forever', async (_label, times) => {
+  async function forge(times: { startedAt: number; lastAccessedAt: number }) {
     const token = await tokenOfNewGuest({ n: 1 });
     const { sessionIdOf } = await import('./session-token.js');
     const id = sessionIdOf(token);
@@ -70,6 +69,17 @@ describe('SessionManager edge cases', () => {
     };
     await h.store.set(id, encodeRecord(forged), 60_000);
     logger.lines.length = 0;
+    return { token, id };
+  }
+
+  it.each([
+    [
+      'started further ahead than a session lives',
+      { startedAt: +9 * 60 * 60_000, lastAccessedAt: +9 * 60 * 60_000 },
+    ],
+    ['last accessed before it started', { startedAt: 0, lastAccessedAt: -1 }],
+  ])('a record %s is discarded, not kept forever', async (_label, times) => {
+    const { token, id } = await forge(times);
 
     const subject = await h.subjects.fromToken(token);
 
@@ -79,6 +89,42 @@ describe('SessionManager edge cases', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0].text).toContain(id);
     expect(warnings[0].text).not.toContain(token);
+  });
+
+  it.each([
+    ['started 6 minutes ahead', { startedAt: +6 * 60_000, lastAccessedAt: +6 * 60_000 }],
+    ['last accessed 10 minutes ahead', { startedAt: 0, lastAccessedAt: +10 * 60_000 }],
+  ])(
+    'a record %s (another instance whose clock runs ahead) is served and kept, and the skew logged as an error',
+    async (_label, times) => {
+      const { token, id } = await forge(times);
+
+      for (let i = 0; i < 3; i++) expect((await h.subjects.fromToken(token)).tokenStatus).toBe('valid');
+
+      expect(await h.store.get(id)).toBeDefined();
+      const errors = logger.lines.filter((l) => l.level === 'error');
+      expect(errors).toHaveLength(1); // once, not per request
+      expect(errors[0].text).toContain('clock runs ahead');
+      expect(errors[0].text).not.toContain(token);
+    },
+  );
+
+  it('a record written by a newer release is left in the store, and the client keeps its token', async () => {
+    const { sessionIdOf } = await import('./session-token.js');
+    let token: string | null = null;
+    const subject = await h.subjects.fromToken(null, { onToken: (t) => (token = t) });
+    await subject.getSession();
+    const id = sessionIdOf(token!);
+    const newer = JSON.stringify({ v: 99, anything: 'a future release stores' });
+    await h.store.set(id, newer, 60_000);
+    const seen: (string | null)[] = [];
+
+    const again = await h.subjects.fromToken(token, { onToken: (t) => seen.push(t) });
+
+    expect(again.tokenStatus).toBe('unknown');
+    expect(again.isAuthenticated).toBe(false);
+    expect(await h.store.get(id)).toBe(newer);
+    expect(seen).toEqual([]); // no clearing of the token
   });
 
   it('clock skew within five minutes is tolerated', async () => {
@@ -110,7 +156,7 @@ describe('SessionManager edge cases', () => {
     try {
       let token: string | null = null;
       const made = await before.subjects.fromToken(null, { onToken: (t) => (token = t) });
-      const session = (await made.getSession())!;
+      const session = (await made.getSession());
       expect(session.idleTimeoutMs).toBe(60 * 60_000);
       expect(session.expiresAt).toBe(clock.now() + 60 * 60_000);
 

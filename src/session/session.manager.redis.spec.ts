@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createManagerHarness, type ManagerHarness } from '../../test/support/manager-module.js';
 import { redisAvailable, redisSessionStore } from '../../test/support/redis.js';
 import { ManualClock } from '../testing/manual.clock.js';
-import { tokenOf } from './session.internals.js';
+import { tokenOf } from './session.js';
 import type { Session } from './session.js';
 
 const NS = `yosai-manager-redis-spec-${process.pid}-${randomBytes(3).toString('hex')}`;

@@ -1,16 +1,19 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { KeyedQueue } from '../common/keyed-queue.js';
+import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 import {
   ExpiredSessionError,
   SessionSerializationError,
   SessionStoreError,
   StoppedSessionError,
-  YosaiError,
 } from '../errors/yosai.errors.js';
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
-import { fastReadOf, type FastRead, type RawRecord, type SessionStore } from '../store/session.store.js';
 import { YOSAI_SESSION_EXPIRED, YOSAI_SESSION_STARTED, YOSAI_SESSION_STOPPED } from '../yosai.constants.js';
 import { YOSAI_CONFIG } from '../yosai.internal-constants.js';
+import { ChangedKeyWriter, type RecordSnapshot } from './changed-key.writer.js';
+import { ExpiryPolicy } from './expiry.policy.js';
+import { GuardedStore } from './guarded-store.js';
+import { RecordCodec, UnreadableRecordError, type SessionRecord } from './record.codec.js';
 import {
   SessionExpiredEvent,
   SessionStartedEvent,
@@ -18,11 +21,9 @@ import {
   type SessionExpiryReason,
   type SessionStopReason,
 } from './session.events.js';
-import { bindState, SESSION_STOPPED, stateOf, type SessionState } from './session.internals.js';
-import { defineEntry, encodeRecord, encodeValue, type SessionRecord } from './session.serializer.js';
-import { RecordCache } from './record-cache.js';
+import { defineEntry, encodeValue } from './session.serializer.js';
 import { generateToken, isWellFormedToken, sessionIdOf } from './session-token.js';
-import { Session } from './session.js';
+import { Session, stateOf, type SessionOwner, type SessionState } from './session.js';
 import { YosaiEventPublisher } from './yosai-event.publisher.js';
 
 /** What {@link SessionManager.resolve} found for a token. */
@@ -32,12 +33,15 @@ export type SessionResolution =
   | { readonly status: 'none' }
   /** The token does not have the shape of one we issue; the store was not asked. */
   | { readonly status: 'malformed' }
-  /** Well-formed but no (readable) record exists: never issued, stopped, or removed. */
-  | { readonly status: 'unknown' }
+  /**
+   * Well-formed but no readable record exists: never issued, stopped, or removed. `newer` when a newer release
+   * of this library wrote the record (a rolling deploy): it is left in the store and the client keeps its token.
+   */
+  | { readonly status: 'unknown'; readonly newer?: true }
   /** The record existed but the session had timed out; it has now been removed. */
   | { readonly status: 'expired'; readonly reason: SessionExpiryReason };
 
-/** Options of {@link SessionManager.start}. */
+/** Options of {@link SessionManager.startSession}. */
 export interface StartSessionOptions {
   /** Client address, kept as the session's `host`. */
   host?: string | null;
@@ -49,66 +53,125 @@ export interface StartSessionOptions {
   attributes?: Record<string, unknown>;
 }
 
+/** A session just started, with the token to hand to its client (the only time the token is at hand). */
+export interface IssuedSession {
+  readonly session: Session;
+  /** The secret the client presents from now on. Send it to the client; never log or store it. */
+  readonly token: string;
+}
+
+/** The identity a replacement session carries. */
+export interface SessionIdentity {
+  readonly identifiers: readonly string[] | null;
+  readonly authenticated: boolean;
+}
+
+/**
+ * What the life cycle tells the parts that must stay consistent with sessions (index, sweeper,
+ * authorization cache), after the store operation and before the public event.
+ */
+export type SessionChange =
+  | { readonly type: 'started'; readonly id: string; readonly record: SessionRecord }
+  | {
+      readonly type: 'stopped';
+      readonly id: string;
+      readonly record: SessionRecord;
+      readonly reason: SessionStopReason;
+    }
+  | {
+      readonly type: 'expired';
+      readonly id: string;
+      readonly record: SessionRecord;
+      readonly reason: SessionExpiryReason;
+    };
+
 const NONE = Object.freeze({ status: 'none' as const });
 const MALFORMED = Object.freeze({ status: 'malformed' as const });
 const UNKNOWN = Object.freeze({ status: 'unknown' as const });
-const MAX_WRITE_ATTEMPTS = 8;
-const asIs = <T>(value: T): T => value;
+const UNKNOWN_NEWER = Object.freeze({ status: 'unknown' as const, newer: true as const });
 const MAX_KEY_LENGTH = 256;
-/** How far apart the clocks of app instances sharing a store may be. */
-const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+/** How often, at most, a clock-skew error is logged. */
+const SKEW_LOG_INTERVAL_MS = 60_000;
 
 /**
- * Starts, resolves, validates, touches, updates, replaces and stops sessions. Every store operation it
- * makes is bounded by `storeTimeoutMs` and turns any failure into `SessionStoreError`.
+ * The session life cycle: start, resolve, touch, update, replace, stop, expire. The parts it stands on are
+ * {@link GuardedStore} (store timeout, failures as `SessionStoreError`), {@link ExpiryPolicy} (timeouts,
+ * plausibility), {@link RecordCodec} (the stored form) and {@link ChangedKeyWriter} (compare-and-set writes).
+ * Every change of a session's existence goes through one notification point, `notify`.
  */
 @Injectable()
-export class SessionManager implements OnModuleDestroy {
+export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('SessionManager');
-  private readonly store: SessionStore;
-  /** In-process write queue per session id: writes to one session from this process never race. */
+  private readonly store: GuardedStore;
+  /** @internal */
+  readonly policy: ExpiryPolicy;
+  private readonly codec = new RecordCodec();
+  private readonly writer: ChangedKeyWriter;
+  /** Writes to one session from this process never race each other. */
   private readonly queues = new KeyedQueue();
   /** Sessions whose touch this process is writing now: concurrent resolutions do not write theirs too. */
   private readonly touching = new Set<string>();
-  /** Store calls waiting for an answer, watched by one timer (see `call`). */
-  private readonly inFlight = new InFlightList();
-  /** Decoded records by stored string: an unchanged session is not decoded again on every request. */
-  private readonly records = new RecordCache();
-  /** The store's cheaper read, if it offers one (see `FAST_READ`): synchronous for a store in this process. */
-  private readonly fastRead: FastRead | undefined;
-  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private readonly listeners: ((change: SessionChange) => void)[] = [];
+  private skewLoggedAt = -Infinity;
 
   constructor(
     @Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig,
     private readonly events: YosaiEventPublisher,
   ) {
-    this.store = config.store;
-    this.fastRead = fastReadOf(config.store);
+    this.store = new GuardedStore(config.store, config.storeTimeoutMs);
+    this.policy = new ExpiryPolicy(config);
+    this.writer = new ChangedKeyWriter(
+      this.store,
+      this.codec,
+      (record, now) => this.policy.ttlOf(record, now),
+      () => this.now(),
+    );
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.config.store.onExpired?.((id, raw) => this.expiredInStore(id, raw));
+    try {
+      await this.config.store.ready?.();
+    } catch (error) {
+      // Requests fail closed (503) until the store answers; the app still boots, so it can report its health.
+      this.logger.error(
+        `The session store is not ready: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
-    // The watchdog outlives the last call by up to one period; with nothing in flight it can go now.
-    if (this.inFlight.size === 0 && this.watchdog) {
-      clearTimeout(this.watchdog);
-      this.watchdog = undefined;
-    }
-    if (this.config.ownsStore) await this.store.close?.();
+    this.store.close();
+    if (this.config.ownsStore) await this.config.store.close?.();
   }
 
-  /** Starts a new session: a fresh 256-bit token, one store write, then `yosai.session.started`. */
-  async start(options: StartSessionOptions = {}): Promise<Session> {
+  /**
+   * Starts a new session: a fresh 256-bit token, one store write, then `yosai.session.started`.
+   * @returns The session and its token, to send to the client.
+   * @throws SessionSerializationError when an initial attribute cannot be stored.
+   * @throws SessionStoreError when the store fails.
+   */
+  async startSession(options: StartSessionOptions = {}): Promise<IssuedSession> {
     const attributes: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(options.attributes ?? {})) {
       defineEntry(attributes, checkKey(key), encodeValue(value, key));
     }
-    const session = await this.create({
+    const now = this.now();
+    return this.create({
+      startedAt: now,
+      lastAccessedAt: now,
+      idleTimeoutMs: this.config.idleTimeoutMs,
+      absoluteTimeoutMs: this.config.absoluteTimeoutMs,
       host: options.host ?? null,
       identifiers: options.identifiers ? [...options.identifiers] : null,
       authenticated: options.authenticated ?? false,
       attributes,
     });
-    this.publishStarted(session);
-    return session;
+  }
+
+  /** @deprecated Use {@link startSession}, which also gives the new token. Removed in 0.3. */
+  async start(options: StartSessionOptions = {}): Promise<Session> {
+    return (await this.startSession(options)).session;
   }
 
   /**
@@ -116,105 +179,64 @@ export class SessionManager implements OnModuleDestroy {
    * when the touch is due. Unknown, malformed and expired tokens resolve to a status, not an error.
    * @throws SessionStoreError when the store fails or does not answer in time.
    */
-  resolve(token: string | null | undefined): Promise<SessionResolution> {
-    const resolution = this.resolveNow(token);
-    return resolution instanceof Promise ? resolution : Promise.resolve(resolution);
+  async resolve(token: string | null | undefined): Promise<SessionResolution> {
+    return this.lookup(token);
   }
 
   /**
-   * {@link resolve} without a promise when none is needed: a store in this process's memory is read
-   * synchronously, and the common case (valid, touch not due) is then answered at once. `andThen` receives the
-   * resolution in the same callback as the store's answer, so a caller that needs a promise anyway does not add
-   * one of its own. A store failure comes back as a rejected promise.
-   * @internal Used by `SubjectFactory` on every request.
+   * @internal {@link resolve}, answered at once when the store answers at once (a store in this process's
+   * memory, or no token at all); `SubjectFactory` uses it on every request.
    */
-  resolveNow(token: string | null | undefined): SessionResolution | Promise<SessionResolution>;
-  resolveNow<R>(
-    token: string | null | undefined,
-    andThen: (resolution: SessionResolution) => R | Promise<R>,
-  ): R | Promise<R>;
-  resolveNow<R>(
-    token: string | null | undefined,
-    andThen: (resolution: SessionResolution) => R | Promise<R> = asIs as never,
-  ): R | Promise<R> {
-    if (token === null || token === undefined || token === '') return andThen(NONE);
-    if (!isWellFormedToken(token)) return andThen(MALFORMED);
+  lookup(token: string | null | undefined): MaybePromise<SessionResolution> {
+    if (token === null || token === undefined || token === '') return NONE;
+    if (!isWellFormedToken(token)) return MALFORMED;
     const id = sessionIdOf(token);
-    let pending: Promise<RawRecord> | undefined;
-    if (this.fastRead) {
-      let answer: RawRecord | Promise<RawRecord>;
-      try {
-        answer = this.fastRead(id);
-      } catch (error) {
-        return Promise.reject(toStoreError('get', error));
-      }
-      if (!(answer instanceof Promise)) return this.judge(id, token, answer, andThen);
-      pending = answer;
-    }
-    const judge = (raw: RawRecord): R | Promise<R> => this.judge(id, token, raw, andThen);
-    return pending ? this.watch('get', pending, judge) : this.call('get', () => this.store.get(id), judge);
+    return andThen(this.store.read(id), (raw) => this.judge(id, token, raw));
   }
 
-  private judge<R>(
-    id: string,
-    token: string,
-    raw: RawRecord,
-    andThen: (resolution: SessionResolution) => R | Promise<R>,
-  ): R | Promise<R> {
-    const resolution = this.resolved(id, token, raw ?? undefined);
-    return resolution instanceof Promise ? resolution.then(andThen) : andThen(resolution);
-  }
-
-  /** The rest of {@link resolve}, once the record was read: a promise only when it must write. */
-  private resolved(
-    id: string,
-    token: string,
-    raw: string | undefined,
-  ): SessionResolution | Promise<SessionResolution> {
+  /** The rest of a resolution, once the record was read: a promise only when it must write. */
+  private judge(id: string, token: string, raw: string | undefined): MaybePromise<SessionResolution> {
     if (raw === undefined) return UNKNOWN;
-    const now = this.config.clock.now();
+    const now = this.now();
     let record: SessionRecord;
     try {
-      record = this.plausible(this.records.decode(raw), now);
+      record = this.readable(id, raw, now);
     } catch (error) {
+      if (error instanceof UnreadableRecordError && error.newer) return UNKNOWN_NEWER;
       return this.discard(id, error).then(() => UNKNOWN);
     }
-    const expired = this.expiryOf(record, now);
+    const expired = this.policy.expiryOf(record, now);
     if (expired) {
-      this.records.forget(raw);
-      return this.expire(id, record, expired, now).then(() => ({ status: 'expired', reason: expired }));
+      this.codec.forget(raw);
+      return this.expire(id, record, expired).then(() => ({ status: 'expired', reason: expired }));
     }
-    const session = this.materialize(id, token, raw, record);
+    const session = this.materialize(id, token, { raw, record });
     if (now - record.lastAccessedAt >= this.config.touchIntervalMs && !this.touching.has(id)) {
-      return this.touch(id, session, raw, record, now);
+      return this.touch(id, session, { raw, record }, now);
     }
     return { status: 'valid', session };
   }
 
   /**
    * Coalesced touch: one attempt, and one at a time per session in this process, so a burst of concurrent
-   * requests is one write; if another request changed the record meanwhile, it counts as access.
+   * requests is one write; if another request changed the record meanwhile, that counts as the access.
    */
   private async touch(
     id: string,
     session: Session,
-    raw: string,
-    record: SessionRecord,
+    held: RecordSnapshot,
     now: number,
   ): Promise<SessionResolution> {
     this.touching.add(id);
     try {
-      const next = { ...record, lastAccessedAt: now };
-      const nextRaw = encodeRecord(next);
-      if (
-        await this.call('compareAndSet', () =>
-          this.store.compareAndSet(id, raw, nextRaw, this.ttlOf(next, now)),
-        )
-      ) {
+      const next = this.codec.encode({ ...held.record, lastAccessedAt: now });
+      if (await this.store.compareAndSet(id, held.raw, next.raw, this.policy.ttlOf(next.record, now))) {
+        this.codec.forget(held.raw);
         const state = stateOf(session);
-        this.records.forget(raw);
-        state.raw = nextRaw;
-        state.record = this.records.remember(nextRaw, next);
+        state.raw = next.raw;
+        state.record = next.record;
+      } else {
+        this.codec.forget(next.raw);
       }
     } finally {
       this.touching.delete(id);
@@ -224,27 +246,31 @@ export class SessionManager implements OnModuleDestroy {
 
   /**
    * Replaces a session by a new one (new token and id) that carries its attributes (unless
-   * `carryAttributesOnLogin` is off) and the given identity; the old record is deleted, so the old token
+   * `carryAttributesOnLogin` is off) and the given identity; the old record is deleted first, so the old token
    * is dead at once. Emits `stopped` (reason `regenerated`) for the old and `started` for the new.
+   * @returns The new session and its token, to send to the client.
    */
-  async replace(
-    session: Session,
-    identity: { identifiers: readonly string[] | null; authenticated: boolean },
-  ): Promise<Session> {
-    const old = stateOf(session);
-    const attributes = { ...old.record.attributes };
-    // The old record goes first: only a replacement that actually ended the old session carries its
-    // attributes (a logout that won the race leaves nothing to carry), and the old token is dead before
-    // the new one exists.
+  async replaceSession(session: Session, identity: SessionIdentity): Promise<IssuedSession> {
+    const old = stateOf(session).record;
+    // Only a replacement that actually ended the old session carries its attributes (a logout that won the race
+    // leaves nothing to carry), and the old token is dead before the new one exists.
     const ended = await this.end(session, 'regenerated');
-    const next = await this.create({
-      host: old.record.host,
+    const now = this.now();
+    return this.create({
+      startedAt: now,
+      lastAccessedAt: now,
+      idleTimeoutMs: this.config.idleTimeoutMs,
+      absoluteTimeoutMs: this.config.absoluteTimeoutMs,
+      host: old.host,
       identifiers: identity.identifiers ? [...identity.identifiers] : null,
       authenticated: identity.authenticated,
-      attributes: this.config.carryAttributesOnLogin && ended ? attributes : {},
+      attributes: this.config.carryAttributesOnLogin && ended ? { ...old.attributes } : {},
     });
-    this.publishStarted(next);
-    return next;
+  }
+
+  /** @deprecated Use {@link replaceSession}, which also gives the new token. Removed in 0.3. */
+  async replace(session: Session, identity: SessionIdentity): Promise<Session> {
+    return (await this.replaceSession(session, identity)).session;
   }
 
   /**
@@ -260,23 +286,17 @@ export class SessionManager implements OnModuleDestroy {
     return this.queues.run(session.id, async () => {
       const state = stateOf(session);
       if (state.stopped) return false;
-      const removed = await this.call('delete', () => this.store.delete(session.id));
-      this.records.forget(state.raw);
+      const removed = await this.store.delete(session.id);
+      this.codec.forget(state.raw);
       this.markStopped(session, state);
-      if (removed) {
-        this.events.publish(
-          YOSAI_SESSION_STOPPED,
-          new SessionStoppedEvent(session.id, state.record.identifiers, reason, this.config.clock.now()),
-        );
-      }
+      if (removed) this.notify({ type: 'stopped', id: session.id, record: state.record, reason });
       return removed;
     });
   }
 
   /**
-   * Applies attribute changes to the freshest stored record (compare-and-set, re-read on conflict).
-   * Values are checked before anything is written. Also records an access.
-   * @internal Called by `Session`; use the Session's methods.
+   * @internal Applies attribute changes to the freshest stored record. Values are checked before anything is
+   * written. Also records an access. Called by `Session`; use the Session's methods.
    */
   async updateAttributes(
     session: Session,
@@ -290,320 +310,183 @@ export class SessionManager implements OnModuleDestroy {
     await this.queues.run(session.id, async () => {
       const state = stateOf(session);
       if (state.stopped) throw new StoppedSessionError(session.id);
-      let raw = state.raw;
-      let record = state.record;
+      let held: RecordSnapshot = { raw: state.raw, record: state.record };
       let reread = false;
-      /** Replaces what this process holds by the freshest stored record; a missing one means stopped. */
       const refresh = async () => {
-        const fresh = await this.call('get', () => this.store.get(session.id));
-        if (fresh === undefined) {
-          this.markStopped(session, state);
-          throw new StoppedSessionError(session.id);
-        }
-        try {
-          record = this.plausible(this.records.decode(fresh), this.config.clock.now());
-        } catch (error) {
-          await this.discard(session.id, error);
-          this.markStopped(session, state);
-          throw new StoppedSessionError(session.id);
-        }
-        raw = fresh;
+        held = await this.reread(session, state);
         reread = true;
+        return held;
       };
-      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-        const now = this.config.clock.now();
-        const expired = this.expiryOf(record, now);
-        if (expired && !reread) {
-          // The record this Session object holds may be stale (other requests touched the session since):
-          // judge the expiry on the freshest one, or a long-lived object would end an active session.
-          await refresh();
-          continue;
-        }
-        if (expired) {
-          this.records.forget(raw);
-          await this.expire(session.id, record, expired, now);
+      // The record a long-lived Session object holds may be stale (other requests touched the session since):
+      // judge an expiry on the freshest one, or such an object would end an active session.
+      if (this.policy.expiryOf(held.record, this.now())) await refresh();
+      let expired: SessionExpiryReason | null = null;
+      try {
+        held = await this.writer.write(
+          session.id,
+          held,
+          (record, now) => {
+            expired = this.policy.expiryOf(record, now);
+            if (expired) throw new ExpiredSessionError(session.id, expired);
+            const attributes = { ...record.attributes };
+            for (const [key, value] of encoded) defineEntry(attributes, key, value);
+            for (const key of remove) delete attributes[key];
+            return { ...record, lastAccessedAt: Math.max(record.lastAccessedAt, now), attributes };
+          },
+          refresh,
+        );
+      } catch (error) {
+        if (error instanceof ExpiredSessionError && expired) {
+          this.codec.forget(held.raw);
+          await this.expire(session.id, held.record, expired);
           this.markStopped(session, state);
-          throw new ExpiredSessionError(session.id, expired);
         }
-        const attributes = { ...record.attributes };
-        for (const [key, value] of encoded) defineEntry(attributes, key, value);
-        for (const key of remove) delete attributes[key];
-        const next: SessionRecord = {
-          ...record,
-          lastAccessedAt: Math.max(record.lastAccessedAt, now),
-          attributes,
-        };
-        const nextRaw = encodeRecord(next);
-        const expected = raw;
-        if (
-          await this.call('compareAndSet', () =>
-            this.store.compareAndSet(session.id, expected, nextRaw, this.ttlOf(next, now)),
-          )
-        ) {
-          this.records.forget(raw);
-          state.raw = nextRaw;
-          state.record = this.records.remember(nextRaw, next);
-          if (reread) state.decoded = undefined;
-          for (const [key] of encoded) state.decoded?.delete(key);
-          for (const key of remove) state.decoded?.delete(key);
-          return;
-        }
-        // Someone else wrote (or deleted) the record since we read it: start again from the freshest one,
-        // after a short random pause, so that two instances writing the same session do not keep colliding.
-        await conflictPause(attempt);
-        await refresh();
+        throw error;
       }
-      throw new SessionStoreError(
-        'compareAndSet',
-        `the session changed ${MAX_WRITE_ATTEMPTS} times while writing; giving up`,
-      );
+      state.raw = held.raw;
+      state.record = held.record;
+      if (reread) state.decoded = undefined;
+      for (const [key] of encoded) state.decoded?.delete(key);
+      for (const key of remove) state.decoded?.delete(key);
     });
   }
 
-  private async create(
-    record: Omit<SessionRecord, 'startedAt' | 'lastAccessedAt' | 'idleTimeoutMs' | 'absoluteTimeoutMs'>,
-  ): Promise<Session> {
-    const token = generateToken();
-    const id = sessionIdOf(token);
-    const now = this.config.clock.now();
-    const full: SessionRecord = {
-      startedAt: now,
-      lastAccessedAt: now,
-      idleTimeoutMs: this.config.idleTimeoutMs,
-      absoluteTimeoutMs: this.config.absoluteTimeoutMs,
-      ...record,
-    };
-    const raw = encodeRecord(full);
-    await this.call('set', () => this.store.set(id, raw, this.ttlOf(full, now)));
-    return this.materialize(id, token, raw, this.records.remember(raw, full));
+  /** @internal Makes `owner` the one told when the session stops (the Subject holding it). */
+  own(session: Session, owner: SessionOwner): void {
+    stateOf(session).owner = owner;
   }
 
-  private materialize(id: string, token: string, raw: string, record: SessionRecord): Session {
-    const session = new Session(id);
-    const state: SessionState = {
+  /**
+   * @internal Registers a part that must stay consistent with sessions (index, sweeper, authorization cache). It
+   * is told of every start, stop and expiry after the store operation, before the public event.
+   */
+  addListener(listener: (change: SessionChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The one notification point: internal listeners first, then the public event. */
+  private notify(change: SessionChange): void {
+    for (const listener of this.listeners) listener(change);
+    const { id, record } = change;
+    switch (change.type) {
+      case 'started':
+        this.events.publish(
+          YOSAI_SESSION_STARTED,
+          new SessionStartedEvent(id, record.identifiers, record.host, record.startedAt),
+        );
+        return;
+      case 'stopped':
+        this.events.publish(
+          YOSAI_SESSION_STOPPED,
+          new SessionStoppedEvent(id, record.identifiers, change.reason, this.now()),
+        );
+        return;
+      case 'expired':
+        this.events.publish(
+          YOSAI_SESSION_EXPIRED,
+          new SessionExpiredEvent(id, record.identifiers, change.reason, this.now()),
+        );
+    }
+  }
+
+  private async create(record: SessionRecord): Promise<IssuedSession> {
+    const token = generateToken();
+    const id = sessionIdOf(token);
+    const written = this.codec.encode(record);
+    await this.store.set(id, written.raw, this.policy.ttlOf(written.record, this.now()));
+    const session = this.materialize(id, token, written);
+    this.notify({ type: 'started', id, record: written.record });
+    return { session, token };
+  }
+
+  private materialize(id: string, token: string, snapshot: RecordSnapshot): Session {
+    return Session.create(id, {
       token,
-      manager: this,
-      raw,
-      record,
+      operations: this,
+      raw: snapshot.raw,
+      record: snapshot.record,
       decoded: undefined,
       stopped: false,
       owner: undefined,
-    };
-    bindState(session, state);
-    return session;
+    });
   }
 
-  private publishStarted(session: Session) {
-    const { record } = stateOf(session);
-    this.events.publish(
-      YOSAI_SESSION_STARTED,
-      new SessionStartedEvent(session.id, record.identifiers, record.host, record.startedAt),
-    );
+  /** The freshest stored record of a session this process holds; a missing or unreadable one means stopped. */
+  private async reread(session: Session, state: SessionState): Promise<RecordSnapshot> {
+    const raw = await this.store.get(session.id);
+    if (raw === undefined) {
+      this.markStopped(session, state);
+      throw new StoppedSessionError(session.id);
+    }
+    try {
+      return { raw, record: this.readable(session.id, raw, this.now()) };
+    } catch (error) {
+      if (error instanceof UnreadableRecordError && error.newer) {
+        // A newer release holds the session now (rolling deploy): neither overwrite nor delete its record.
+        throw new SessionStoreError('compareAndSet', 'the session was written by a newer release; try again');
+      }
+      await this.discard(session.id, error);
+      this.markStopped(session, state);
+      throw new StoppedSessionError(session.id);
+    }
+  }
+
+  /**
+   * Decodes a stored record and checks that its times can be believed.
+   * @throws UnreadableRecordError when it cannot be read or believed.
+   */
+  private readable(id: string, raw: string, now: number): SessionRecord {
+    const record = this.codec.decode(raw);
+    const plausibility = this.policy.plausibility(record, now);
+    if (plausibility === 'implausible') {
+      this.codec.forget(raw);
+      throw new UnreadableRecordError('stored session record has times that no session of this library has');
+    }
+    if (plausibility === 'ahead' && now - this.skewLoggedAt >= SKEW_LOG_INTERVAL_MS) {
+      this.skewLoggedAt = now;
+      this.logger.error(
+        `Session ${id} was written by an instance whose clock runs ahead of this one by ` +
+          `${Math.round((Math.max(record.startedAt, record.lastAccessedAt) - now) / 1000)} s. ` +
+          'It is served as if its times were now; synchronise the clocks of the instances (NTP).',
+      );
+    }
+    return record;
   }
 
   private markStopped(session: Session, state: SessionState) {
     if (state.stopped) return;
     state.stopped = true;
-    state.owner?.[SESSION_STOPPED](session);
-  }
-
-  /**
-   * A record whose times lie in the future (beyond what clock skew between instances explains) or run
-   * backwards would never expire: it was not written by this library, so it is treated as unreadable.
-   */
-  private plausible(record: SessionRecord, now: number): SessionRecord {
-    if (record.startedAt > now + MAX_CLOCK_SKEW_MS || record.lastAccessedAt > now + MAX_CLOCK_SKEW_MS) {
-      throw new SessionSerializationError('stored session record has times in the future');
-    }
-    if (record.lastAccessedAt < record.startedAt) {
-      throw new SessionSerializationError('stored session record was last accessed before it started');
-    }
-    return record;
-  }
-
-  /** Timeouts in force: the record's own, but never longer than the current configuration allows. */
-  private expiryOf(record: SessionRecord, now: number): SessionExpiryReason | null {
-    if (now - record.startedAt > this.absoluteTimeoutOf(record)) return 'absolute';
-    if (now - record.lastAccessedAt > this.idleTimeoutOf(record)) return 'idle';
-    return null;
-  }
-
-  /** @internal The idle timeout enforced for a record: its own, capped by the configuration. */
-  idleTimeoutOf(record: SessionRecord): number {
-    return Math.min(record.idleTimeoutMs, this.config.idleTimeoutMs);
-  }
-
-  /** @internal The absolute timeout enforced for a record: its own, capped by the configuration. */
-  absoluteTimeoutOf(record: SessionRecord): number {
-    return Math.min(record.absoluteTimeoutMs, this.config.absoluteTimeoutMs);
-  }
-
-  /** @internal When a record expires unless accessed again, epoch ms. */
-  expiresAtOf(record: SessionRecord): number {
-    return Math.min(
-      record.startedAt + this.absoluteTimeoutOf(record),
-      record.lastAccessedAt + this.idleTimeoutOf(record),
-    );
-  }
-
-  /** Store TTL: until the session would expire, plus the grace that lets a late request report the expiry. */
-  private ttlOf(record: SessionRecord, now: number): number {
-    return Math.max(this.expiresAtOf(record) - now, 0) + this.config.expiredRecordGraceMs + 1;
+    state.owner?.sessionStopped(session);
   }
 
   /** Removes an expired record; only the caller whose delete removed it emits `expired` (exactly once). */
-  private async expire(id: string, record: SessionRecord, reason: SessionExpiryReason, now: number) {
-    const removed = await this.call('delete', () => this.store.delete(id));
-    if (removed) {
-      this.events.publish(
-        YOSAI_SESSION_EXPIRED,
-        new SessionExpiredEvent(id, record.identifiers, reason, now),
-      );
+  private async expire(id: string, record: SessionRecord, reason: SessionExpiryReason) {
+    if (await this.store.delete(id)) this.notify({ type: 'expired', id, record, reason });
+  }
+
+  /** A record the store removed by itself (its TTL passed): the same `expired` event a read would have caused. */
+  private expiredInStore(id: string, raw: string): void {
+    let record: SessionRecord;
+    try {
+      record = this.codec.decode(raw);
+    } catch {
+      return; // not a record of ours (or a newer release's): nothing to report
     }
+    this.codec.forget(raw);
+    const at = Math.max(this.now(), this.policy.expiresAtOf(record) + 1);
+    this.notify({ type: 'expired', id, record, reason: this.policy.expiryOf(record, at) ?? 'idle' });
   }
 
   /** A record that cannot be read back is treated as no session: removed and logged (without the token). */
   private async discard(id: string, error: unknown) {
-    const why = error instanceof SessionSerializationError ? error.message : String(error);
+    const why = error instanceof Error ? error.message : String(error);
     this.logger.warn(`Discarded an unreadable session record (session ${id}): ${why}`);
-    await this.call('delete', () => this.store.delete(id));
+    await this.store.delete(id);
   }
 
-  /**
-   * Runs one store operation with the store timeout, turning every failure into SessionStoreError.
-   * This is on every request, so it arms no timer of its own: the call joins `inFlight`, and one shared
-   * watchdog timer (running only while calls are in flight) fails those past their deadline. A call that
-   * never answers fails after storeTimeoutMs, and at most storeTimeoutMs / 8 later (the watchdog's period).
-   */
-  private call<T>(operation: string, fn: () => Promise<T>): Promise<T>;
-  /** The same, handing the answer to `then` inside the store's own callback (one promise less per request). */
-  private call<T, R>(operation: string, fn: () => Promise<T>, then: (value: T) => R | Promise<R>): Promise<R>;
-  private call<T, R>(
-    operation: string,
-    fn: () => Promise<T>,
-    then?: (value: T) => R | Promise<R>,
-  ): Promise<R> {
-    let pending: Promise<T>;
-    try {
-      pending = fn();
-    } catch (error) {
-      return Promise.reject(toStoreError(operation, error));
-    }
-    return this.watch(operation, pending, then);
+  private now(): number {
+    return this.config.clock.now();
   }
-
-  /** {@link call} for an operation already under way. */
-  private watch<T, R>(
-    operation: string,
-    pending: Promise<T>,
-    then?: (value: T) => R | Promise<R>,
-  ): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const entry = this.inFlight.add(operation, performance.now() + this.config.storeTimeoutMs, reject);
-      this.watchdog ??= setTimeout(this.checkDeadlines, this.watchdogPeriodMs());
-      Promise.resolve(pending).then(
-        (value) => {
-          if (!this.inFlight.remove(entry)) return;
-          if (!then) {
-            resolve(value as unknown as R);
-            return;
-          }
-          try {
-            resolve(then(value));
-          } catch (error) {
-            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as `then` threw it
-            reject(error);
-          }
-        },
-        (error: unknown) => {
-          if (this.inFlight.remove(entry)) reject(toStoreError(operation, error));
-        },
-      );
-    });
-  }
-
-  private watchdogPeriodMs(): number {
-    return Math.max(1, Math.ceil(this.config.storeTimeoutMs / 8));
-  }
-
-  /** The watchdog: fails the calls past their deadline, and runs again only while calls are in flight. */
-  private readonly checkDeadlines = () => {
-    this.watchdog = undefined;
-    for (const entry of this.inFlight.overdue(performance.now())) {
-      entry.reject(
-        new SessionStoreError(
-          entry.operation,
-          `no answer within ${this.config.storeTimeoutMs} ms (storeTimeoutMs)`,
-        ),
-      );
-    }
-    if (this.inFlight.size > 0) this.watchdog = setTimeout(this.checkDeadlines, this.watchdogPeriodMs());
-  };
-}
-
-/** A store call waiting for its answer: a link of {@link InFlightList}. */
-interface InFlightCall {
-  readonly operation: string;
-  /** `performance.now()` after which the call fails with SessionStoreError. */
-  readonly deadline: number;
-  readonly reject: (error: unknown) => void;
-  prev: InFlightCall | null;
-  next: InFlightCall | null;
-  /** False once removed: an answer and the watchdog may both try, and only the first counts. */
-  linked: boolean;
-}
-
-/**
- * The calls in flight, as an intrusive doubly linked list: adding and removing (twice per store call, on every
- * request) allocate nothing beyond the entry, where a `Set` reallocates its table as it grows and shrinks.
- */
-class InFlightList {
-  private head: InFlightCall | null = null;
-  size = 0;
-
-  add(operation: string, deadline: number, reject: (error: unknown) => void): InFlightCall {
-    const entry: InFlightCall = { operation, deadline, reject, prev: null, next: this.head, linked: true };
-    if (this.head) this.head.prev = entry;
-    this.head = entry;
-    this.size++;
-    return entry;
-  }
-
-  /** Unlinks the entry; false when it was already removed. */
-  remove(entry: InFlightCall): boolean {
-    if (!entry.linked) return false;
-    entry.linked = false;
-    if (entry.prev) entry.prev.next = entry.next;
-    else this.head = entry.next;
-    if (entry.next) entry.next.prev = entry.prev;
-    entry.prev = entry.next = null;
-    this.size--;
-    return true;
-  }
-
-  /** Removes and returns the entries whose deadline is not after `now`. */
-  overdue(now: number): InFlightCall[] {
-    const out: InFlightCall[] = [];
-    for (let entry = this.head; entry;) {
-      const next = entry.next;
-      if (entry.deadline <= now && this.remove(entry)) out.push(entry);
-      entry = next;
-    }
-    return out;
-  }
-}
-
-function toStoreError(operation: string, error: unknown): YosaiError {
-  if (error instanceof YosaiError) return error; // SessionStoreError included
-  return new SessionStoreError(operation, error instanceof Error ? error.message : String(error), {
-    cause: error,
-  });
-}
-
-/** Random wait (jittered, growing with the attempt, at most 16 ms) before retrying a lost compare-and-set. */
-function conflictPause(attempt: number): Promise<void> {
-  const ms = Math.random() * Math.min(2 ** attempt, 16);
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function checkKey(key: string): string {

@@ -1,19 +1,4 @@
-import { RECORD_VERSION } from '../yosai.internal-constants.js';
 import { SessionSerializationError } from '../errors/yosai.errors.js';
-
-/** What the store holds for one session (internal; the on-disk form is a versioned JSON envelope). */
-export interface SessionRecord {
-  startedAt: number;
-  lastAccessedAt: number;
-  idleTimeoutMs: number;
-  absoluteTimeoutMs: number;
-  host: string | null;
-  /** Primary identifier first; null for a guest session. */
-  identifiers: string[] | null;
-  authenticated: boolean;
-  /** Attribute values in their encoded (JSON-safe, tagged) form. */
-  attributes: Record<string, unknown>;
-}
 
 /*
  * Attribute values are JSON with two additions, so that what goes in comes out:
@@ -36,7 +21,10 @@ function refuse(path: string, what: string): never {
   );
 }
 
-/** Encodes one attribute value, or throws `SessionSerializationError` naming the path at fault. */
+/**
+ * Encodes one attribute value the app asked to store, or throws `SessionSerializationError` naming the path at
+ * fault (a programming error in the app: nothing is written).
+ */
 export function encodeValue(value: unknown, path: string, ancestors: object[] = []): unknown {
   switch (typeof value) {
     case 'string':
@@ -96,74 +84,4 @@ export function decodeValue(value: unknown): unknown {
   for (const key of keys)
     defineEntry(out, key.startsWith('$') ? key.slice(1) : key, decodeValue(object[key]));
   return out;
-}
-
-/*
- * The stored envelope (version 1) uses one- and two-letter field names: a record is kept once per live session
- * (in memory, or in Redis), and the long names were about 90 of its ~200 characters.
- *   v  format version          s  startedAt (epoch ms)      l  lastAccessedAt (epoch ms)
- *   i  idleTimeoutMs           x  absoluteTimeoutMs         h  host (string | null)
- *   u  identifiers (string[] | null)   au  authenticated (boolean)   at  attributes (encoded values)
- */
-
-/** Serialises a record into the versioned envelope the store holds. */
-export function encodeRecord(record: SessionRecord): string {
-  return JSON.stringify({
-    v: RECORD_VERSION,
-    s: record.startedAt,
-    l: record.lastAccessedAt,
-    i: record.idleTimeoutMs,
-    x: record.absoluteTimeoutMs,
-    h: record.host,
-    u: record.identifiers,
-    au: record.authenticated,
-    at: record.attributes,
-  });
-}
-
-const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-
-/**
- * Reads a stored envelope back.
- * @throws SessionSerializationError when the value is not a record this version can read.
- */
-export function decodeRecord(raw: string): SessionRecord {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new SessionSerializationError('stored session record is not valid JSON');
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new SessionSerializationError('stored session record is not an object');
-  }
-  const r = parsed as Record<string, unknown>;
-  if (r.v !== RECORD_VERSION) {
-    throw new SessionSerializationError(
-      // Only a numeric version is quoted: stored content never reaches the log (it may be huge, or secret).
-      `stored session record has version ${typeof r.v === 'number' ? r.v : `of type ${typeof r.v}`}; this version reads ${RECORD_VERSION}`,
-    );
-  }
-  const ok =
-    isTime(r.s) &&
-    isTime(r.l) &&
-    isTime(r.i) &&
-    isTime(r.x) &&
-    (r.h === null || typeof r.h === 'string') &&
-    (r.u === null || (Array.isArray(r.u) && r.u.every((i) => typeof i === 'string'))) &&
-    typeof r.au === 'boolean' &&
-    !!r.at &&
-    typeof r.at === 'object' &&
-    !Array.isArray(r.at);
-  if (!ok) throw new SessionSerializationError('stored session record has missing or mistyped fields');
-  return {
-    startedAt: r.s as number,
-    lastAccessedAt: r.l as number,
-    idleTimeoutMs: r.i as number,
-    absoluteTimeoutMs: r.x as number,
-    host: r.h as string | null,
-    identifiers: r.u as string[] | null,
-    authenticated: r.au as boolean,
-    attributes: r.at as Record<string, unknown>,
-  };
 }

@@ -11,7 +11,7 @@ import {
   REDIS_URL,
 } from '../../test/support/redis.js';
 import { SessionStoreError } from '../errors/yosai.errors.js';
-import { tokenOf } from '../session/session.internals.js';
+import { tokenOf } from '../session/session.js';
 import { CacheManagerSessionStore } from './cache-manager-session.store.js';
 import { contractId, sessionStoreContract } from './session-store.contract.js';
 import { SessionStore } from './session.store.js';

@@ -1,16 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Authenticator } from '../auth/authenticator.js';
-import {
-  TokenTransport,
-  type HttpRequestLike,
-  type PresentedToken,
-  type TokenSink,
-} from '../http/token-transport.js';
+import { andThen } from '../common/maybe-promise.js';
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
 import { SessionManager, type SessionResolution } from '../session/session.manager.js';
 import { YosaiEventPublisher } from '../session/yosai-event.publisher.js';
 import { YOSAI_CONFIG } from '../yosai.internal-constants.js';
 import { Subject, type SubjectContext } from './subject.js';
+import { TokenSource, type HttpRequestLike, type PresentedToken, type TokenSink } from './token-source.js';
 
 /** Options of {@link SubjectFactory.fromToken}. */
 export interface SubjectFromTokenOptions {
@@ -38,7 +34,7 @@ export class SubjectFactory {
     private readonly manager: SessionManager,
     authenticator: Authenticator,
     events: YosaiEventPublisher,
-    private readonly transport: TokenTransport,
+    private readonly tokens: TokenSource,
     @Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig,
   ) {
     this.context = { manager, authenticator, events, now: () => config.clock.now() };
@@ -58,23 +54,22 @@ export class SubjectFactory {
   }
 
   /**
-   * {@link fromRequest} without a promise when none is needed: a request without a token gives its guest
-   * Subject synchronously (no store access, no microtask), as `YosaiGuard` uses it on every request.
-   * @internal
+   * @internal {@link fromRequest}, answered at once when the manager answers at once (no token, or a store in this
+   * process's memory). `YosaiGuard` uses it on every request.
    */
   subjectOfRequest(
     request: HttpRequestLike,
     response?: unknown,
-    presented: PresentedToken = this.transport.extract(request),
+    presented: PresentedToken = this.tokens.extract(request),
   ): Subject | Promise<Subject> {
-    const sink = new ResponseSink(this.transport, request, response as never, presented);
+    const sink = new ResponseSink(this.tokens, request, response, presented);
     // The client address is read only if a session starts: Express's `req.ip` runs proxy-addr on every read.
     return this.make(presented.presented ? (presented.token ?? UNUSABLE) : null, sink, request, undefined);
   }
 
   /** The token a request presents by cookie and/or header, as configured (no store access). */
   extractToken(request: HttpRequestLike): PresentedToken {
-    return this.transport.extract(request);
+    return this.tokens.extract(request);
   }
 
   /** The Subject for a bare token (or none). Same rules as {@link fromRequest}. */
@@ -86,17 +81,15 @@ export class SubjectFactory {
     return this.make(token ?? null, sink, undefined, options.host ?? null);
   }
 
-  /**
-   * The Subject for a token, synchronously when the manager answers synchronously (no token, or a store in
-   * this process's memory), otherwise in a promise.
-   */
   private make(
     token: string | null,
     sink: TokenSink | undefined,
     request: HttpRequestLike | undefined,
     host: string | null | undefined,
   ): Subject | Promise<Subject> {
-    return this.manager.resolveNow(token, (resolution) => this.subjectFor(resolution, sink, request, host));
+    return andThen(this.manager.lookup(token), (resolution) =>
+      this.subjectFor(resolution, sink, request, host),
+    );
   }
 
   private subjectFor(
@@ -106,23 +99,32 @@ export class SubjectFactory {
     host: string | null | undefined,
   ): Subject | Promise<Subject> {
     const session = resolution.status === 'valid' ? resolution.session : null;
-    if (resolution.status !== 'valid' && resolution.status !== 'none') sink?.clear();
-    const subject = new Subject(this.context, session, resolution.status, sink, request, host);
+    // A token that no longer works is cleared at the client; one whose record a newer release wrote is kept.
+    if (!session && resolution.status !== 'none' && !(resolution.status === 'unknown' && resolution.newer)) {
+      sink?.clear();
+    }
+    const subject = Subject.create(this.context, {
+      session,
+      resolution: resolution.status,
+      sink,
+      request,
+      host,
+    });
     return !session && this.config.eagerSessions ? subject.getSession().then(() => subject) : subject;
   }
 }
 
 /**
- * The token sink of one HTTP exchange. Made per request, so it is one small object; the transport's sink
- * (closures over the response) is built only when a token is actually issued or cleared.
+ * The token sink of one HTTP exchange: the transport's sink (closures over the response) is built only when a
+ * token is actually issued or cleared, which most requests never do.
  */
 class ResponseSink implements TokenSink {
   private sink: TokenSink | undefined;
 
   constructor(
-    private readonly transport: TokenTransport,
+    private readonly tokens: TokenSource,
     private readonly request: HttpRequestLike,
-    private readonly response: Parameters<TokenTransport['sinkFor']>[1],
+    private readonly response: unknown,
     private readonly presented: PresentedToken,
   ) {}
 
@@ -135,6 +137,6 @@ class ResponseSink implements TokenSink {
   }
 
   private target(): TokenSink {
-    return (this.sink ??= this.transport.sinkFor(this.request, this.response, this.presented));
+    return (this.sink ??= this.tokens.sinkFor(this.request, this.response, this.presented));
   }
 }

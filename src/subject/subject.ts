@@ -1,19 +1,29 @@
 import type { Authenticator } from '../auth/authenticator.js';
 import type { UsernamePasswordToken } from '../auth/username-password.token.js';
-import type { TokenSink } from '../http/token-transport.js';
 import { LoginSucceededEvent } from '../session/session.events.js';
-import { SESSION_STOPPED, stateOf, tokenOf } from '../session/session.internals.js';
-import type { SessionManager, SessionResolution } from '../session/session.manager.js';
+import type { IssuedSession, SessionManager, SessionResolution } from '../session/session.manager.js';
 import type { Session } from '../session/session.js';
 import type { YosaiEventPublisher } from '../session/yosai-event.publisher.js';
 import { YOSAI_LOGIN_SUCCEEDED } from '../yosai.constants.js';
+import type { TokenSink } from './token-source.js';
 
-/** @internal What a Subject needs from the module. */
+/** What a Subject needs from the module (not exported from the package). */
 export interface SubjectContext {
   readonly manager: SessionManager;
   readonly authenticator: Authenticator;
   readonly events: YosaiEventPublisher;
   readonly now: () => number;
+}
+
+/** How a Subject starts (not exported from the package). */
+export interface SubjectInit {
+  readonly session: Session | null;
+  readonly resolution: SessionResolution['status'];
+  readonly sink?: TokenSink;
+  /** Where the client address is read from, only if a session starts. */
+  readonly request?: { readonly ip?: string };
+  /** The client address for a session this Subject starts; when undefined it is read from `request.ip`. */
+  readonly host?: string | null;
 }
 
 const NO_SINK: TokenSink = { issue() {}, clear() {} };
@@ -35,25 +45,18 @@ export class Subject {
   /** Set while the session is being replaced: the old one stopping must not clear the client's token. */
   #replacing = false;
 
-  /**
-   * @internal Made by `SubjectFactory`. Positional, not an options object: on every request, one object less.
-   * @param host The client address for a session this Subject starts; when undefined it is read from
-   *   `request.ip`, and only if a session starts.
-   */
-  constructor(
-    context: SubjectContext,
-    session: Session | null,
-    resolution: SessionResolution['status'],
-    sink?: TokenSink,
-    request?: { readonly ip?: string },
-    host?: string | null,
-  ) {
+  private constructor(context: SubjectContext, init: SubjectInit) {
     this.#context = context;
-    this.#sink = sink ?? NO_SINK;
-    this.#host = host;
-    this.#request = request;
-    this.#resolution = resolution;
-    if (session) this.#bind(session);
+    this.#sink = init.sink ?? NO_SINK;
+    this.#host = init.host;
+    this.#request = init.request;
+    this.#resolution = init.resolution;
+    if (init.session) this.#bind(init.session);
+  }
+
+  /** @internal Subjects are made by `SubjectFactory`. */
+  static create(context: SubjectContext, init: SubjectInit): Subject {
+    return new Subject(context, init);
   }
 
   /** Identifiers of the user, primary first; empty for a guest. */
@@ -68,8 +71,7 @@ export class Subject {
 
   /** True when the user logged in during the current session. */
   get isAuthenticated(): boolean {
-    const session = this.#live();
-    return !!session && stateOf(session).record.authenticated;
+    return this.#live()?.isAuthenticated ?? false;
   }
 
   /**
@@ -89,13 +91,12 @@ export class Subject {
    * The Subject's session. With `create` (the default) a guest session is started when there is none:
    * one store write, and the token is sent with this response. With `create = false`, null instead.
    */
+  getSession(create?: true): Promise<Session>;
+  getSession(create: boolean): Promise<Session | null>;
   async getSession(create = true): Promise<Session | null> {
     const current = this.#live();
     if (current || !create) return current;
-    const session = await this.#context.manager.start({ host: this.#clientHost() });
-    this.#bind(session);
-    this.#sink.issue(tokenOf(session));
-    return session;
+    return this.#adopt(await this.#context.manager.startSession({ host: this.#clientHost() }));
   }
 
   /**
@@ -108,11 +109,11 @@ export class Subject {
     const account = await this.#context.authenticator.authenticate(token);
     const identity = { identifiers: [...account.identifiers], authenticated: true };
     const current = this.#live();
-    const next = current
-      ? await this.#replace(current, identity)
-      : await this.#context.manager.start({ host: this.#clientHost(), ...identity });
-    this.#bind(next);
-    this.#sink.issue(tokenOf(next));
+    const next = this.#adopt(
+      current
+        ? await this.#replace(current, identity)
+        : await this.#context.manager.startSession({ host: this.#clientHost(), ...identity }),
+    );
     this.#context.events.publish(
       YOSAI_LOGIN_SUCCEEDED,
       new LoginSucceededEvent(next.id, identity.identifiers, this.#context.now()),
@@ -126,14 +127,13 @@ export class Subject {
    */
   async regenerateSession(): Promise<Session> {
     const current = this.#live();
-    if (!current) return (await this.getSession())!;
-    const next = await this.#replace(current, {
-      identifiers: current.identifiers,
-      authenticated: stateOf(current).record.authenticated,
-    });
-    this.#bind(next);
-    this.#sink.issue(tokenOf(next));
-    return next;
+    if (!current) return this.getSession();
+    return this.#adopt(
+      await this.#replace(current, {
+        identifiers: current.identifiers,
+        authenticated: current.isAuthenticated,
+      }),
+    );
   }
 
   /**
@@ -152,7 +152,7 @@ export class Subject {
   ) {
     this.#replacing = true;
     try {
-      return await this.#context.manager.replace(current, identity);
+      return await this.#context.manager.replaceSession(current, identity);
     } finally {
       this.#replacing = false;
     }
@@ -165,16 +165,23 @@ export class Subject {
 
   #live(): Session | null {
     const session = this.#session;
-    return session && !stateOf(session).stopped ? session : null;
+    return session && !session.isStopped ? session : null;
+  }
+
+  /** Holds a session just started or replaced, and sends its token to the client. */
+  #adopt(issued: IssuedSession): Session {
+    this.#bind(issued.session);
+    this.#sink.issue(issued.token);
+    return issued.session;
   }
 
   #bind(session: Session) {
     this.#session = session;
-    stateOf(session).owner = this;
+    this.#context.manager.own(session, this);
   }
 
-  /** @internal Told by the manager, once, when a session this Subject holds has stopped. */
-  [SESSION_STOPPED](session: Session): void {
+  /** @internal Told by the life cycle, once, when a session this Subject holds has stopped. */
+  sessionStopped(session: Session): void {
     if (this.#session !== session) return;
     this.#session = null;
     if (!this.#replacing) this.#sink.clear();

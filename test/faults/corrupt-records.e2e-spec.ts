@@ -33,7 +33,8 @@ export const CORRUPT: [string, string][] = [
   ['empty string', ''],
   ['truncated JSON', validJson.slice(0, Math.floor(validJson.length / 2))],
   ['truncated by one byte', validJson.slice(0, -1)],
-  ['future schema version (v: 2)', withField({ v: 2 })],
+  ['unknown older schema version (v: 0)', withField({ v: 0 })],
+  ['fractional schema version (v: 1.5)', withField({ v: 1.5 })],
   ['schema version as string', withField({ v: '1' })],
   ['no schema version', without('v')],
   ['startedAt as a date string', withField({ s: new Date(NOW).toISOString() })],
@@ -191,6 +192,24 @@ describe.each(targets)('corrupt records ($name store)', (target) => {
       }
     },
   );
+
+  it('a record of a newer schema version (a newer release, rolling deploy) → guest, record and cookie kept, no log', async () => {
+    if (!run) return;
+    for (const path of ['/whoami', '/protected']) {
+      const token = randomBytes(32).toString('base64url');
+      const id = idOf(token);
+      const newer = withField({ v: 2 });
+      await kit.write(id, newer);
+      logger.clear();
+      const res = await send(port, { path, headers: { cookie: `sid=${token}` } });
+      expect(res.status).toBe(path === '/whoami' ? 200 : 401);
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(await kit.exists(id)).toBe(true);
+      expect(
+        logger.lines.filter((l) => l.level !== 'log' && l.level !== 'debug' && l.level !== 'verbose'),
+      ).toEqual([]);
+    }
+  });
 
   it('a record with "__proto__" attributes is read without polluting prototypes', async () => {
     if (!run) return;

@@ -112,7 +112,7 @@ describe.each(targets)('races (%s store, two instances)', (kind) => {
   async function newSession(): Promise<string> {
     let token = '';
     const s = await p.sa.fromToken(null, { onToken: (t) => (token = t ?? '') });
-    await (await s.getSession())!.setAttribute('cart', [1, 2]);
+    await (await s.getSession()).setAttribute('cart', [1, 2]);
     return token;
   }
 

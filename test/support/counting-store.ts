@@ -1,5 +1,4 @@
-import { SessionStore } from '../../src/index.js';
-import { FAST_READ, fastReadOf, type FastRead } from '../../src/store/session.store.js';
+import { SessionStore, type StoredValue } from '../../src/index.js';
 
 /** Operation counts of a {@link CountingStore}. */
 export interface StoreCounts {
@@ -19,7 +18,7 @@ export class CountingStore extends SessionStore {
   readonly reads: string[] = [];
 
   /**
-   * @param options.sync Offer the inner store's fast read (counted as a `get`) when it has one: synchronous on the
+   * @param options.sync Offer the inner store's `readNow` (counted as a `get`) when it has one: synchronous on the
    *   in-memory store; `false` makes every read go through the asynchronous `get`.
    */
   constructor(
@@ -27,14 +26,18 @@ export class CountingStore extends SessionStore {
     options: { sync?: boolean } = {},
   ) {
     super();
-    const read = options.sync === false ? undefined : fastReadOf(inner);
-    if (read) {
-      (this as unknown as Record<typeof FAST_READ, FastRead>)[FAST_READ] = (id) => {
+    const readNow = options.sync === false ? undefined : inner.readNow?.bind(inner);
+    if (readNow) {
+      this.readNow = (id: string): StoredValue | Promise<StoredValue> => {
         this.counts.get++;
         this.reads.push(id);
-        return read(id);
+        return readNow(id);
       };
     }
+    const onExpired = inner.onExpired?.bind(inner);
+    if (onExpired) this.onExpired = onExpired;
+    const ready = inner.ready?.bind(inner);
+    if (ready) this.ready = ready;
   }
 
   /** Total number of operations so far. */

@@ -109,9 +109,9 @@ class TestController {
     @Body() body: { username: string; password: string },
   ) {
     const guest = await subject.getSession();
-    await guest!.setAttribute('before', 'login');
+    await guest.setAttribute('before', 'login');
     await subject.login(new UsernamePasswordToken(body.username, body.password));
-    return { guestSessionId: guest!.id, sessionId: subject.session?.id };
+    return { guestSessionId: guest.id, sessionId: subject.session?.id };
   }
 
   @Post('logout')
@@ -128,8 +128,8 @@ class TestController {
     @Body() body: { value: unknown },
   ) {
     const session = await subject.getSession();
-    await session!.setAttribute(key, body.value);
-    return { sessionId: session!.id };
+    await session.setAttribute(key, body.value);
+    return { sessionId: session.id };
   }
 
   @Get('attr/:key')

@@ -1,0 +1,121 @@
+import { SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
+import type { MaybePromise } from '../common/maybe-promise.js';
+import type { SessionStore, StoredValue } from '../store/session.store.js';
+
+/** A store call waiting for its answer. */
+interface InFlightCall {
+  readonly operation: string;
+  /** `performance.now()` after which the call fails with SessionStoreError. */
+  readonly deadline: number;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The session store as the life cycle sees it: every call bounded by `storeTimeoutMs`, every failure (a
+ * rejection, a throw, no answer in time) turned into `SessionStoreError`, so that requests fail closed.
+ *
+ * One shared watchdog timer, running only while calls are in flight, fails the calls past their deadline, instead
+ * of a timer per call: a call that never answers fails after `storeTimeoutMs`, and at most an eighth of it later.
+ */
+export class GuardedStore {
+  private readonly inFlight = new Set<InFlightCall>();
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly store: SessionStore,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /**
+   * The read of the request path: the store's `readNow` where it has one (a store in this process's memory answers
+   * at once, without a promise), else `get`.
+   */
+  read(id: string): MaybePromise<string | undefined> {
+    if (!this.store.readNow) return this.get(id);
+    let answer: StoredValue | Promise<StoredValue>;
+    try {
+      answer = this.store.readNow(id);
+    } catch (error) {
+      return Promise.reject(toStoreError('get', error));
+    }
+    return answer instanceof Promise ? this.watch('get', answer, orUndefined) : (answer ?? undefined);
+  }
+
+  get(id: string): Promise<string | undefined> {
+    return this.call('get', () => this.store.get(id));
+  }
+
+  set(id: string, value: string, ttlMs: number): Promise<void> {
+    return this.call('set', () => this.store.set(id, value, ttlMs));
+  }
+
+  compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.call('compareAndSet', () => this.store.compareAndSet(id, expected, value, ttlMs));
+  }
+
+  delete(id: string): Promise<boolean> {
+    return this.call('delete', () => this.store.delete(id));
+  }
+
+  /** Stops the watchdog when nothing is in flight (at shutdown). */
+  close(): void {
+    if (this.inFlight.size === 0 && this.watchdog) {
+      clearTimeout(this.watchdog);
+      this.watchdog = undefined;
+    }
+  }
+
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    let pending: Promise<T>;
+    try {
+      pending = fn();
+    } catch (error) {
+      return Promise.reject(toStoreError(operation, error));
+    }
+    return this.watch(operation, pending);
+  }
+
+  private watch<T, R = T>(operation: string, pending: Promise<T>, map?: (value: T) => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const entry: InFlightCall = { operation, deadline: performance.now() + this.timeoutMs, reject };
+      this.inFlight.add(entry);
+      this.watchdog ??= setTimeout(this.checkDeadlines, this.periodMs());
+      Promise.resolve(pending).then(
+        (value) => {
+          if (this.inFlight.delete(entry)) resolve(map ? map(value) : (value as unknown as R));
+        },
+        (error: unknown) => {
+          if (this.inFlight.delete(entry)) reject(toStoreError(operation, error));
+        },
+      );
+    });
+  }
+
+  private periodMs(): number {
+    return Math.max(1, Math.ceil(this.timeoutMs / 8));
+  }
+
+  private readonly checkDeadlines = () => {
+    this.watchdog = undefined;
+    const now = performance.now();
+    for (const entry of this.inFlight) {
+      if (entry.deadline > now) continue;
+      this.inFlight.delete(entry);
+      entry.reject(
+        new SessionStoreError(entry.operation, `no answer within ${this.timeoutMs} ms (storeTimeoutMs)`),
+      );
+    }
+    if (this.inFlight.size > 0) this.watchdog = setTimeout(this.checkDeadlines, this.periodMs());
+  };
+}
+
+function orUndefined(value: StoredValue): string | undefined {
+  return value ?? undefined;
+}
+
+function toStoreError(operation: string, error: unknown): YosaiError {
+  if (error instanceof YosaiError) return error; // SessionStoreError included
+  return new SessionStoreError(operation, error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}

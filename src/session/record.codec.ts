@@ -1,0 +1,164 @@
+import { YosaiError } from '../errors/yosai.errors.js';
+import { RecordCache } from './record-cache.js';
+
+/** What the store holds for one session (internal; the stored form is a versioned JSON envelope). */
+export interface SessionRecord {
+  startedAt: number;
+  lastAccessedAt: number;
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  host: string | null;
+  /** Primary identifier first; null for a guest session. */
+  identifiers: string[] | null;
+  authenticated: boolean;
+  /** Attribute values in their encoded (JSON-safe, tagged) form. */
+  attributes: Record<string, unknown>;
+}
+
+/**
+ * A stored record that this release cannot read. Internal: the life cycle never lets it reach the app (a corrupt
+ * record is discarded and logged; a record of a newer release is left alone).
+ */
+export class UnreadableRecordError extends YosaiError {
+  constructor(
+    message: string,
+    /** True when a newer release wrote it: it must be left in the store, not deleted. */
+    readonly newer = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads the fields of one envelope version into a record, or throws {@link UnreadableRecordError}. */
+export type RecordReader = (envelope: Record<string, unknown>) => SessionRecord;
+
+/** One version of the stored envelope. */
+export interface RecordFormat {
+  readonly version: number;
+  encode(record: SessionRecord): string;
+  read: RecordReader;
+}
+
+/*
+ * Version 1 of the envelope uses one- and two-letter field names: a record is kept once per live session (in
+ * memory, or in Redis), and long names were close to half of a small record.
+ *   v  format version          s  startedAt (epoch ms)      l  lastAccessedAt (epoch ms)
+ *   i  idleTimeoutMs           x  absoluteTimeoutMs         h  host (string | null)
+ *   u  identifiers (string[] | null)   au  authenticated (boolean)   at  attributes (encoded values)
+ */
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+export const RECORD_FORMAT_V1: RecordFormat = {
+  version: 1,
+  encode: (record) =>
+    JSON.stringify({
+      v: 1,
+      s: record.startedAt,
+      l: record.lastAccessedAt,
+      i: record.idleTimeoutMs,
+      x: record.absoluteTimeoutMs,
+      h: record.host,
+      u: record.identifiers,
+      au: record.authenticated,
+      at: record.attributes,
+    }),
+  read: (r) => {
+    const ok =
+      isTime(r.s) &&
+      isTime(r.l) &&
+      isTime(r.i) &&
+      isTime(r.x) &&
+      (r.h === null || typeof r.h === 'string') &&
+      (r.u === null || (Array.isArray(r.u) && r.u.every((i) => typeof i === 'string'))) &&
+      typeof r.au === 'boolean' &&
+      !!r.at &&
+      typeof r.at === 'object' &&
+      !Array.isArray(r.at);
+    if (!ok) throw new UnreadableRecordError('stored session record has missing or mistyped fields');
+    return {
+      startedAt: r.s as number,
+      lastAccessedAt: r.l as number,
+      idleTimeoutMs: r.i as number,
+      absoluteTimeoutMs: r.x as number,
+      host: r.h as string | null,
+      identifiers: r.u as string[] | null,
+      authenticated: r.au as boolean,
+      attributes: r.at as Record<string, unknown>,
+    };
+  },
+};
+
+/**
+ * Encodes records in the current envelope version and reads that version and the previous ones it lists, so
+ * that during a rolling deploy each release reads what the other writes. A record of a version newer than any it
+ * knows is reported as `newer`: the caller treats it as no session and leaves it in the store, so an older
+ * release never deletes the sessions of a newer one.
+ *
+ * Decoded records are kept by their exact stored string (see {@link RecordCache}); they are frozen, as they are
+ * shared between requests.
+ */
+export class RecordCodec {
+  private readonly readers = new Map<number, RecordReader>();
+  private readonly newest: number;
+  private readonly cache: RecordCache;
+
+  constructor(
+    private readonly current: RecordFormat = RECORD_FORMAT_V1,
+    previous: readonly RecordFormat[] = [],
+    cache = new RecordCache(),
+  ) {
+    for (const format of [current, ...previous]) this.readers.set(format.version, format.read);
+    this.newest = Math.max(...this.readers.keys());
+    this.cache = cache;
+  }
+
+  /** The envelope version this codec writes. */
+  get version(): number {
+    return this.current.version;
+  }
+
+  /** Serialises a record into the current envelope version, and keeps it decoded for the next read. */
+  encode(record: SessionRecord): { raw: string; record: SessionRecord } {
+    const raw = this.current.encode(record);
+    return { raw, record: this.cache.remember(raw, record) };
+  }
+
+  /**
+   * The record stored as `raw` (frozen; shared).
+   * @throws UnreadableRecordError when it is not a record this release can read (`newer` when a newer one wrote it).
+   */
+  decode(raw: string): SessionRecord {
+    return this.cache.get(raw) ?? this.cache.remember(raw, this.parse(raw));
+  }
+
+  /** Drops the decoded copy of a record that no longer exists. */
+  forget(raw: string): void {
+    this.cache.forget(raw);
+  }
+
+  private parse(raw: string): SessionRecord {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new UnreadableRecordError('stored session record is not valid JSON');
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new UnreadableRecordError('stored session record is not an object');
+    }
+    const envelope = parsed as Record<string, unknown>;
+    const version = envelope.v;
+    const read = typeof version === 'number' ? this.readers.get(version) : undefined;
+    if (read) return read(envelope);
+    // Only a numeric version is quoted: stored content never reaches the log (it may be huge, or secret).
+    if (typeof version === 'number' && Number.isInteger(version) && version > this.newest) {
+      throw new UnreadableRecordError(
+        `stored session record has version ${version}, newer than this release reads (${this.newest})`,
+        true,
+      );
+    }
+    throw new UnreadableRecordError(
+      `stored session record has version ${typeof version === 'number' ? version : `of type ${typeof version}`}; this release reads ${[...this.readers.keys()].join(', ')}`,
+    );
+  }
+}

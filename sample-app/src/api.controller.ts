@@ -94,7 +94,7 @@ export class ApiController {
     ) {
       throw new BadRequestException(`A session holds at most ${LIMITS.attributesPerSession} attributes`);
     }
-    const session = (await subject.getSession());
+    const session = await subject.getSession();
     await session.setAttribute(key, value);
   }
 

@@ -107,7 +107,7 @@ describe('session events through a real EventEmitterModule listener', () => {
       host: '198.51.100.1',
       onToken: (t) => t && tokens.push(t),
     });
-    const guest = (await subject.getSession());
+    const guest = await subject.getSession();
     h.events.clear();
     h.clock.advance(1000);
 
@@ -232,7 +232,7 @@ describe('session events through a real EventEmitterModule listener', () => {
   it('the module works without EventEmitterModule', async () => {
     await boot({ withoutEvents: true });
     const subject = await h.subjects.fromToken(null, { onToken: (t) => t && tokens.push(t) });
-    const guest = (await subject.getSession());
+    const guest = await subject.getSession();
     await guest.setAttribute('cart', [1]);
     await subject.login(new UsernamePasswordToken('walter', USERS.walter));
     const user = subject.session!;

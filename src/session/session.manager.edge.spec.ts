@@ -156,7 +156,7 @@ describe('SessionManager edge cases', () => {
     try {
       let token: string | null = null;
       const made = await before.subjects.fromToken(null, { onToken: (t) => (token = t) });
-      const session = (await made.getSession());
+      const session = await made.getSession();
       expect(session.idleTimeoutMs).toBe(60 * 60_000);
       expect(session.expiresAt).toBe(clock.now() + 60 * 60_000);
 

@@ -119,7 +119,7 @@ describe('session state machine vs reference model (fast-check)', () => {
     t.events.clear();
     let token = '';
     const first = await subjects.fromToken(null, { onToken: (tk) => (token = tk ?? '') });
-    const held = (await first.getSession()); // e.g. kept by a WebSocket gateway since its handshake
+    const held = await first.getSession(); // e.g. kept by a WebSocket gateway since its handshake
     for (let i = 0; i < 3; i++) {
       clock.advance(CONFIG.idleTimeoutMs / 2);
       expect((await subjects.fromToken(token)).tokenStatus).toBe('valid'); // other requests touch it

@@ -132,6 +132,15 @@ class TestController {
     return { sessionId: session.id };
   }
 
+  /** A programming error on purpose: a Map is not storable (as when an app stores a class instance). */
+  @Put('attr-unstorable')
+  @HttpCode(200)
+  async setUnstorable(@CurrentSubject() subject: Subject) {
+    const session = await subject.getSession();
+    await session.setAttribute('secret-path', { inner: new Map([['a', 1]]) });
+    return { sessionId: session.id };
+  }
+
   @Get('attr/:key')
   getAttr(@CurrentSubject() subject: Subject, @Param('key') key: string) {
     const value = subject.session?.getAttribute(key);

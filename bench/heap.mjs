@@ -18,7 +18,10 @@ function settledHeap() {
 async function ours() {
   const { Module } = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
-  const { CacheManagerSessionStore, SessionManager, YosaiModule } = await import('nestjs-yosai');
+  // BENCH_LIBRARY: a baseline build of the library (see bench/server.mjs), else the package's own dist/.
+  const { CacheManagerSessionStore, SessionManager, YosaiModule } = await import(
+    process.env.BENCH_LIBRARY || 'nestjs-yosai'
+  );
   const store = CacheManagerSessionStore.inMemory();
   class HeapModule {}
   Module({ imports: [YosaiModule.forRoot({ store, idleTimeoutMs: IDLE_MS, cookie: { secure: false } })] })(

@@ -1,6 +1,10 @@
 // One benchmark scenario as its own server process: `node bench/server.mjs <scenario> <redisUrl>`.
 // Prints one line `READY {"port":…,"pid":…,"cookie":…}` on stdout when it listens on 127.0.0.1.
 // Plain ESM without a TypeScript step: Nest decorators are applied by hand.
+//
+// The library comes from `BENCH_LIBRARY` (a module specifier or file URL) when set, else from the package itself
+// (`dist/`): a `<scenario>-before` twin runs the same scenario on a baseline build made by bench/run.mjs. Only
+// public API that the v0.1 line and the redesign both keep is used here, so one file serves both.
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, Req, createParamDecorator } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
@@ -8,7 +12,16 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createCache } from 'cache-manager';
 import { createKeyv } from '@keyv/redis';
-import {
+
+const [scenario, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2);
+const BEFORE = '-before';
+/** The scenario a `-before` twin repeats; the twin keeps its own name for its Redis keys. */
+const base = scenario?.endsWith(BEFORE) ? scenario.slice(0, -BEFORE.length) : scenario;
+if (base !== scenario && !process.env.BENCH_LIBRARY) {
+  // Without a baseline build the twin would measure the current library under the wrong name.
+  throw new Error(`${scenario} needs BENCH_LIBRARY (bench/run.mjs sets it from --baseline <git-ref>)`);
+}
+const {
   CacheManagerSessionStore,
   CurrentSubject,
   PasswordHasher,
@@ -18,9 +31,7 @@ import {
   UsernamePasswordToken,
   YosaiGuard,
   YosaiModule,
-} from 'nestjs-yosai';
-
-const [scenario, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2);
+} = await import(process.env.BENCH_LIBRARY || 'nestjs-yosai');
 const IDLE_MS = 30 * 60_000;
 const USER = 'bench';
 const PASSWORD = 'bench-password';
@@ -254,10 +265,10 @@ const SCENARIOS = {
 };
 
 async function main() {
-  const make = SCENARIOS[scenario];
+  const make = SCENARIOS[base];
   if (!make) throw new Error(`unknown scenario ${scenario}; one of ${Object.keys(SCENARIOS).join(', ')}`);
   const parts = await make();
-  const fastify = scenario.endsWith('-fastify');
+  const fastify = base.endsWith('-fastify');
   const app = await NestFactory.create(parts.module, fastify ? new FastifyAdapter() : new ExpressAdapter(), {
     logger: ['error'],
   });

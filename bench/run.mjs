@@ -125,6 +125,20 @@ const SCENARIOS = [
     cookie: true,
     expect: { body: '{"user":"bench"}' },
   },
+  {
+    name: 'fs-redis-fastify',
+    label: '@fastify/session + connect-redis, defaults (rolling: saved every request), valid cookie',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}', setCookie: true },
+  },
+  {
+    name: 'fs-redis-norolling-fastify',
+    label: '@fastify/session + connect-redis, rolling: false, valid cookie',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}' },
+  },
 ];
 
 /**
@@ -160,6 +174,8 @@ const MEASURE_ORDER = [
   'floor-b-fastify',
   'ours-redis-fastify',
   'floor-b-guard-fastify',
+  'fs-redis-norolling-fastify',
+  'fs-redis-fastify',
 ];
 
 const GOALS = [
@@ -232,6 +248,16 @@ const INFO_RATIOS = [
     text: 'Floor A with a no-op guard + param decorator / floor A (what Nest itself charges a guard)',
     a: 'floor-a-guard',
     b: 'floor-a',
+  },
+  {
+    text: 'Ours on Fastify, Redis, authenticated / @fastify/session + connect-redis, defaults',
+    a: 'ours-redis-fastify',
+    b: 'fs-redis-fastify',
+  },
+  {
+    text: 'Ours on Fastify, Redis, authenticated / @fastify/session + connect-redis, rolling: false',
+    a: 'ours-redis-fastify',
+    b: 'fs-redis-norolling-fastify',
   },
   { text: 'Guest / floor A with a no-op guard + param decorator', a: 'ours-guest', b: 'floor-a-guard' },
   {

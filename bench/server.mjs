@@ -121,21 +121,32 @@ async function floorB({ guard = false } = {}) {
   return { module: moduleOf({ controllers: [C] }), close };
 }
 
-// ---------------------------------------------------------------- express-session
+// ---------------------------------------------------------------- express-session, @fastify/session
+/** connect-redis over node-redis: the store express-session users pick, and one @fastify/session accepts. */
+async function connectRedis() {
+  const { RedisStore } = await import('connect-redis');
+  const { createClient } = await import('redis');
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  return {
+    store: new RedisStore({ client, prefix: KEY_PREFIX }),
+    close: () => client.close?.() ?? client.quit(),
+  };
+}
+
+/** Logs in over HTTP (`GET /login`) and returns the session cookie it set, as a `Cookie` header value. */
+async function loginCookie(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/login`);
+  const setCookie = res.headers.get('set-cookie');
+  if (!setCookie) throw new Error(`${scenario}: login set no cookie`);
+  return setCookie.split(';')[0];
+}
+
+const UNAUTHENTICATED = '{"message":"Authentication required"}';
+
 async function expressSession(kind) {
   const { default: session } = await import('express-session');
-  let store;
-  let close;
-  if (kind === 'redis') {
-    const { RedisStore } = await import('connect-redis');
-    const { createClient } = await import('redis');
-    const client = createClient({ url: redisUrl });
-    await client.connect();
-    store = new RedisStore({ client, prefix: KEY_PREFIX });
-    close = () => client.close?.() ?? client.quit();
-  } else {
-    store = new session.MemoryStore();
-  }
+  const { store, close } = kind === 'redis' ? await connectRedis() : { store: new session.MemoryStore() };
   class C {
     me(req) {
       return { user: req.session.user ?? null };
@@ -169,15 +180,51 @@ async function expressSession(kind) {
       app.use('/me', (req, res, next) => {
         if (req.session?.user) return next();
         res.statusCode = 401;
-        res.end('{"message":"Authentication required"}');
+        res.end(UNAUTHENTICATED);
       });
     },
-    async cookie(port) {
-      const res = await fetch(`http://127.0.0.1:${port}/login`);
-      const setCookie = res.headers.get('set-cookie');
-      if (!setCookie) throw new Error('express-session login set no cookie');
-      return setCookie.split(';')[0];
+    cookie: loginCookie,
+    close,
+  };
+}
+
+/** @fastify/session + connect-redis; its defaults unless `options` override them (`rolling: true` saves every time). */
+async function fastifySession(options) {
+  const { default: cookiePlugin } = await import('@fastify/cookie');
+  const { default: sessionPlugin } = await import('@fastify/session');
+  const { store, close } = await connectRedis();
+  class C {
+    me(req) {
+      return { user: req.session.get('user') ?? null };
+    }
+    login(req) {
+      req.session.set('user', USER);
+      return { user: USER };
+    }
+  }
+  route(C, 'me', [Get('me')], [Req()]);
+  route(C, 'login', [Get('login')], [Req()]);
+  Controller()(C);
+  return {
+    module: moduleOf({ controllers: [C] }),
+    async setup(app) {
+      await app.register(cookiePlugin);
+      await app.register(sessionPlugin, {
+        secret: 'bench-secret-not-for-production-0123456789',
+        store,
+        cookie: { maxAge: IDLE_MS, secure: false, httpOnly: true, sameSite: 'lax' },
+        ...options,
+      });
+      // Same contract as ours: /me refuses a request without an authenticated session.
+      app
+        .getHttpAdapter()
+        .getInstance()
+        .addHook('preHandler', (req, reply, done) => {
+          if (!req.url.startsWith('/me') || req.session.get('user')) return done();
+          reply.code(401).type('application/json').send(UNAUTHENTICATED);
+        });
     },
+    cookie: loginCookie,
     close,
   };
 }
@@ -262,6 +309,8 @@ const SCENARIOS = {
   'ours-guest': () => ours('redis'),
   'ours-create': () => ours('redis'),
   'ours-redis-fastify': () => ours('redis'),
+  'fs-redis-fastify': () => fastifySession({}),
+  'fs-redis-norolling-fastify': () => fastifySession({ rolling: false }),
 };
 
 async function main() {
@@ -272,7 +321,7 @@ async function main() {
   const app = await NestFactory.create(parts.module, fastify ? new FastifyAdapter() : new ExpressAdapter(), {
     logger: ['error'],
   });
-  parts.setup?.(app);
+  await parts.setup?.(app);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
   const cookie = parts.cookie ? await parts.cookie(port, app) : null;

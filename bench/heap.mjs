@@ -18,7 +18,10 @@ function settledHeap() {
 async function ours() {
   const { Module } = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
-  const { CacheManagerSessionStore, SessionManager, YosaiModule } = await import('nestjs-yosai');
+  // BENCH_LIBRARY: a baseline build of the library (see bench/server.mjs), else the package's own dist/.
+  const { CacheManagerSessionStore, SessionManager, YosaiModule } = await import(
+    process.env.BENCH_LIBRARY || 'nestjs-yosai'
+  );
   const store = CacheManagerSessionStore.inMemory();
   class HeapModule {}
   Module({ imports: [YosaiModule.forRoot({ store, idleTimeoutMs: IDLE_MS, cookie: { secure: false } })] })(
@@ -26,11 +29,13 @@ async function ours() {
   );
   const app = await NestFactory.createApplicationContext(HeapModule, { logger: ['error'] });
   const manager = app.get(SessionManager);
+  // startSession() from 0.2 on; start() (v0.1, deprecated in 0.2) for a baseline build that lacks it.
+  const start = (manager.startSession ?? manager.start).bind(manager);
   // One session first, so lazily built code paths and caches are not counted per session.
-  await manager.start({ host: '127.0.0.1', identifiers: ['warm-up'], authenticated: true });
+  await start({ host: '127.0.0.1', identifiers: ['warm-up'], authenticated: true });
   const before = settledHeap();
   for (let i = 0; i < COUNT; i++) {
-    await manager.start({ host: '127.0.0.1', identifiers: [`user${i}`], authenticated: true });
+    await start({ host: '127.0.0.1', identifiers: [`user${i}`], authenticated: true });
   }
   const after = settledHeap();
   const sample = await (async () => {

@@ -4,14 +4,16 @@
 //
 // Environment knobs: BENCH_DURATION (s, 5), BENCH_WARMUP (s, 3), BENCH_REPS (6), BENCH_CONNECTIONS (32),
 // BENCH_SESSIONS (100000), BENCH_ONLY (comma list of scenarios), BENCH_LOADGEN (wrk | autocannon),
-// BENCH_REDIS_URL (use this Redis instead of starting one; command counts then include other clients' traffic).
-// Flag `--update-doc` rewrites the results section of BENCHMARKS.md.
+// BENCH_REDIS_URL (use this Redis instead of starting one; command counts then include other clients' traffic),
+// BENCH_BASELINE (a git ref, as `--baseline`).
+// Flag `--update-doc` rewrites the results section of BENCHMARKS.md. Flag `--baseline <git-ref>` builds that
+// commit's library too and adds a `-before` twin of each scenario in BASELINE_TWINS, run on that build.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -23,6 +25,19 @@ const PAIRED_REPS = Number(env.BENCH_PAIRED_REPS ?? 4);
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
 const SESSIONS = Number(env.BENCH_SESSIONS ?? 100_000);
 const UPDATE_DOC = process.argv.includes('--update-doc');
+const BASELINE_REF = argValue('--baseline') ?? (env.BENCH_BASELINE || null);
+
+/** `--name value` or `--name=value` from the command line. */
+function argValue(name) {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(name);
+  if (i !== -1) {
+    const value = args[i + 1];
+    if (!value || value.startsWith('--')) throw new Error(`${name} needs a value`);
+    return value;
+  }
+  return args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1) ?? null;
+}
 
 /** path: what is requested; cookie: send the session cookie captured at startup; expect: checked before measuring. */
 const SCENARIOS = [
@@ -110,28 +125,57 @@ const SCENARIOS = [
     cookie: true,
     expect: { body: '{"user":"bench"}' },
   },
+  {
+    name: 'fs-redis-fastify',
+    label: '@fastify/session + connect-redis, defaults (rolling: saved every request), valid cookie',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}', setCookie: true },
+  },
+  {
+    name: 'fs-redis-norolling-fastify',
+    label: '@fastify/session + connect-redis, rolling: false, valid cookie',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}' },
+  },
 ];
+
+/**
+ * Scenarios of ours that `--baseline <ref>` runs twice: as they are (the current dist/, "after") and as
+ * `<name>-before` on the library built from <ref>. Both load bench/server.mjs; only the library differs.
+ */
+const BASELINE_TWINS = ['ours-redis', 'ours-memory', 'ours-guest', 'ours-redis-fastify'];
+const BEFORE = '-before';
+const beforeOf = (name) => `${name}${BEFORE}`;
 
 /**
  * The order in which each repetition measures the scenarios (rotated by one per repetition). The two sides of
  * every goal are neighbours, so that their ratio compares measurements a few seconds apart: on a shared machine,
- * slow periods last tens of seconds and would otherwise fall on one side of a ratio only.
+ * slow periods last tens of seconds and would otherwise fall on one side of a ratio only. A `-before` twin sits next
+ * to its scenario, or one further where a goal already takes both neighbours.
  */
 const MEASURE_ORDER = [
   'floor-a-guard',
+  'ours-guest-before',
   'ours-guest',
   'floor-a',
   'ours-memory',
+  'ours-memory-before',
   'es-memory',
   'floor-b-guard',
+  'ours-redis-before',
   'floor-b',
   'ours-redis',
   'es-redis',
   'es-create',
   'ours-create',
+  'ours-redis-fastify-before',
   'floor-b-fastify',
   'ours-redis-fastify',
   'floor-b-guard-fastify',
+  'fs-redis-norolling-fastify',
+  'fs-redis-fastify',
 ];
 
 const GOALS = [
@@ -205,6 +249,16 @@ const INFO_RATIOS = [
     a: 'floor-a-guard',
     b: 'floor-a',
   },
+  {
+    text: 'Ours on Fastify, Redis, authenticated / @fastify/session + connect-redis, defaults',
+    a: 'ours-redis-fastify',
+    b: 'fs-redis-fastify',
+  },
+  {
+    text: 'Ours on Fastify, Redis, authenticated / @fastify/session + connect-redis, rolling: false',
+    a: 'ours-redis-fastify',
+    b: 'fs-redis-norolling-fastify',
+  },
   { text: 'Guest / floor A with a no-op guard + param decorator', a: 'ours-guest', b: 'floor-a-guard' },
   {
     text: 'Ours in-memory, authenticated / floor A with a no-op guard + param decorator',
@@ -224,6 +278,13 @@ const INFO_RATIOS = [
   { text: 'Ours on Redis, authenticated / ours in-memory', a: 'ours-redis', b: 'ours-memory' },
   { text: 'express-session MemoryStore / floor A', a: 'es-memory', b: 'floor-a' },
 ];
+/** With `--baseline`: each twin after / before (informational; simultaneous pairs as for the goals). */
+const BEFORE_AFTER = BASELINE_TWINS.map((name) => ({
+  id: `after-vs-before:${name}`,
+  text: `\`${name}\` after / before`,
+  a: name,
+  b: beforeOf(name),
+}));
 
 // ------------------------------------------------------------------------------------------------ processes
 const children = new Set();
@@ -375,14 +436,97 @@ async function startRedis() {
   throw new Error('could not start redis-server on any port 6410-6419');
 }
 
+// ------------------------------------------------------------------------------------------------ baseline
+const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+
+/**
+ * Builds the library of a git ref with that ref's own build script, once per commit, into
+ * node_modules/.cache/nestjs-yosai-bench/<sha> (ignored by git and by every tool that walks the tree). The build
+ * uses this checkout's node_modules, so both sides run on the same Nest, Redis client and cache-manager; the
+ * built files then find them by walking up from the cache directory.
+ */
+function buildBaseline(ref) {
+  let sha;
+  try {
+    sha = git('rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`);
+  } catch (error) {
+    throw new Error(`--baseline ${ref}: not a commit in this repository`, { cause: error });
+  }
+  const dir = join(root, 'node_modules', '.cache', 'nestjs-yosai-bench', sha);
+  const entry = join(dir, 'dist', 'esm', 'index.js');
+  const baseline = { ref, sha, library: pathToFileURL(entry).href };
+  if (existsSync(entry)) {
+    console.log(`bench: baseline ${ref} (${sha.slice(0, 7)}) already built in ${dir}`);
+    return baseline;
+  }
+  console.log(`bench: building the baseline library of ${ref} (${sha.slice(0, 7)}) in ${dir}`);
+  // Built beside its final place and renamed at the end, so that an interrupted build is never taken for one.
+  const building = `${dir}.${process.pid}`;
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(building, { recursive: true });
+  try {
+    const tar = execFileSync('git', ['archive', '--format=tar', sha], { cwd: root, maxBuffer: 1 << 30 });
+    execFileSync('tar', ['-x', '-C', building], { input: tar });
+    const modules = join(building, 'node_modules');
+    symlinkSync(join(root, 'node_modules'), modules, 'dir');
+    execFileSync('npm', ['run', '--silent', 'build'], {
+      cwd: building,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    // The link is only for the build's tools; left in place it would make a cycle under node_modules.
+    rmSync(modules);
+    if (!existsSync(join(building, 'dist', 'esm', 'index.js')))
+      throw new Error('the build made no dist/esm/index.js');
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(building, dir);
+  } catch (error) {
+    rmSync(building, { recursive: true, force: true });
+    throw new Error(`--baseline ${ref}: build failed: ${error.message}`, { cause: error });
+  }
+  return baseline;
+}
+
+/** The "after" side: the commit checked out here, and whether what the library is built from differs from it. */
+function currentTree() {
+  try {
+    return {
+      sha: git('rev-parse', 'HEAD'),
+      dirty: git('status', '--porcelain', '--', 'src', 'scripts', 'package.json', 'tsconfig*.json') !== '',
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** The twin of each scenario in BASELINE_TWINS, run on the baseline build. */
+function twinsOn(baseline) {
+  return BASELINE_TWINS.map((name) => {
+    const scenario = SCENARIOS.find((s) => s.name === name);
+    return {
+      ...scenario,
+      name: beforeOf(name),
+      label: `${scenario.label}, before (${baseline.ref})`,
+      library: baseline.library,
+    };
+  });
+}
+
 // ------------------------------------------------------------------------------------------------ servers
+/** The environment of a server or heap process: BENCH_LIBRARY names the baseline build, or is absent. */
+function childEnv(library, extra = {}) {
+  const vars = { ...env, ...extra };
+  delete vars.BENCH_LIBRARY; // one set for the runner itself must not leak into the "after" side
+  if (library) vars.BENCH_LIBRARY = library;
+  return vars;
+}
+
 async function startServer(scenario, redisUrl) {
   const [cmd, args] = pin(SERVER_CORE, process.execPath, [join(here, 'server.mjs'), scenario.name, redisUrl]);
   const child = track(
     spawn(cmd, args, {
       cwd: root,
       stdio: ['pipe', 'pipe', 'inherit'],
-      env: { ...env, BENCH_WATCH_STDIN: '1' },
+      env: childEnv(scenario.library, { BENCH_WATCH_STDIN: '1' }),
     }),
   );
   const ready = await new Promise((resolve, reject) => {
@@ -440,9 +584,9 @@ function rssKb(pid) {
 // ------------------------------------------------------------------------------------------------ load
 const LOADGEN = env.BENCH_LOADGEN ?? (which('wrk') ? 'wrk' : 'autocannon');
 
-function runProcess(cmd, args) {
+function runProcess(cmd, args, processEnv = env) {
   return new Promise((resolve, reject) => {
-    const child = track(spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = track(spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: processEnv }));
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
@@ -508,14 +652,14 @@ async function load(server, seconds, connections = CONNECTIONS) {
 }
 
 // ------------------------------------------------------------------------------------------------ heap
-async function heap(kind) {
+async function heap(kind, library = null) {
   const [cmd, args] = pin(SERVER_CORE, process.execPath, [
     '--expose-gc',
     join(here, 'heap.mjs'),
     kind,
     String(SESSIONS),
   ]);
-  const out = await runProcess(cmd, args);
+  const out = await runProcess(cmd, args, childEnv(library));
   const m = /HEAPJSON (\{.*\})/.exec(out);
   if (!m) throw new Error(`heap.mjs ${kind} printed no result: ${out}`);
   return JSON.parse(m[1]);
@@ -562,8 +706,24 @@ function machine() {
 
 async function main() {
   const started = new Date();
-  const only = env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',')) : null;
-  const scenarios = SCENARIOS.filter((s) => !only || only.has(s.name));
+  const baseline = BASELINE_REF ? buildBaseline(BASELINE_REF) : null;
+  const known = baseline ? [...SCENARIOS, ...twinsOn(baseline)] : SCENARIOS;
+  const only = env.BENCH_ONLY
+    ? new Set(
+        env.BENCH_ONLY.split(',')
+          .map((name) => name.trim())
+          .filter(Boolean),
+      )
+    : null;
+  for (const name of only ?? []) {
+    if (known.some((s) => s.name === name)) continue;
+    throw new Error(
+      name.endsWith(BEFORE) && BASELINE_TWINS.includes(name.slice(0, -BEFORE.length))
+        ? `BENCH_ONLY: ${name} needs --baseline <git-ref> (or BENCH_BASELINE)`
+        : `BENCH_ONLY: unknown scenario ${name}; one of ${known.map((s) => s.name).join(', ')}`,
+    );
+  }
+  const scenarios = known.filter((s) => !only || only.has(s.name));
   const info = machine();
   console.log(
     `bench: ${scenarios.length} scenarios × ${REPS} × ${DURATION} s (warm-up ${WARMUP} s), ${LOADGEN}, -c ${CONNECTIONS}; ${info.pinned}`,
@@ -613,7 +773,7 @@ async function main() {
   // servers sharing core 0. Each then gets about half of that core, so the ratio of their requests/s is the
   // inverse ratio of their CPU cost per request, measured while both see exactly the same machine.
   const paired = {};
-  for (const goal of GOALS.filter((g) => g.a && g.b)) {
+  for (const goal of [...GOALS.filter((g) => g.a && g.b), ...BEFORE_AFTER]) {
     const a = servers.find((s) => s.name === goal.a);
     const b = servers.find((s) => s.name === goal.b);
     if (!a || !b || PAIRED_REPS < 1) continue;
@@ -637,6 +797,7 @@ async function main() {
   console.log('bench: heap per idle session');
   const heapOurs = await heap('ours');
   const heapExpress = await heap('express-session');
+  const heapBefore = baseline ? await heap('ours', baseline.library) : null;
 
   for (const server of servers) await stop(server.child);
   if (redis.own) await stop(redis.child);
@@ -668,18 +829,25 @@ async function main() {
       cpuRatio: round(cpu, 3),
     };
   };
+  /** What a goal measures in this run; `oursHeap` is the heap result of the side being judged. */
+  const measure = (g, oursHeap = heapOurs) => {
+    if (g.heap)
+      return oursHeap ? { value: round(oursHeap.bytesPerSession / heapExpress.bytesPerSession, 3) } : null;
+    if (g.commands) return results[g.commands] ? { value: results[g.commands].commandsPerRequest } : null;
+    return ratio(g.a, g.b);
+  };
   const goals = GOALS.map((g) => {
-    if (g.heap) {
-      const value = round(heapOurs.bytesPerSession / heapExpress.bytesPerSession, 3);
-      return { ...g, value, met: heapOurs.bytesPerSession <= heapExpress.bytesPerSession };
-    }
-    if (g.commands) {
-      const r = results[g.commands];
-      if (!r) return { ...g, value: null, met: null };
-      return { ...g, value: r.commandsPerRequest, met: Math.abs(r.commandsPerRequest - g.equals) < 0.005 };
-    }
-    const r = ratio(g.a, g.b);
+    const r = measure(g);
     if (!r) return { ...g, value: null, met: null };
+    if (g.heap) return { ...g, ...r, met: heapOurs.bytesPerSession <= heapExpress.bytesPerSession };
+    if (g.commands) {
+      // Every answered request made exactly `equals` commands; when wrk stops, up to one request per connection
+      // may have made its command without being counted as answered, which a short run would show as a miss.
+      const exact = (run) =>
+        run.redisCommands >= g.equals * run.requests &&
+        run.redisCommands <= g.equals * (run.requests + CONNECTIONS);
+      return { ...g, ...r, met: runs[g.commands].every(exact) };
+    }
     const byRps = r.value >= g.min;
     const pair = paired[g.id];
     // The verdict needs the sequential requests/s ratio and the simultaneous pair ratio to agree; when they do
@@ -695,10 +863,31 @@ async function main() {
     };
   });
   const info2 = INFO_RATIOS.map((x) => ({ ...x, ...(ratio(x.a, x.b) ?? { value: null }) }));
+  // Before/after, informational: each twin against its baseline run, and the goals measured on the baseline's
+  // side (sequential runs only: the simultaneous pairs are spent on the current side).
+  const beforeAfter = BEFORE_AFTER.filter((x) => results[x.b]).map((x) => ({
+    ...x,
+    ...(ratio(x.a, x.b) ?? { value: null }),
+    paired: paired[x.id] ?? null,
+  }));
+  const onBaseline = (g) =>
+    g.heap
+      ? g
+      : BASELINE_TWINS.includes(g.commands)
+        ? { ...g, commands: beforeOf(g.commands) }
+        : BASELINE_TWINS.includes(g.a)
+          ? { ...g, a: beforeOf(g.a) }
+          : null;
+  const goalsBefore = baseline
+    ? GOALS.map(onBaseline)
+        .filter(Boolean)
+        .map((g) => ({ ...g, ...(measure(g, heapBefore) ?? { value: null }) }))
+    : [];
+  const args = process.argv.slice(2);
   const report = {
     started: started.toISOString(),
     finished: new Date().toISOString(),
-    command: 'npm run bench',
+    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
     settings: {
       durationS: DURATION,
       warmupS: WARMUP,
@@ -710,9 +899,12 @@ async function main() {
     },
     machine: { ...info, loadavgAtEnd: readFileSync('/proc/loadavg', 'utf8').trim() },
     results,
-    heap: { ours: heapOurs, expressSession: heapExpress },
+    heap: { ours: heapOurs, expressSession: heapExpress, ...(heapBefore ? { oursBefore: heapBefore } : {}) },
     goals,
     otherRatios: info2,
+    ...(baseline
+      ? { baseline: { ref: baseline.ref, sha: baseline.sha }, after: currentTree(), beforeAfter, goalsBefore }
+      : {}),
   };
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
@@ -750,7 +942,7 @@ function markdown(report) {
   lines.push('');
   const h = report.heap;
   lines.push(
-    `Heap per idle session, ${h.ours.count.toLocaleString('en')} sessions in one process (\`node --expose-gc\`): ours (in-memory store, authenticated records made by SessionManager) **${Math.round(h.ours.bytesPerSession)} B**, express-session MemoryStore **${Math.round(h.expressSession.bytesPerSession)} B**.`,
+    `Heap per idle session, ${h.ours.count.toLocaleString('en')} sessions in one process (\`node --expose-gc\`): ours (in-memory store, authenticated records made by SessionManager) **${Math.round(h.ours.bytesPerSession)} B**${h.oursBefore ? ` (before: ${Math.round(h.oursBefore.bytesPerSession)} B)` : ''}, express-session MemoryStore **${Math.round(h.expressSession.bytesPerSession)} B**.`,
   );
   lines.push('');
   lines.push(
@@ -760,14 +952,6 @@ function markdown(report) {
   lines.push('| goal | measured | verdict |');
   lines.push('|---|---:|---|');
   for (const g of report.goals) {
-    const measured =
-      g.value === null
-        ? 'n/a'
-        : g.commands
-          ? `${g.value} cmd/req`
-          : g.heap
-            ? `${g.value}×`
-            : `${g.value}× (per rep ${g.perRep.join(', ')}; by CPU/req ${g.cpuRatio}×${g.paired ? `; simultaneous ${g.paired.value}×, per pair ${g.paired.perRep.join(', ')}` : ''})`;
     const verdict =
       g.met === null
         ? 'not measured'
@@ -776,14 +960,51 @@ function markdown(report) {
           : g.met
             ? '**met**'
             : '**not met**';
-    lines.push(`| ${g.text} | ${measured} | ${verdict} |`);
+    lines.push(`| ${g.text} | ${measured(g)} | ${verdict} |`);
   }
   lines.push('');
   lines.push('| other ratio | measured |');
   lines.push('|---|---:|');
   for (const x of report.otherRatios)
     lines.push(`| ${x.text} | ${x.value === null ? 'n/a' : `${x.value}× (by CPU/req ${x.cpuRatio}×)`} |`);
+  if (report.baseline) lines.push('', ...beforeAfterMarkdown(report));
   return `${lines.join('\n')}\n`;
+}
+
+/** A goal's or ratio's measurement as one table cell. */
+function measured(g) {
+  if (g.value === null) return 'n/a';
+  if (g.commands) return `${g.value} cmd/req`;
+  if (g.heap) return `${g.value}×`;
+  const pair = g.paired ? `; simultaneous ${g.paired.value}×, per pair ${g.paired.perRep.join(', ')}` : '';
+  return `${g.value}× (per rep ${g.perRep.join(', ')}; by CPU/req ${g.cpuRatio}×${pair})`;
+}
+
+function beforeAfterMarkdown(report) {
+  const { baseline, after } = report;
+  const afterSide = after
+    ? `\`dist/\` built from ${after.sha.slice(0, 7)}${after.dirty ? ' with uncommitted changes' : ''}`
+    : 'the current `dist/`';
+  const lines = [
+    `Before/after, informational (no threshold): "before" is the library of \`${baseline.ref}\` (${baseline.sha.slice(0, 7)}), built by the runner; "after" is ${afterSide}. Both sides run the same \`bench/server.mjs\` in this run, interleaved; a ratio above 1 means after is faster.`,
+    '',
+    '| after / before | measured |',
+    '|---|---:|',
+    ...report.beforeAfter.map((x) => `| ${x.text} | ${measured(x)} |`),
+  ];
+  if (report.goalsBefore.length) {
+    lines.push(
+      '',
+      '| goal, measured on each side | after | before (sequential runs only) |',
+      '|---|---:|---:|',
+    );
+    for (const b of report.goalsBefore) {
+      const a = report.goals.find((g) => g.id === b.id);
+      if (a.value === null && b.value === null) continue;
+      lines.push(`| ${b.text} | ${measured(a)} | ${measured(b)} |`);
+    }
+  }
+  return lines;
 }
 
 function updateDoc(md) {

@@ -1,6 +1,10 @@
 // One benchmark scenario as its own server process: `node bench/server.mjs <scenario> <redisUrl>`.
 // Prints one line `READY {"port":…,"pid":…,"cookie":…}` on stdout when it listens on 127.0.0.1.
 // Plain ESM without a TypeScript step: Nest decorators are applied by hand.
+//
+// The library comes from `BENCH_LIBRARY` (a module specifier or file URL) when set, else from the package itself
+// (`dist/`): a `<scenario>-before` twin runs the same scenario on a baseline build made by bench/run.mjs. Only
+// public API that the v0.1 line and the redesign both keep is used here, so one file serves both.
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, Req, createParamDecorator } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
@@ -8,7 +12,16 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createCache } from 'cache-manager';
 import { createKeyv } from '@keyv/redis';
-import {
+
+const [scenario, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2);
+const BEFORE = '-before';
+/** The scenario a `-before` twin repeats; the twin keeps its own name for its Redis keys. */
+const base = scenario?.endsWith(BEFORE) ? scenario.slice(0, -BEFORE.length) : scenario;
+if (base !== scenario && !process.env.BENCH_LIBRARY) {
+  // Without a baseline build the twin would measure the current library under the wrong name.
+  throw new Error(`${scenario} needs BENCH_LIBRARY (bench/run.mjs sets it from --baseline <git-ref>)`);
+}
+const {
   CacheManagerSessionStore,
   CurrentSubject,
   PasswordHasher,
@@ -18,9 +31,7 @@ import {
   UsernamePasswordToken,
   YosaiGuard,
   YosaiModule,
-} from 'nestjs-yosai';
-
-const [scenario, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2);
+} = await import(process.env.BENCH_LIBRARY || 'nestjs-yosai');
 const IDLE_MS = 30 * 60_000;
 const USER = 'bench';
 const PASSWORD = 'bench-password';
@@ -110,21 +121,32 @@ async function floorB({ guard = false } = {}) {
   return { module: moduleOf({ controllers: [C] }), close };
 }
 
-// ---------------------------------------------------------------- express-session
+// ---------------------------------------------------------------- express-session, @fastify/session
+/** connect-redis over node-redis: the store express-session users pick, and one @fastify/session accepts. */
+async function connectRedis() {
+  const { RedisStore } = await import('connect-redis');
+  const { createClient } = await import('redis');
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  return {
+    store: new RedisStore({ client, prefix: KEY_PREFIX }),
+    close: () => client.close?.() ?? client.quit(),
+  };
+}
+
+/** Logs in over HTTP (`GET /login`) and returns the session cookie it set, as a `Cookie` header value. */
+async function loginCookie(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/login`);
+  const setCookie = res.headers.get('set-cookie');
+  if (!setCookie) throw new Error(`${scenario}: login set no cookie`);
+  return setCookie.split(';')[0];
+}
+
+const UNAUTHENTICATED = '{"message":"Authentication required"}';
+
 async function expressSession(kind) {
   const { default: session } = await import('express-session');
-  let store;
-  let close;
-  if (kind === 'redis') {
-    const { RedisStore } = await import('connect-redis');
-    const { createClient } = await import('redis');
-    const client = createClient({ url: redisUrl });
-    await client.connect();
-    store = new RedisStore({ client, prefix: KEY_PREFIX });
-    close = () => client.close?.() ?? client.quit();
-  } else {
-    store = new session.MemoryStore();
-  }
+  const { store, close } = kind === 'redis' ? await connectRedis() : { store: new session.MemoryStore() };
   class C {
     me(req) {
       return { user: req.session.user ?? null };
@@ -158,15 +180,51 @@ async function expressSession(kind) {
       app.use('/me', (req, res, next) => {
         if (req.session?.user) return next();
         res.statusCode = 401;
-        res.end('{"message":"Authentication required"}');
+        res.end(UNAUTHENTICATED);
       });
     },
-    async cookie(port) {
-      const res = await fetch(`http://127.0.0.1:${port}/login`);
-      const setCookie = res.headers.get('set-cookie');
-      if (!setCookie) throw new Error('express-session login set no cookie');
-      return setCookie.split(';')[0];
+    cookie: loginCookie,
+    close,
+  };
+}
+
+/** @fastify/session + connect-redis; its defaults unless `options` override them (`rolling: true` saves every time). */
+async function fastifySession(options) {
+  const { default: cookiePlugin } = await import('@fastify/cookie');
+  const { default: sessionPlugin } = await import('@fastify/session');
+  const { store, close } = await connectRedis();
+  class C {
+    me(req) {
+      return { user: req.session.get('user') ?? null };
+    }
+    login(req) {
+      req.session.set('user', USER);
+      return { user: USER };
+    }
+  }
+  route(C, 'me', [Get('me')], [Req()]);
+  route(C, 'login', [Get('login')], [Req()]);
+  Controller()(C);
+  return {
+    module: moduleOf({ controllers: [C] }),
+    async setup(app) {
+      await app.register(cookiePlugin);
+      await app.register(sessionPlugin, {
+        secret: 'bench-secret-not-for-production-0123456789',
+        store,
+        cookie: { maxAge: IDLE_MS, secure: false, httpOnly: true, sameSite: 'lax' },
+        ...options,
+      });
+      // Same contract as ours: /me refuses a request without an authenticated session.
+      app
+        .getHttpAdapter()
+        .getInstance()
+        .addHook('preHandler', (req, reply, done) => {
+          if (!req.url.startsWith('/me') || req.session.get('user')) return done();
+          reply.code(401).type('application/json').send(UNAUTHENTICATED);
+        });
     },
+    cookie: loginCookie,
     close,
   };
 }
@@ -251,17 +309,19 @@ const SCENARIOS = {
   'ours-guest': () => ours('redis'),
   'ours-create': () => ours('redis'),
   'ours-redis-fastify': () => ours('redis'),
+  'fs-redis-fastify': () => fastifySession({}),
+  'fs-redis-norolling-fastify': () => fastifySession({ rolling: false }),
 };
 
 async function main() {
-  const make = SCENARIOS[scenario];
+  const make = SCENARIOS[base];
   if (!make) throw new Error(`unknown scenario ${scenario}; one of ${Object.keys(SCENARIOS).join(', ')}`);
   const parts = await make();
-  const fastify = scenario.endsWith('-fastify');
+  const fastify = base.endsWith('-fastify');
   const app = await NestFactory.create(parts.module, fastify ? new FastifyAdapter() : new ExpressAdapter(), {
     logger: ['error'],
   });
-  parts.setup?.(app);
+  await parts.setup?.(app);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
   const cookie = parts.cookie ? await parts.cookie(port, app) : null;

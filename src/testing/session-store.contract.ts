@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SessionStore } from './session.store.js';
+import type { SessionStore } from '../store/session.store.js';
 
 /** One store under test, in a namespace of its own over a backend shared with the suite's other namespaces. */
 export interface ContractStore {

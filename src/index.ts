@@ -55,4 +55,7 @@ export {
 export { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
 export { mapYosaiError, LOGIN_FAILED_MESSAGE } from './http/yosai-error.mapper.js';
 export type { PresentedToken, HttpRequestLike } from './http/token-transport.js';
-export { ManualClock } from './testing/manual.clock.js';
+export {
+  /** @deprecated Import from 'nestjs-yosai/testing' */
+  ManualClock,
+} from './testing/manual.clock.js';

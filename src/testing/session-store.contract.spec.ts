@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MyStore } from '../../test/support/readme-my-store.js';
 import { RacyStore } from '../../test/support/racy-store.js';
-import type { SessionStore } from '../store/session.store.js';
+import { SessionStore } from '../store/session.store.js';
 import {
   contractId,
   sessionStoreContract,
@@ -34,6 +34,48 @@ describe('README "Writing your own"', () => {
     expect(blocks).toEqual([file.replace("from '../../src/index.js'", "from 'nestjs-yosai'")]);
   });
 });
+
+/** A Map store that sweeps and reports what it swept to onExpired, under the id `reportAs` makes of it. */
+class SweepingStore extends SessionStore {
+  private readonly records = new Map<string, { value: string; expires: number }>();
+  private listener?: (id: string, value: string) => void;
+  constructor(private readonly reportAs: (id: string) => string = (id) => id) {
+    super();
+  }
+  async get(id: string) {
+    return this.live(id);
+  }
+  async set(id: string, value: string, ttlMs: number) {
+    this.records.set(id, { value, expires: Date.now() + ttlMs });
+  }
+  async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
+    if (this.live(id) !== expected) return false;
+    this.records.set(id, { value, expires: Date.now() + ttlMs });
+    return true;
+  }
+  async delete(id: string) {
+    const existed = this.live(id) !== undefined;
+    this.records.delete(id);
+    return existed;
+  }
+  onExpired(listener: (id: string, value: string) => void) {
+    this.listener = listener;
+  }
+  sweep(): number {
+    let swept = 0;
+    for (const [id, record] of this.records) {
+      if (record.expires > Date.now()) continue;
+      this.records.delete(id);
+      this.listener?.(this.reportAs(id), record.value);
+      swept++;
+    }
+    return swept;
+  }
+  private live(id: string) {
+    const record = this.records.get(id);
+    return record && record.expires > Date.now() ? record.value : undefined;
+  }
+}
 
 interface Registered {
   name: string;
@@ -124,6 +166,33 @@ describe('sessionStoreContract', () => {
     expect(failed).toContain(
       'SessionStore contract: explicit › get / set / delete › set then get returns the exact string; set overwrites',
     );
+  });
+
+  it('holds onExpired, where a store has it and sweeps, to exactly the records a sweep removed', async () => {
+    const sweeping = (reportAs?: (id: string) => string): SessionStoreContractOptions => ({
+      ...perNamespace(() => new SweepingStore(reportAs)),
+      sweep: (store) => (store as SweepingStore).sweep(),
+    });
+    const sweepTest =
+      'SessionStore contract: explicit › sweep › removes expired entries without anyone reading them, keeps live ones, and reports them to onExpired';
+
+    const right = await runExplicitly(sweeping());
+    expect(right.failed).toEqual([]);
+    expect(right.passed).toContain(sweepTest);
+    const prefixed = await runExplicitly(sweeping((id) => `prefix:${id}`));
+    expect(prefixed.failed).toEqual([sweepTest]);
+  });
+
+  it('holds ready(), where a store has it, to resolving', async () => {
+    class NeverReady extends MyStore {
+      async ready() {
+        throw new Error('backend unreachable (test)');
+      }
+    }
+    const { failed } = await runExplicitly(perNamespace(() => new NeverReady()));
+    expect(failed).toEqual([
+      'SessionStore contract: explicit › optional capabilities › ready(), where the store has it, resolves and the store then serves',
+    ]);
   });
 
   it('refuses options without create, and a test API with a part missing, by name', () => {

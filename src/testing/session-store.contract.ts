@@ -8,6 +8,7 @@ export interface ContractStore {
   close?(): Promise<void>;
 }
 
+/** How {@link sessionStoreContract} makes the stores it tests, and what it may ask of their backend. */
 export interface SessionStoreContractOptions {
   /**
    * Makes a store in `namespace`. Stores made with different namespaces must share the same backend
@@ -89,7 +90,9 @@ const OPAQUE_VALUES: ReadonlyArray<readonly [label: string, value: string]> = [
  * The contract every {@link SessionStore} fulfils, as a test suite. Registers one `describe` block; call it
  * from a spec file once per store:
  * @example
- * sessionStoreContract('MyStore', { create: async (namespace) => ({ store: new MyStore(namespace) }) });
+ * sessionStoreContract('RedisStore', {
+ *   create: async (namespace) => ({ store: new RedisStore(client, { prefix: `test:${namespace}:` }) }),
+ * });
  *
  * It uses the store's public methods only, so it runs against any implementation. Optional capabilities are
  * checked where the store has them: `readNow` must answer as `get` does, `ready()` must resolve, and with

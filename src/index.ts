@@ -61,4 +61,7 @@ export {
 export { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
 export { mapYosaiError, LOGIN_FAILED_MESSAGE } from './http/yosai-error.mapper.js';
 export type { PresentedToken, HttpRequestLike } from './subject/token-source.js';
-export { ManualClock } from './testing/manual.clock.js';
+export {
+  /** @deprecated Import from 'nestjs-yosai/testing' */
+  ManualClock,
+} from './testing/manual.clock.js';

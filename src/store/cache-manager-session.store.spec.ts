@@ -13,7 +13,7 @@ import {
 import { SessionStoreError } from '../errors/yosai.errors.js';
 import { tokenOf } from '../session/session.js';
 import { CacheManagerSessionStore } from './cache-manager-session.store.js';
-import { contractId, sessionStoreContract } from './session-store.contract.js';
+import { contractId, sessionStoreContract } from '../testing/index.js';
 import { SessionStore } from './session.store.js';
 
 const RUN = `yosai-cmstore-spec-${process.pid}-${randomBytes(3).toString('hex')}`;

@@ -9,3 +9,4 @@ export {
   type ContractTestApi,
   type SessionStoreContractOptions,
 } from './session-store.contract.js';
+export { signInForTest, type AppProviders, type TestSignInOptions } from './sign-in.js';

@@ -56,6 +56,23 @@ if (hasRedis) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+describe('readNow on Redis', () => {
+  (hasRedis ? it : it.skip)('Redis: the client’s own promise, null for none', async () => {
+    const r = redisSessionStore(`${RUN}-readnow`);
+    try {
+      const id = contractId();
+      await r.store.set(id, 'value', 60_000);
+      const answer = r.store.readNow!(id);
+      expect(answer).toBeInstanceOf(Promise);
+      await expect(answer).resolves.toBe('value');
+      await expect(r.store.readNow!(contractId())).resolves.toBeNull();
+      expect(r.store.onExpired).toBeUndefined();
+    } finally {
+      await r.close();
+    }
+  });
+});
+
 describe('Redis failures surface as SessionStoreError', () => {
   let h: ManagerHarness | undefined;
   afterEach(async () => {

@@ -53,7 +53,7 @@ function bearerToken(value: string): string | undefined {
  */
 function trimOws(value: string): string {
   // A loop, not a regular expression: /[ \t]+$/ is retried from every position of a long run of
-  // blanks, which made a 16 KB header cost ~100 ms of CPU (quadratic).
+  // blanks, which is quadratic in the header's length (a security fix; see CHANGELOG 0.1).
   let start = 0;
   let end = value.length;
   while (start < end && isOws(value.charCodeAt(start))) start++;

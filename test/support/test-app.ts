@@ -114,6 +114,14 @@ class TestController {
     return { guestSessionId: guest.id, sessionId: subject.session?.id };
   }
 
+  /** Regenerates the session (as after a privilege change). */
+  @Post('regenerate')
+  @HttpCode(200)
+  async regenerate(@CurrentSubject() subject: Subject) {
+    const session = await subject.regenerateSession();
+    return { sessionId: session.id, startedAt: session.startedAt };
+  }
+
   @Post('logout')
   @HttpCode(204)
   async logout(@CurrentSubject() subject: Subject) {

@@ -9,7 +9,13 @@ import {
   Post,
   Put,
 } from '@nestjs/common';
-import { CurrentSubject, RequiresAuthentication, Subject, UsernamePasswordToken } from 'nestjs-yosai';
+import {
+  CurrentSubject,
+  RequiresAuthentication,
+  SessionSerializationError,
+  Subject,
+  UsernamePasswordToken,
+} from 'nestjs-yosai';
 import { EventLogService, type LoggedEvent } from './event-log.service.js';
 import { attributeKey, attributeValue, jsonObject, stringField } from './request-input.js';
 import { LIMITS } from './sample.config.js';
@@ -95,7 +101,15 @@ export class ApiController {
       throw new BadRequestException(`A session holds at most ${LIMITS.attributesPerSession} attributes`);
     }
     const session = await subject.getSession();
-    await session.setAttribute(key, value);
+    try {
+      await session.setAttribute(key, value);
+    } catch (error) {
+      // The value came from the client: a value no session may hold (nested too deep) is its mistake, a 400.
+      if (error instanceof SessionSerializationError) {
+        throw new BadRequestException('value cannot be stored in a session (nested too deeply?)');
+      }
+      throw error;
+    }
   }
 
   /** One attribute, or 404 (also when there is no session). Never starts a session. */

@@ -16,7 +16,9 @@ export interface YosaiCookieOptions {
   name?: string;
   /**
    * `Secure` attribute. `true` always sets it; `'auto'` sets it when the request arrived over HTTPS
-   * (`request.protocol`, which honours Express's `trust proxy`); `false` never sets it (local HTTP only).
+   * (`request.protocol`, which honours Express's `trust proxy` / Fastify's `trustProxy`: behind a TLS proxy
+   * without it the cookie loses Secure, and a warning is logged once); `false` never sets it (local HTTP only).
+   * Use `true` in production; `'auto'` is for local development.
    * @default true
    */
   secure?: boolean | 'auto';
@@ -27,8 +29,9 @@ export interface YosaiCookieOptions {
   sameSite?: 'lax' | 'strict' | 'none';
   /**
    * Prefix the name with `__Host-`, which makes browsers refuse the cookie unless it is Secure, has
-   * `Path=/` and no `Domain`. Requires `secure: true`.
-   * @default false
+   * `Path=/` and no `Domain`: a sibling subdomain cannot plant a cookie of that name (cookie tossing).
+   * Requires `secure: true`. Set `false` to keep the plain name (e.g. while other apps read it).
+   * @default true when `secure` is `true`, else false
    */
   hostPrefix?: boolean;
   /**
@@ -103,7 +106,7 @@ export interface YosaiModuleOptions {
   realm?: Realm;
   /**
    * Cookie transport, or `false` to turn it off.
-   * @default { name: 'sid', secure: true, sameSite: 'lax', hostPrefix: false }
+   * @default { name: 'sid', secure: true, sameSite: 'lax', hostPrefix: true } (the cookie is `__Host-sid`)
    */
   cookie?: YosaiCookieOptions | false;
   /**

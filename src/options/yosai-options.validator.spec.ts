@@ -7,6 +7,7 @@ import { SessionManager } from '../session/session.manager.js';
 import { CacheManagerSessionStore } from '../store/cache-manager-session.store.js';
 import { YosaiModule } from '../yosai.module.js';
 import type { YosaiModuleOptions } from './yosai-options.interface.js';
+import { resolveYosaiOptions } from './yosai-options.validator.js';
 
 /** Boots a module with these options the way an app does; resolves to the bootstrap error, if any. */
 async function bootstrapError(
@@ -100,5 +101,17 @@ describe('YosaiModule options are validated at bootstrap', () => {
     } finally {
       await moduleRef.close();
     }
+  });
+});
+
+describe('cookie.hostPrefix defaults to secure === true', () => {
+  it.each<[string, YosaiModuleOptions, boolean]>([
+    ['the defaults (secure: true)', {}, true],
+    ['secure: true', { cookie: { secure: true } }, true],
+    ["secure: 'auto'", { cookie: { secure: 'auto' } }, false],
+    ['secure: false', { cookie: { secure: false } }, false],
+    ['secure: true, hostPrefix: false', { cookie: { secure: true, hostPrefix: false } }, false],
+  ])('%s gives hostPrefix %s', (_, options, expected) => {
+    expect(resolveYosaiOptions(options).cookie?.hostPrefix).toBe(expected);
   });
 });

@@ -237,8 +237,12 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     );
   }
 
-  const cookie =
-    plain.cookie === false ? null : Object.freeze({ ...YOSAI_DEFAULTS.cookie, ...(plain.cookie ?? {}) });
+  const given = plain.cookie === false ? null : { ...YOSAI_DEFAULTS.cookie, ...(plain.cookie ?? {}) };
+  // A Secure cookie gets the __Host- prefix unless the app says otherwise: a sibling subdomain cannot plant
+  // one (cookie tossing), so a duplicate can never stand in for the user's real cookie.
+  const cookie = given
+    ? Object.freeze({ ...given, hostPrefix: given.hostPrefix ?? given.secure === true })
+    : null;
   if (cookie?.hostPrefix && cookie.secure !== true) {
     fail(
       'cookie.hostPrefix',

@@ -6,6 +6,12 @@ export interface PresentedToken {
   readonly presented: boolean;
   /** True when a session cookie was presented (so clearing it is meaningful). */
   readonly viaCookie: boolean;
+  /**
+   * True when several different session cookies were presented (one may have been planted by a sibling
+   * subdomain with `Domain=`): no clearing cookie is sent then, as it would delete the user's own cookie and
+   * leave the planted one.
+   */
+  readonly ambiguousCookie?: boolean;
 }
 
 /** Where a Subject sends its token when a session starts, is replaced or ends. */

@@ -119,6 +119,25 @@ function setResponseHeader(response: HttpResponseLike, name: string, value: stri
 }
 
 /**
+ * @internal Marks a response as private to this client: `Cache-Control: no-store` (authenticated content, a
+ * token), and `Vary: Cookie` when the answer depended on the session cookie. Express or Fastify; no-op once
+ * the headers are sent.
+ */
+export function markPrivate(response: unknown, options: { noStore: boolean; varyCookie: boolean }): void {
+  const reply = response as HttpResponseLike | undefined;
+  if (!reply || typeof reply.getHeader !== 'function' || headersSent(reply)) return;
+  if (options.noStore) setResponseHeader(reply, 'cache-control', 'no-store');
+  if (options.varyCookie) {
+    const existing = reply.getHeader('vary');
+    const list = Array.isArray(existing) ? existing.join(', ') : typeof existing === 'string' ? existing : '';
+    const names = list.split(',').map((n) => n.trim().toLowerCase());
+    if (!names.includes('cookie') && !names.includes('*')) {
+      setResponseHeader(reply, 'vary', list.trim() === '' ? 'Cookie' : `${list}, Cookie`);
+    }
+  }
+}
+
+/**
  * Reads the session token from a request and writes token changes to the response, by cookie and/or
  * header as configured. Works with Express and Fastify.
  */
@@ -240,7 +259,7 @@ export class TokenTransport extends TokenSource {
         cookieSent = this.cookieName !== null;
         write(this.cookieName ? this.cookieFor(token, request) : null, token);
       },
-      clear: () => {
+      clear: (reason) => {
         // Only tell the client to drop a cookie it may hold; header clients simply stop using the token.
         // Never when the cookies were ambiguous: a host-only clearing cookie would delete the user's own cookie
         // and keep one planted with `Domain=` by a sibling subdomain, whose session the next request would run in.
@@ -248,8 +267,12 @@ export class TokenTransport extends TokenSource {
           this.cookieName && !presented.ambiguousCookie && (presented.viaCookie || cookieSent)
             ? this.clearingCookie(request)
             : null;
-        if (cookie === null && !this.config.header) return;
+        const clearSite = reason === 'logout' && this.config.clearSiteDataOnLogout;
+        if (cookie === null && !this.config.header && !clearSite) return;
         write(cookie, null);
+        // Opt-in: the browser then drops every cookie of the site, not only ours.
+        if (clearSite && reply && !headersSent(reply))
+          setResponseHeader(reply, 'clear-site-data', '"cookies"');
       },
     };
   }

@@ -56,6 +56,25 @@ export interface YosaiHeaderOptions {
   responseHeader?: string;
 }
 
+/** Refusal of cross-site state-changing requests that carry the session cookie (CSRF). */
+export interface YosaiCsrfOptions {
+  /**
+   * Refuse (403, `CrossSiteRequestError`) a POST, PUT, PATCH or DELETE that carries the session cookie and
+   * comes from another site: `Sec-Fetch-Site` other than `same-origin`/`none`, or, without it, an `Origin`
+   * whose host is not the request's `Host`. A request with neither header (not a browser) passes; so does
+   * one that presents the token by header only. `false` turns the check off (e.g. when the app has its own
+   * CSRF tokens).
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Origins (`https://app.example.com`, scheme, host and port only) whose requests are allowed although they
+   * are cross-origin: a front end served from another host of yours.
+   * @default []
+   */
+  trustedOrigins?: string[];
+}
+
 /** Options of `YosaiModule.forRoot()` / the factory of `forRootAsync()`. */
 export interface YosaiModuleOptions {
   /**
@@ -115,6 +134,18 @@ export interface YosaiModuleOptions {
    */
   header?: YosaiHeaderOptions | false;
   /**
+   * Cross-site request forgery protection for cookie sessions, on by default.
+   * @default { enabled: true, trustedOrigins: [] }
+   */
+  csrf?: YosaiCsrfOptions;
+  /**
+   * Send `Clear-Site-Data: "cookies"` with the response of a logout, so the browser drops every cookie of the
+   * site, not only the session cookie. Off by default: it also clears the app's other cookies, and those of
+   * the whole registrable domain (sibling subdomains included) in browsers that honour it.
+   * @default false
+   */
+  clearSiteDataOnLogout?: boolean;
+  /**
    * Cost of the built-in scrypt password hasher used for new hashes and for the dummy verification.
    * Existing hashes are verified with the parameters they were made with.
    * @default { logN: 15, r: 8, p: 1 }
@@ -149,4 +180,7 @@ export interface ResolvedYosaiConfig {
   readonly header: Readonly<Required<YosaiHeaderOptions>> | null;
   readonly passwordHashing: Readonly<ScryptParameters>;
   readonly clock: Clock;
+  /** `trustedOrigins` as serialised origins (lower-case scheme and host, default port left out). */
+  readonly csrf: { readonly enabled: boolean; readonly trustedOrigins: ReadonlySet<string> };
+  readonly clearSiteDataOnLogout: boolean;
 }

@@ -12,4 +12,6 @@ export const YOSAI_DEFAULTS = Object.freeze({
   cookie: Object.freeze({ name: 'sid', secure: true, sameSite: 'lax' as const }),
   header: Object.freeze({ name: 'authorization', responseHeader: 'x-session-token' }),
   passwordHashing: Object.freeze({ logN: 15, r: 8, p: 1 }),
+  csrf: Object.freeze({ enabled: true }),
+  clearSiteDataOnLogout: false,
 });

@@ -45,6 +45,8 @@ export class Subject {
   readonly #resolution: SessionResolution['status'];
   /** Set while the session is being replaced: the old one stopping must not clear the client's token. */
   #replacing = false;
+  /** Set while the user logs out: the transport may then clear more than the token (Clear-Site-Data). */
+  #loggingOut = false;
 
   private constructor(context: SubjectContext, init: SubjectInit) {
     this.#context = context;
@@ -150,7 +152,12 @@ export class Subject {
   async logout(): Promise<void> {
     const session = this.#live();
     if (!session) return;
-    await this.#context.manager.stop(session, 'logout');
+    this.#loggingOut = true;
+    try {
+      await this.#context.manager.stop(session, 'logout');
+    } finally {
+      this.#loggingOut = false;
+    }
   }
 
   async #replace(
@@ -196,7 +203,7 @@ export class Subject {
   sessionStopped(session: Session): void {
     if (this.#session !== session) return;
     this.#session = null;
-    if (!this.#replacing) this.#sink.clear();
+    if (!this.#replacing) this.#sink.clear(this.#loggingOut ? 'logout' : undefined);
   }
 
   toJSON() {

@@ -17,7 +17,8 @@ export interface PresentedToken {
 /** Where a Subject sends its token when a session starts, is replaced or ends. */
 export interface TokenSink {
   issue(token: string): void;
-  clear(): void;
+  /** The token is dead; `logout` when the user asked for it (the transport may then clear more). */
+  clear(reason?: 'logout'): void;
 }
 
 /** Minimal request shape shared by Express and Fastify. */
@@ -29,6 +30,8 @@ export interface HttpRequestLike {
   raw?: { headersDistinct?: Record<string, string[] | undefined> };
   protocol?: string;
   ip?: string;
+  /** The HTTP method (for the cross-site request check). */
+  method?: string;
 }
 
 /**

@@ -47,6 +47,18 @@ export class ApiController {
     return { username: subject.primaryIdentifier! };
   }
 
+  /**
+   * Replaces the session by a new one (new token, same user and attributes), as after a privilege change.
+   * The absolute timeout still counts from the login. 401 for a guest.
+   */
+  @Post('session/regenerate')
+  @HttpCode(200)
+  @RequiresAuthentication()
+  async regenerate(@CurrentSubject() subject: Subject): Promise<{ id: string }> {
+    const session = await subject.regenerateSession();
+    return { id: session.id };
+  }
+
   /** Ends the session, if any, and clears the cookie. */
   @Post('logout')
   @HttpCode(204)

@@ -29,6 +29,7 @@ export {
   type StartSessionOptions,
   type IssuedSession,
   type SessionIdentity,
+  type ReplaceSessionOptions,
 } from './session/session.manager.js';
 export {
   SessionStartedEvent,

@@ -1,4 +1,5 @@
 import {
+  ForbiddenException,
   HttpException,
   InternalServerErrorException,
   ServiceUnavailableException,
@@ -6,6 +7,7 @@ import {
 } from '@nestjs/common';
 import {
   AuthenticationError,
+  CrossSiteRequestError,
   ExpiredSessionError,
   SessionStoreError,
   StoppedSessionError,
@@ -24,6 +26,7 @@ export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
  * |---|---|
  * | `AuthenticationError` (unknown account, wrong password) | 401, one message for both |
  * | `ExpiredSessionError`, `StoppedSessionError`, `UnknownSessionError` | 401 |
+ * | `CrossSiteRequestError` | 403 |
  * | `SessionStoreError` | 503 (fail closed) |
  * | anything else from this library, `SessionSerializationError` included (a programming error) | 500 |
  */
@@ -36,6 +39,7 @@ export function mapYosaiError(error: YosaiError): HttpException {
   ) {
     return new UnauthorizedException('Session is no longer valid');
   }
+  if (error instanceof CrossSiteRequestError) return new ForbiddenException('Cross-site request refused');
   if (error instanceof SessionStoreError) return new ServiceUnavailableException('Session store unavailable');
   return new InternalServerErrorException();
 }

@@ -129,6 +129,12 @@ class AuthzController {
     await subject.regenerateSession();
   }
 
+  /** No authorization metadata: must cost nothing beyond the session read. */
+  @Get('whoami')
+  whoami(@CurrentSubject() subject: Subject) {
+    return { username: subject.primaryIdentifier };
+  }
+
   @Get('league')
   @RequiresRoles('captain')
   league() {

@@ -116,3 +116,36 @@ describe('Authorization store traffic (in-memory store)', () => {
     expect(store.counts.get - reads).toBe(4);
   });
 });
+
+describe('Authorization cache bounds (in-memory store)', () => {
+  let t: AuthzApp;
+  let server: Server;
+
+  beforeAll(async () => {
+    t = await createAuthzApp({ platform: 'fastify', yosai: { authorizationCacheSize: 1 } });
+    server = t.app.getHttpServer() as Server;
+  });
+  afterAll(() => t.close());
+
+  it('keeps at most authorizationCacheSize sessions, least recently used out first', async () => {
+    const dude = await login(server, 'thedude');
+    const walter = await login(server, 'walter');
+    const before = t.realm.authorizationCalls;
+    await request(server).get('/lanes/1').set('Cookie', dude).expect(200);
+    await request(server).get('/lanes/1').set('Cookie', dude).expect(200);
+    expect(t.realm.authorizationCalls - before).toBe(1);
+    await request(server).get('/lanes/1').set('Cookie', walter).expect(200); // pushes the dude out
+    await request(server).get('/lanes/1').set('Cookie', dude).expect(200);
+    expect(t.realm.authorizationCalls - before).toBe(3);
+  });
+
+  it('concurrent requests of one session ask the realm once', async () => {
+    const dude = await login(server, 'thedude');
+    const before = t.realm.authorizationCalls;
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => request(server).get('/lanes/2').set('Cookie', dude)),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    expect(t.realm.authorizationCalls - before).toBe(1);
+  });
+});

@@ -58,6 +58,16 @@ const cases: [string, YosaiModuleOptions, string][] = [
   ['sameSite none without Secure', { cookie: { sameSite: 'none', secure: false } }, 'cookie.sameSite'],
   ['no transport at all', { cookie: false, header: false }, 'cookie'],
   ['a realm without findAccount', { realm: {} }, 'realm'],
+  ['an empty realm token', { realm: '' }, 'realm'],
+  ['realms that is not an array', { realms: new (class {})() as never }, 'realms'],
+  ['a realms entry that is not a realm', { realms: [{ findAccount: () => null }, 42 as never] }, 'realms[1]'],
+  [
+    'an unknown authentication strategy',
+    { authenticationStrategy: 'most' as never },
+    'authenticationStrategy',
+  ],
+  ['a negative authorization cache TTL', { authorizationCacheTtlMs: -1 }, 'authorizationCacheTtlMs'],
+  ['an authorization cache of no sessions', { authorizationCacheSize: 0 }, 'authorizationCacheSize'],
   ['a clock without now()', { clock: {} as never }, 'clock'],
 ];
 
@@ -84,6 +94,11 @@ describe('YosaiModule options are validated at bootstrap', () => {
     ['hostPrefix with secure', { cookie: { hostPrefix: true, secure: true } }],
     ['header transport only', { cookie: false, header: {} }],
     ['a SessionStore', { store: CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 }) }],
+    ['a realm that only authorizes', { realm: { getAuthorizationInfo: () => null } }],
+    [
+      "the 'all' strategy and no authorization cache TTL",
+      { authenticationStrategy: 'all', authorizationCacheTtlMs: 0 },
+    ],
   ])('%s is accepted', async (_, options) => {
     expect(await bootstrapError(options)).toBeUndefined();
     expect(await bootstrapError(options, 'forRootAsync')).toBeUndefined();

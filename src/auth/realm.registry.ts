@@ -25,19 +25,9 @@ export class RealmRegistry implements OnModuleInit {
     await this.resolve();
   }
 
-  /** True when any realm is configured (known before resolution). */
-  get configured(): boolean {
-    return this.config.realms.length > 0;
-  }
-
   /** The realms, in order; resolved once. @throws YosaiConfigurationError when one cannot be resolved. */
   async realms(): Promise<readonly Realm[]> {
     return this.resolved ?? this.resolve();
-  }
-
-  /** The realms if already resolved (always, once the module has initialised). */
-  get now(): readonly Realm[] | null {
-    return this.resolved;
   }
 
   private resolve(): Promise<readonly Realm[]> {

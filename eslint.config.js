@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importCycleSettings, noImportCycle } from './scripts/lint/no-import-cycle.js';
 
 export default tseslint.config(
   {
@@ -31,6 +32,13 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
       '@typescript-eslint/require-await': 'off',
     },
+  },
+  {
+    // No import cycle in the library, type-only imports included (see scripts/lint/no-import-cycle.js).
+    files: ['src/**/*.ts'],
+    plugins: { yosai: { rules: { 'no-import-cycle': noImportCycle } } },
+    settings: importCycleSettings,
+    rules: { 'yosai/no-import-cycle': 'error' },
   },
   {
     // The sample imports the package by name, which resolves to dist/ only after a build; lint it against

@@ -1,4 +1,8 @@
 // Jest 30 in ESM mode (run through `npm test`, which passes --experimental-vm-modules).
+// Two projects: `unit` runs the specs beside the sources (src/**/*.spec.ts) and needs no Redis or HTTP
+// server; `e2e` runs test/** (real Redis, real HTTP, the README check). `npm test` runs both in one Jest
+// invocation (one --json report with the totals); `npm run test:unit` / `test:e2e` run one through
+// jest.unit.config.js / jest.e2e.config.js, which take these same project settings.
 const swcTs = {
   jsc: {
     parser: { syntax: 'typescript', decorators: true },
@@ -8,9 +12,10 @@ const swcTs = {
   module: { type: 'es6' },
 };
 
-export default {
+/** What both projects share. */
+const common = {
+  rootDir: import.meta.dirname,
   testEnvironment: 'node',
-  testRegex: '(src|test)/.*\\.(spec|e2e-spec)\\.ts$',
   extensionsToTreatAsEsm: ['.ts'],
   // NodeNext sources import './x.js'; Jest resolves the .ts file.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
@@ -20,5 +25,23 @@ export default {
     '/node_modules/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!(.*/)?cookie/)'],
-  testTimeout: 30000,
 };
+
+export const unit = {
+  ...common,
+  displayName: 'unit',
+  roots: ['<rootDir>/src'],
+  testRegex: '/src/.*\\.spec\\.ts$',
+};
+
+export const e2e = {
+  ...common,
+  displayName: 'e2e',
+  roots: ['<rootDir>/test'],
+  testRegex: '/test/.*\\.(spec|e2e-spec)\\.ts$',
+};
+
+/** Options Jest reads from the top-level config only, never from a project (testTimeout among them). */
+export const globals = { testTimeout: 30000 };
+
+export default { ...globals, projects: [unit, e2e] };

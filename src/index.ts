@@ -31,6 +31,7 @@ export {
   type StartSessionOptions,
   type IssuedSession,
   type SessionIdentity,
+  type ReplaceSessionOptions,
 } from './session/session.manager.js';
 export {
   SessionStartedEvent,
@@ -79,4 +80,7 @@ export {
 export { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
 export { mapYosaiError, LOGIN_FAILED_MESSAGE } from './http/yosai-error.mapper.js';
 export type { PresentedToken, HttpRequestLike } from './subject/token-source.js';
-export { ManualClock } from './testing/manual.clock.js';
+export {
+  /** @deprecated Import from 'nestjs-yosai/testing' */
+  ManualClock,
+} from './testing/manual.clock.js';

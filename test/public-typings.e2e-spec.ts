@@ -54,7 +54,7 @@ describe('published typings', () => {
     const manager = dts('session/session.manager.d.ts');
     expect(manager).toContain('startSession(options?: StartSessionOptions): Promise<IssuedSession>;');
     expect(manager).toContain(
-      'replaceSession(session: Session, identity: SessionIdentity): Promise<IssuedSession>;',
+      'replaceSession(session: Session, identity: SessionIdentity, options?: ReplaceSessionOptions): Promise<IssuedSession>;',
     );
     expect(dts('session/session.d.ts')).toContain('get isAuthenticated(): boolean;');
     expect(dts('subject/subject.d.ts')).toContain('getSession(create?: true): Promise<Session>;');

@@ -4,12 +4,15 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 // Every ```ts block in the README is type-checked against the real sources, so the docs cannot rot.
+// A block whose fence names a file (```ts my-store.ts) is written under that name, so that a later block
+// can import it (`./my-store.js`).
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => ({
+const blocks = [...readme.matchAll(/```ts(?: ([\w-]+\.ts))?\n([\s\S]*?)```/g)].map((m, i) => ({
   index: i + 1,
   line: readme.slice(0, m.index).split('\n').length + 1,
-  code: m[1],
+  name: m[1] ?? `block-${i + 1}.ts`,
+  code: m[2],
 }));
 const dir = join(root, '.artifacts', 'readme');
 
@@ -19,7 +22,7 @@ beforeAll(() => {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const files = blocks.map((b) => {
-    const file = join(dir, `block-${b.index}.ts`);
+    const file = join(dir, b.name);
     writeFileSync(file, b.code);
     return file;
   });
@@ -34,7 +37,10 @@ beforeAll(() => {
     skipLibCheck: true,
     noEmit: true,
     types: ['node'],
-    paths: { 'nestjs-yosai': [join(root, 'src', 'index.ts')] },
+    paths: {
+      'nestjs-yosai': [join(root, 'src', 'index.ts')],
+      'nestjs-yosai/testing': [join(root, 'src', 'testing', 'index.ts')],
+    },
   };
   const program = ts.createProgram(files, options);
   diagnostics = new Map(files.map((f) => [f, []]));
@@ -53,7 +59,14 @@ describe('README code blocks', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(8);
   });
 
-  it.each(blocks.map((b) => [b.index, b.line] as const))('block %i (README line %i) compiles', (index) => {
-    expect(diagnostics.get(join(dir, `block-${index}.ts`))).toEqual([]);
+  it('names each file once', () => {
+    expect(new Set(blocks.map((b) => b.name)).size).toBe(blocks.length);
   });
+
+  it.each(blocks.map((b) => [b.index, b.line, b.name] as const))(
+    'block %i (README line %i) compiles',
+    (_index, _line, name) => {
+      expect(diagnostics.get(join(dir, name))).toEqual([]);
+    },
+  );
 });

@@ -303,6 +303,98 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     expect(Object.keys(session.attributes)).toEqual(values.map(([k]) => k));
   });
 
+  it("walter signing in on the dude's browser does not see the dude's attributes (issue #12, bug 1)", async () => {
+    const c = client();
+    expect((await c.post('/api/login', DUDE)).status).toBe(200);
+    expect(
+      (await c.put('/api/session/attributes/note', { value: 'the rug really tied the room together' }))
+        .status,
+    ).toBe(204);
+    expect((await c.post('/api/login', WALTER)).status).toBe(200);
+    expect((await c.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'walter',
+      roles: ['bowler', 'captain'],
+    });
+    expect((await c.get('/api/session/attributes/note')).status).toBe(404);
+    expect((await c.get('/api/session')).body.attributes).toEqual({});
+  });
+
+  it('POST /api/session/regenerate: 200 { id }, a new token, startedAt unchanged; 401 for a guest', async () => {
+    const c = client();
+    expect((await c.post('/api/session/regenerate')).status).toBe(401);
+    await c.post('/api/login', DUDE);
+    await c.put('/api/session/attributes/cart', { value: ['rug'] });
+    const before = (await c.get('/api/session')).body;
+    const oldToken = c.token!;
+    const regenerated = await c.post('/api/session/regenerate');
+    expect(regenerated.status).toBe(200);
+    expect(regenerated.body).toEqual({ id: expect.any(String) });
+    expect(regenerated.body.id).not.toBe(before.id);
+    expect(regenerated.cookie).toMatch(TOKEN);
+    expect(regenerated.cookie).not.toBe(oldToken);
+    expect(regenerated.headers.get('cache-control')).toBe('no-store');
+    const after = (await c.get('/api/session')).body;
+    expect(after).toMatchObject({
+      id: regenerated.body.id,
+      startedAt: before.startedAt,
+      attributes: { cart: ['rug'] },
+    });
+    expect((await c.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'thedude',
+      roles: ['bowler'],
+    });
+    expect((await c.get('/api/me', { cookie: oldToken })).body).toEqual({
+      authenticated: false,
+      username: null,
+      roles: [],
+    });
+  });
+
+  it('refuses a cross-site unsafe request with the cookie (403); the same request from its own origin works', async () => {
+    const c = client();
+    await c.post('/api/login', DUDE);
+    const put = (headers: Record<string, string>) =>
+      c.put('/api/session/attributes/cart', { value: ['rug'] }, { headers });
+    for (const headers of [
+      { 'Sec-Fetch-Site': 'cross-site' } as Record<string, string>,
+      { 'Sec-Fetch-Site': 'same-site' },
+      { Origin: 'https://evil.example' },
+    ]) {
+      const refused = await put(headers);
+      expect(refused.status).toBe(403);
+      expect(refused.body.message).toBe('Cross-site request refused');
+      expect(refused.cookie).toBeUndefined();
+    }
+    const logoutRefused = await c.post('/api/logout', undefined, {
+      headers: { 'Sec-Fetch-Site': 'cross-site' },
+    });
+    expect(logoutRefused.status).toBe(403);
+    expect((await c.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'thedude',
+      roles: ['bowler'],
+    });
+
+    expect((await put({ Origin: sample.url })).status).toBe(204);
+    expect((await put({ 'Sec-Fetch-Site': 'same-origin', Origin: sample.url })).status).toBe(204);
+    // Reads are not judged; the answer is private to this client.
+    const read = await c.get('/api/session/attributes/cart', { headers: { 'Sec-Fetch-Site': 'cross-site' } });
+    expect(read.status).toBe(200);
+    expect(read.headers.get('cache-control')).toBe('no-store');
+    expect(read.headers.get('vary')).toMatch(/Cookie/i);
+  });
+
+  it('answers an attribute value nested too deeply with 400, not 500', async () => {
+    const c = client();
+    const deep = await c.request('PUT', '/api/session/attributes/deep', {
+      body: `{"value":${'['.repeat(1_000)}0${']'.repeat(1_000)}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expectBadRequest(deep);
+  });
+
   describe('answers bad input with 400 and a message, and starts no session', () => {
     const LOGIN_CASES: [string, { body?: string; json?: unknown; headers?: Record<string, string> }][] = [
       ['no body', {}],
@@ -458,14 +550,18 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
 });
 
 describe('sample app configuration', () => {
-  it('sets the Secure flag when YOSAI_COOKIE_SECURE=true, and keeps the default timeouts', async () => {
+  it('names the cookie __Host-sid and sets Secure when YOSAI_COOKIE_SECURE=true, and keeps the default timeouts', async () => {
     const sample = await startSample({ YOSAI_COOKIE_SECURE: 'true' });
     try {
-      const c = new SampleClient(sample.url);
+      const c = new SampleClient(sample.url, '__Host-sid');
       const login = await c.post('/api/login', DUDE);
       expect(login.status).toBe(200);
-      const line = SampleClient.setCookies(login).find((l) => l.startsWith('sid='))!;
+      const lines = SampleClient.setCookies(login);
+      expect(lines.filter((l) => l.startsWith('sid='))).toEqual([]);
+      const line = lines.find((l) => l.startsWith('__Host-sid='))!;
       expect(line).toMatch(/; Secure/);
+      expect(line).toMatch(/; Path=\//);
+      expect(line).not.toMatch(/Domain=/i);
       const session = await c.get('/api/session');
       expect(session.body.idleTimeoutMs).toBe(1_800_000);
       expect(session.body.absoluteTimeoutMs).toBe(28_800_000);
@@ -539,6 +635,17 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
       expect(await redis.exists(`yosai-sample::yosai:sess:${session.body.id}`)).toBe(0);
       expect((await onA.get('/api/session')).status).toBe(404);
       expect((await onA.get('/api/profile')).status).toBe(401);
+
+      // Walter signing in on the dude's browser, served by the other instance, does not get the dude's note
+      // (issue #12, bug 1).
+      const browser = new SampleClient(a.url);
+      expect((await browser.post('/api/login', DUDE)).status).toBe(200);
+      expect((await browser.put('/api/session/attributes/note', { value: 'mine' })).status).toBe(204);
+      const sameBrowserOnB = new SampleClient(b.url);
+      sameBrowserOnB.token = browser.token;
+      expect((await sameBrowserOnB.post('/api/login', WALTER)).status).toBe(200);
+      expect((await sameBrowserOnB.get('/api/session/attributes/note')).status).toBe(404);
+      expect((await sameBrowserOnB.post('/api/logout')).status).toBe(204);
     } finally {
       await redis.close();
     }

@@ -1,6 +1,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import type { YosaiModuleOptions } from '../src/index.js';
+import { CapturingLogger } from './support/capturing-logger.js';
 import { CASES, clearsCookie, cookieAttributes, forgedToken, setCookieLines } from './support/cookies.js';
 import {
   createTestApp,
@@ -62,12 +63,39 @@ describe.each(CASES)('Cookie transport (%s, %s)', (platform, mount) => {
     expect(clearing.has('secure')).toBe(false);
   });
 
-  it('is Secure (when set and when cleared) with secure: true, the default', async () => {
+  it('is Secure (when set and when cleared) and named __Host-sid with secure: true, the default', async () => {
     const server = await app({ cookie: {} });
-    const { issued, cleared } = await issueAndClear(server);
+    const { issued, cleared } = await issueAndClear(server, '__Host-sid');
     expect(cookieAttributes(issued).has('secure')).toBe(true);
     expect(cookieAttributes(cleared).has('secure')).toBe(true);
     expect(cookieAttributes(issued).get('samesite')).toBe('Lax');
+  });
+
+  it('with secure: true and hostPrefix: false keeps the plain name', async () => {
+    const server = await app({ cookie: { secure: true, hostPrefix: false } });
+    const { issued } = await issueAndClear(server, 'sid');
+    expect(cookieAttributes(issued).has('secure')).toBe(true);
+  });
+
+  it("with secure: 'auto', X-Forwarded-Proto: https over plain HTTP (an untrusted proxy) is warned about, once", async () => {
+    const logger = new CapturingLogger();
+    const booted = await boot(platform, mount, { cookie: { secure: 'auto' } });
+    apps.push(booted.t);
+    booted.t.app.useLogger(logger);
+    await request(booted.server).put('/attr/x').send({ value: 1 }).expect(200);
+    expect(logger.at('warn')).toHaveLength(0); // plain local HTTP: nothing to say
+    for (let i = 0; i < 3; i++) {
+      const res = await request(booted.server)
+        .put('/attr/x')
+        .set('X-Forwarded-Proto', 'https')
+        .send({ value: 1 })
+        .expect(200);
+      expect(cookieAttributes(setCookieLines(res.headers)[0]).has('secure')).toBe(false);
+    }
+    const warnings = logger.at('warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].text).toContain('trust proxy');
+    expect(logger.text()).not.toMatch(/[A-Za-z0-9_-]{43}/);
   });
 
   it("with secure: 'auto' follows the request protocol: plain http gives no Secure, a spoofed X-Forwarded-Proto neither", async () => {

@@ -15,6 +15,7 @@ import {
   RequiresAuthentication,
   RequiresPermissions,
   RequiresRoles,
+  SessionSerializationError,
   Subject,
   UsernamePasswordToken,
 } from 'nestjs-yosai';
@@ -48,6 +49,18 @@ export class ApiController {
     // Throws an AuthenticationError on failure; the module's filter answers 401 with one message.
     await subject.login(new UsernamePasswordToken(username, password));
     return { username: subject.primaryIdentifier! };
+  }
+
+  /**
+   * Replaces the session by a new one (new token, same user and attributes), as after a privilege change.
+   * The absolute timeout still counts from the login. 401 for a guest.
+   */
+  @Post('session/regenerate')
+  @HttpCode(200)
+  @RequiresAuthentication()
+  async regenerate(@CurrentSubject() subject: Subject): Promise<{ id: string }> {
+    const session = await subject.regenerateSession();
+    return { id: session.id };
   }
 
   /** Ends the session, if any, and clears the cookie. */
@@ -131,7 +144,15 @@ export class ApiController {
       throw new BadRequestException(`A session holds at most ${LIMITS.attributesPerSession} attributes`);
     }
     const session = await subject.getSession();
-    await session.setAttribute(key, value);
+    try {
+      await session.setAttribute(key, value);
+    } catch (error) {
+      // The value came from the client: a value no session may hold (nested too deep) is its mistake, a 400.
+      if (error instanceof SessionSerializationError) {
+        throw new BadRequestException('value cannot be stored in a session (nested too deeply?)');
+      }
+      throw error;
+    }
   }
 
   /** One attribute, or 404 (also when there is no session). Never starts a session. */

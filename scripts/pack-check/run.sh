@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Packs the library, checks the tarball's contents, installs it into a scratch project and loads it once
-# with require() and once with import, each booting a tiny Nest app. Peers come from this checkout's
-# node_modules (linked, so whatever Nest major is installed there is the one checked).
+# Packs the library, checks the tarball's contents, installs it into a scratch project and loads it (and its
+# nestjs-yosai/testing entry) once with require() and once with import, each booting a tiny Nest app. Peers
+# come from this checkout's node_modules (linked, so whatever Nest major is installed there is the one checked).
 # Prints "pack-check: <name> ok|FAILED" lines; exits non-zero when any check failed.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,7 +13,8 @@ tarball=$(npm pack --silent --pack-destination "$scratch" | tail -n 1)
 
 # 1. Contents: dist/, README.md, LICENSE, package.json and nothing else.
 unexpected=$(tar -tzf "$scratch/$tarball" | sed 's#^package/##' | grep -v -E '^(dist/.*|README\.md|LICENSE|package\.json)$' || true)
-for required in package.json README.md LICENSE dist/esm/index.js dist/esm/index.d.ts dist/cjs/index.js dist/cjs/index.d.ts dist/cjs/package.json; do
+for required in package.json README.md LICENSE dist/esm/index.js dist/esm/index.d.ts dist/cjs/index.js dist/cjs/index.d.ts dist/cjs/package.json \
+  dist/esm/testing/index.js dist/esm/testing/index.d.ts dist/cjs/testing/index.js dist/cjs/testing/index.d.ts; do
   tar -tzf "$scratch/$tarball" | grep -qx "package/$required" || unexpected="$unexpected missing:$required"
 done
 if [ -z "$unexpected" ]; then echo "pack-check: tarball contents ok"; else echo "pack-check: tarball contents FAILED: $unexpected"; failed=$((failed+1)); fi

@@ -55,7 +55,7 @@ describe('PasswordHasher', () => {
     }
   });
 
-  it('makes its dummy hash once, ahead of time, and the dummy costs what the last real hash cost', async () => {
+  it('makes its dummy hash once, ahead of time, and the dummy costs what the dearest real hash cost', async () => {
     const hasher = new CountingHasher(CHEAP);
     await hasher.prepare();
     expect(hasher.derivations).toEqual([CHEAP]);
@@ -70,6 +70,25 @@ describe('PasswordHasher', () => {
     await hasher.verifyDummy('anything');
     const costs = hasher.derivations.filter((d) => d.logN === 11);
     expect(costs.length).toBeGreaterThanOrEqual(1);
+    expect(hasher.derivations[hasher.derivations.length - 1]).toEqual({ logN: 11, r: 8, p: 1 });
+  });
+
+  it('keeps the highest cost seen: a cheaper account checked last does not make unknown usernames fast', async () => {
+    const hasher = new CountingHasher(CHEAP);
+    const dear = await new PasswordHasher({ logN: 12, r: 8, p: 1 }).hash('pw');
+    const cheap = await new PasswordHasher(CHEAP).hash('pw');
+    await hasher.verify(dear, 'wrong');
+    await hasher.verify(cheap, 'wrong'); // the last real hash checked is the cheap one
+    hasher.derivations = [];
+    await hasher.verifyDummy('anything');
+    expect(hasher.derivations[hasher.derivations.length - 1]).toEqual({ logN: 12, r: 8, p: 1 });
+  });
+
+  it('never goes below its configured cost, whatever cheaper hashes it checks', async () => {
+    const hasher = new CountingHasher({ logN: 11, r: 8, p: 1 });
+    await hasher.verify(await new PasswordHasher(CHEAP).hash('pw'), 'wrong');
+    hasher.derivations = [];
+    await hasher.verifyDummy('anything');
     expect(hasher.derivations[hasher.derivations.length - 1]).toEqual({ logN: 11, r: 8, p: 1 });
   });
 });

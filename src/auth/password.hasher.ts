@@ -28,6 +28,9 @@ function scrypt(
   );
 }
 
+/** The work of one derivation, up to a constant: scrypt's time grows with N · r · p. */
+const costOf = (p: ScryptParameters) => 2 ** p.logN * p.r * p.p;
+
 const b64 = (buffer: Buffer) => buffer.toString('base64').replace(/=+$/, '');
 
 /**
@@ -44,13 +47,16 @@ export class PasswordHasher {
   readonly parameters: Readonly<ScryptParameters>;
   /** Dummy hashes by parameter set, so a dummy verification costs what a real one would. */
   private readonly dummies = new Map<string, Promise<string>>();
-  /** Parameters of the last stored hash verified: accounts may carry an older cost than `parameters`. */
-  private lastSeen: Readonly<ScryptParameters>;
+  /**
+   * The most expensive parameters configured or seen in a stored hash. Accounts may carry other costs than
+   * `parameters`; an unknown username pays the highest, so it never answers faster than some real account.
+   */
+  private highest: Readonly<ScryptParameters>;
 
   /** @param parameters cost of new hashes. @default { logN: 15, r: 8, p: 1 } (N = 32768, 32 MiB) */
   constructor(parameters: Partial<ScryptParameters> = {}) {
     this.parameters = Object.freeze({ logN: 15, r: 8, p: 1, ...parameters });
-    this.lastSeen = this.parameters;
+    this.highest = this.parameters;
   }
 
   /** Hashes a password with a fresh 128-bit salt. */
@@ -79,7 +85,7 @@ export class PasswordHasher {
       await this.verifyDummy(password);
       return false;
     }
-    this.lastSeen = parameters;
+    if (costOf(parameters) > costOf(this.highest)) this.highest = Object.freeze(parameters);
     const salt = Buffer.from(match[4], 'base64');
     const expected = Buffer.from(match[5], 'base64');
     const usable = typeof password === 'string' && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES;
@@ -88,11 +94,12 @@ export class PasswordHasher {
   }
 
   /**
-   * Spends the work of one verification and resolves to false (for unknown accounts). The cost is that
-   * of the last stored hash verified, so unknown usernames take as long as existing ones.
+   * Spends the work of one verification and resolves to false (for unknown accounts). The cost is the
+   * highest configured or seen in a stored hash, so an unknown username is never the quick answer: with
+   * the cost of the last hash checked, one cheaper account made the next unknown username fast.
    */
   async verifyDummy(password: unknown): Promise<false> {
-    const dummy = await this.dummyFor(this.lastSeen);
+    const dummy = await this.dummyFor(this.highest);
     await this.verify(dummy, password);
     return false;
   }
@@ -102,7 +109,7 @@ export class PasswordHasher {
    * username after a start does not pay for making it.
    */
   async prepare(): Promise<void> {
-    await this.dummyFor(this.lastSeen);
+    await this.dummyFor(this.highest);
   }
 
   /** True when a stored hash was made with other parameters than this hasher's (rehash at next login). */

@@ -88,6 +88,25 @@ export class SessionSerializationError extends YosaiError {
   }
 }
 
+/**
+ * A state-changing request (POST, PUT, PATCH, DELETE) carrying the session cookie came from another site
+ * (judged by `Sec-Fetch-Site`, else by `Origin` against the request's host): refused as cross-site request
+ * forgery. Over HTTP a 403. Allow a front end on another origin with the `csrf.trustedOrigins` option.
+ */
+export class CrossSiteRequestError extends YosaiError {
+  constructor(
+    /** The request method. */
+    readonly method: string,
+    /** What the request said of its origin: the `Sec-Fetch-Site` value, else the `Origin` value. */
+    readonly origin: string,
+  ) {
+    super(
+      `Refused a cross-site ${method} request carrying the session cookie (from ${origin}). If this front end ` +
+        'is yours, list its origin in the `csrf.trustedOrigins` option.',
+    );
+  }
+}
+
 /** The module was configured wrongly. Thrown at bootstrap; the message names the option. */
 export class YosaiConfigurationError extends YosaiError {
   constructor(

@@ -9,8 +9,7 @@ type Holder = Record<symbol, Subject | undefined>;
  * itself (Fastify, or any other request object).
  *
  * Not the Express request: a request object already carries some 35 properties, and one more made V8 copy
- * them into a larger backing store on every request. In the benchmark server that was ~1.5 KB allocated and
- * ~0.8 KB more promoted to the old generation per request, ~5 µs of garbage collection.
+ * them into a larger backing store on every request (the cost is measured in BENCHMARKS.md).
  */
 function holderOf(request: object, response?: unknown): Holder {
   // Express links the two (`req.res`); Fastify's request has no `res`, and a `reply.locals` that a plugin may

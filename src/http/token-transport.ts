@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
 import {
   TokenSource,
@@ -53,7 +53,7 @@ function bearerToken(value: string): string | undefined {
  */
 function trimOws(value: string): string {
   // A loop, not a regular expression: /[ \t]+$/ is retried from every position of a long run of
-  // blanks, which made a 16 KB header cost ~100 ms of CPU (quadratic).
+  // blanks, which is quadratic in the header's length (a security fix; see CHANGELOG 0.1).
   let start = 0;
   let end = value.length;
   while (start < end && isOws(value.charCodeAt(start))) start++;
@@ -94,6 +94,13 @@ function cookieValue(header: string, name: string): string | null | undefined {
   return found;
 }
 
+/** True when the first `X-Forwarded-Proto` value is `https` (the hop nearest the client, as Express reads it). */
+function forwardedHttps(request: HttpRequestLike): boolean {
+  const value = request.headers?.['x-forwarded-proto'];
+  const first = (Array.isArray(value) ? value[0] : value)?.split(',')[0];
+  return first !== undefined && trimOws(first).toLowerCase() === 'https';
+}
+
 function isFastifyReply(response: HttpResponseLike): boolean {
   return typeof response.header === 'function' && 'raw' in response && !!response.raw;
 }
@@ -112,6 +119,25 @@ function setResponseHeader(response: HttpResponseLike, name: string, value: stri
 }
 
 /**
+ * @internal Marks a response as private to this client: `Cache-Control: no-store` (authenticated content, a
+ * token), and `Vary: Cookie` when the answer depended on the session cookie. Express or Fastify; no-op once
+ * the headers are sent.
+ */
+export function markPrivate(response: unknown, options: { noStore: boolean; varyCookie: boolean }): void {
+  const reply = response as HttpResponseLike | undefined;
+  if (!reply || typeof reply.getHeader !== 'function' || headersSent(reply)) return;
+  if (options.noStore) setResponseHeader(reply, 'cache-control', 'no-store');
+  if (options.varyCookie) {
+    const existing = reply.getHeader('vary');
+    const list = Array.isArray(existing) ? existing.join(', ') : typeof existing === 'string' ? existing : '';
+    const names = list.split(',').map((n) => n.trim().toLowerCase());
+    if (!names.includes('cookie') && !names.includes('*')) {
+      setResponseHeader(reply, 'vary', list.trim() === '' ? 'Cookie' : `${list}, Cookie`);
+    }
+  }
+}
+
+/**
  * Reads the session token from a request and writes token changes to the response, by cookie and/or
  * header as configured. Works with Express and Fastify.
  */
@@ -119,6 +145,8 @@ function setResponseHeader(response: HttpResponseLike, name: string, value: stri
 export class TokenTransport extends TokenSource {
   readonly cookieName: string | null;
   private readonly clearCookie: string | null;
+  private readonly logger = new Logger('YosaiTokenTransport');
+  private proxyWarned = false;
 
   constructor(@Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig) {
     super();
@@ -161,17 +189,38 @@ export class TokenTransport extends TokenSource {
     }
     const presented = fromCookie !== undefined || fromHeader !== undefined;
     if (!presented) return NOT_PRESENTED; // (viaCookie is false too: a cookie found counts as presented)
-    if (fromCookie === null || fromHeader === null) return { token: null, presented, viaCookie };
+    if (fromCookie === null) return { token: null, presented, viaCookie, ambiguousCookie: true };
+    if (fromHeader === null) return { token: null, presented, viaCookie };
     if (fromCookie !== undefined && fromHeader !== undefined && fromCookie !== fromHeader) {
       return { token: null, presented, viaCookie };
     }
     return { token: (fromCookie ?? fromHeader) as string, presented, viaCookie };
   }
 
+  /**
+   * Whether the cookie gets `Secure`. With `'auto'`, a request that says it came through a TLS proxy
+   * (`X-Forwarded-Proto: https`) while `request.protocol` is `http` means the proxy is not trusted, and the
+   * cookie silently loses Secure: that is logged once (the header alone is not believed: anyone can send it).
+   */
+  private secureFor(request: HttpRequestLike): boolean {
+    const secure = this.config.cookie!.secure;
+    if (secure !== 'auto') return secure;
+    if (request.protocol === 'https') return true;
+    if (!this.proxyWarned && forwardedHttps(request)) {
+      this.proxyWarned = true;
+      this.logger.warn(
+        "cookie.secure is 'auto' and a request came with X-Forwarded-Proto: https over plain HTTP: the session " +
+          "cookie is sent without Secure. Behind a TLS proxy, trust it (Express: app.set('trust proxy', 1); " +
+          'Fastify: trustProxy) or set cookie.secure: true.',
+      );
+    }
+    return false;
+  }
+
   /** The Set-Cookie value that hands `token` to a browser. */
   cookieFor(token: string, request: HttpRequestLike): string {
     const cookie = this.config.cookie!;
-    const secure = cookie.secure === 'auto' ? request.protocol === 'https' : cookie.secure;
+    const secure = this.secureFor(request);
     let value = `${this.cookieName}=${token}; Path=/; HttpOnly; SameSite=${cookie.sameSite[0].toUpperCase()}${cookie.sameSite.slice(1)}`;
     if (secure) value += '; Secure';
     if (cookie.maxAgeMs !== undefined) value += `; Max-Age=${Math.floor(cookie.maxAgeMs / 1000)}`;
@@ -181,7 +230,7 @@ export class TokenTransport extends TokenSource {
   /** The Set-Cookie value that removes the session cookie. */
   clearingCookie(request: HttpRequestLike): string {
     const cookie = this.config.cookie!;
-    const secure = cookie.secure === 'auto' ? request.protocol === 'https' : cookie.secure;
+    const secure = this.secureFor(request);
     return `${this.clearCookie}; HttpOnly; SameSite=${cookie.sameSite[0].toUpperCase()}${cookie.sameSite.slice(1)}${secure ? '; Secure' : ''}`;
   }
 
@@ -210,12 +259,20 @@ export class TokenTransport extends TokenSource {
         cookieSent = this.cookieName !== null;
         write(this.cookieName ? this.cookieFor(token, request) : null, token);
       },
-      clear: () => {
+      clear: (reason) => {
         // Only tell the client to drop a cookie it may hold; header clients simply stop using the token.
+        // Never when the cookies were ambiguous: a host-only clearing cookie would delete the user's own cookie
+        // and keep one planted with `Domain=` by a sibling subdomain, whose session the next request would run in.
         const cookie =
-          this.cookieName && (presented.viaCookie || cookieSent) ? this.clearingCookie(request) : null;
-        if (cookie === null && !this.config.header) return;
+          this.cookieName && !presented.ambiguousCookie && (presented.viaCookie || cookieSent)
+            ? this.clearingCookie(request)
+            : null;
+        const clearSite = reason === 'logout' && this.config.clearSiteDataOnLogout;
+        if (cookie === null && !this.config.header && !clearSite) return;
         write(cookie, null);
+        // Opt-in: the browser then drops every cookie of the site, not only ours.
+        if (clearSite && reply && !headersSent(reply))
+          setResponseHeader(reply, 'clear-site-data', '"cookies"');
       },
     };
   }

@@ -9,6 +9,7 @@ import {
   AuthenticationError,
   AuthorizationError,
   UnauthenticatedError,
+  CrossSiteRequestError,
   ExpiredSessionError,
   SessionStoreError,
   StoppedSessionError,
@@ -29,6 +30,7 @@ export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
  * | `ExpiredSessionError`, `StoppedSessionError`, `UnknownSessionError` | 401 |
  * | `UnauthenticatedError` (an authorization check on a guest) | 401 |
  * | `AuthorizationError` | 403, naming only the role or permission checked, as written |
+ * | `CrossSiteRequestError` | 403 |
  * | `SessionStoreError` | 503 (fail closed) |
  * | anything else from this library, `SessionSerializationError` included (a programming error) | 500 |
  */
@@ -43,6 +45,7 @@ export function mapYosaiError(error: YosaiError): HttpException {
   }
   if (error instanceof UnauthenticatedError) return new UnauthorizedException('Authentication required');
   if (error instanceof AuthorizationError) return new ForbiddenException(error.message);
+  if (error instanceof CrossSiteRequestError) return new ForbiddenException('Cross-site request refused');
   if (error instanceof SessionStoreError) return new ServiceUnavailableException('Session store unavailable');
   return new InternalServerErrorException();
 }

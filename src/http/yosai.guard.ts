@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
+  CrossSiteRequestError,
   InvalidPermissionError,
   SessionStoreError,
   YosaiConfigurationError,
@@ -15,11 +16,11 @@ import {
 } from '../errors/yosai.errors.js';
 import type { Subject } from '../subject/subject.js';
 import { SubjectFactory } from '../subject/subject.factory.js';
-import { YOSAI_REQUIREMENT } from '../yosai.internal-constants.js';
-import type { HttpRequestLike, PresentedToken } from './token-transport.js';
+import { YOSAI_AUTHORIZATION, YOSAI_REQUIREMENT } from '../yosai.internal-constants.js';
+import { crossSiteOrigin, methodOf } from './csrf.policy.js';
+import { markPrivate, type HttpRequestLike, type PresentedToken } from './token-transport.js';
 import type { SubjectRequirement } from './requires.decorator.js';
 import type { AuthorizationRule } from './requires-authorization.decorator.js';
-import { YOSAI_AUTHORIZATION } from '../yosai.internal-constants.js';
 import { keepSubject, subjectOf } from './subject-of.js';
 import { mapYosaiError } from './yosai-error.mapper.js';
 
@@ -32,7 +33,9 @@ interface RouteAccess {
 /**
  * Resolves the `Subject` of every request, keeps it where `subjectOf(request)` finds it, and
  * enforces `@RequiresAuthentication()`, `@RequiresUser()`, `@RequiresGuest()`, `@RequiresRoles()` and
- * `@RequiresPermissions()` (in {@link checkAccess}).
+ * `@RequiresPermissions()` (in {@link checkAccess}). It also refuses (403) a
+ * cross-site state-changing request that carries the session cookie (the `csrf` option), and marks
+ * authenticated answers `Cache-Control: no-store` and answers read from the cookie `Vary: Cookie`.
  *
  * Mount it yourself, globally (`{ provide: APP_GUARD, useClass: YosaiGuard }`) or per controller
  * (`@UseGuards(YosaiGuard)`). Subclass it and override the `protected` hooks to adapt it, e.g. to
@@ -62,15 +65,20 @@ export class YosaiGuard implements CanActivate {
     const existing = subjectOf(request, response);
     if (existing) return this.checkAccess(context, existing);
     let resolved: Subject | PromiseLike<Subject>;
+    let viaCookie: boolean;
     try {
-      resolved = this.resolveSubject(request, response);
+      const presented = this.extractToken(request);
+      viaCookie = presented.viaCookie;
+      // Judged before the store is asked: a forged request costs nothing and changes nothing.
+      if (viaCookie) this.refuseCrossSite(request);
+      resolved = this.resolveSubject(request, response, presented);
     } catch (error) {
       throw this.mapError(error);
     }
     // A request without a token is answered synchronously: no promise, no microtask.
-    if (!isPromiseLike(resolved)) return this.attach(context, request, response, resolved);
+    if (!isPromiseLike(resolved)) return this.attach(context, request, response, resolved, viaCookie);
     return Promise.resolve(resolved).then(
-      (subject) => this.attach(context, request, response, subject),
+      (subject) => this.attach(context, request, response, subject, viaCookie),
       (error: unknown) => {
         throw this.mapError(error);
       },
@@ -82,9 +90,26 @@ export class YosaiGuard implements CanActivate {
     request: HttpRequestLike,
     response: unknown,
     subject: Subject,
+    viaCookie: boolean,
   ): boolean | Promise<boolean> {
     keepSubject(request, response, subject);
+    // Before the handler runs, so that every way of answering (a return, an exception, a stream) carries them:
+    // an authenticated answer is never kept by a cache, and one read from the cookie is never served to another.
+    if (viaCookie || subject.isAuthenticated) {
+      markPrivate(response, { noStore: subject.isAuthenticated, varyCookie: viaCookie });
+    }
     return this.checkAccess(context, subject);
+  }
+
+  /**
+   * Refuses an unsafe request carrying the session cookie from another site (`csrf` option).
+   * @throws CrossSiteRequestError
+   */
+  private refuseCrossSite(request: HttpRequestLike): void {
+    const csrf = this.subjects.configuration.csrf;
+    if (!csrf.enabled) return;
+    const origin = crossSiteOrigin(request, csrf.trustedOrigins);
+    if (origin !== null) throw new CrossSiteRequestError(methodOf(request), origin);
   }
 
   /**
@@ -180,10 +205,14 @@ export class YosaiGuard implements CanActivate {
 
   /**
    * Makes the Subject from the request (at most one store read). Without a token it is returned as is, not
-   * in a promise; an override may return either.
+   * in a promise; an override may return either. `presented` is what {@link extractToken} found.
    */
-  protected resolveSubject(request: HttpRequestLike, response: unknown): Subject | PromiseLike<Subject> {
-    return this.subjects.subjectOfRequest(request, response, this.extractToken(request));
+  protected resolveSubject(
+    request: HttpRequestLike,
+    response: unknown,
+    presented: PresentedToken = this.extractToken(request),
+  ): Subject | PromiseLike<Subject> {
+    return this.subjects.subjectOfRequest(request, response, presented);
   }
 
   /** The exception for a failure while resolving the Subject. Store failures become 503 (fail closed). */

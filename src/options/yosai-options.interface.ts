@@ -16,7 +16,9 @@ export interface YosaiCookieOptions {
   name?: string;
   /**
    * `Secure` attribute. `true` always sets it; `'auto'` sets it when the request arrived over HTTPS
-   * (`request.protocol`, which honours Express's `trust proxy`); `false` never sets it (local HTTP only).
+   * (`request.protocol`, which honours Express's `trust proxy` / Fastify's `trustProxy`: behind a TLS proxy
+   * without it the cookie loses Secure, and a warning is logged once); `false` never sets it (local HTTP only).
+   * Use `true` in production; `'auto'` is for local development.
    * @default true
    */
   secure?: boolean | 'auto';
@@ -27,8 +29,9 @@ export interface YosaiCookieOptions {
   sameSite?: 'lax' | 'strict' | 'none';
   /**
    * Prefix the name with `__Host-`, which makes browsers refuse the cookie unless it is Secure, has
-   * `Path=/` and no `Domain`. Requires `secure: true`.
-   * @default false
+   * `Path=/` and no `Domain`: a sibling subdomain cannot plant a cookie of that name (cookie tossing).
+   * Requires `secure: true`. Set `false` to keep the plain name (e.g. while other apps read it).
+   * @default true when `secure` is `true`, else false
    */
   hostPrefix?: boolean;
   /**
@@ -51,6 +54,25 @@ export interface YosaiHeaderOptions {
    * @default 'x-session-token'
    */
   responseHeader?: string;
+}
+
+/** Refusal of cross-site state-changing requests that carry the session cookie (CSRF). */
+export interface YosaiCsrfOptions {
+  /**
+   * Refuse (403, `CrossSiteRequestError`) a POST, PUT, PATCH or DELETE that carries the session cookie and
+   * comes from another site: `Sec-Fetch-Site` other than `same-origin`/`none`, or, without it, an `Origin`
+   * whose host is not the request's `Host`. A request with neither header (not a browser) passes; so does
+   * one that presents the token by header only. `false` turns the check off (e.g. when the app has its own
+   * CSRF tokens).
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Origins (`https://app.example.com`, scheme, host and port only) whose requests are allowed although they
+   * are cross-origin: a front end served from another host of yours.
+   * @default []
+   */
+  trustedOrigins?: string[];
 }
 
 /** Options of `YosaiModule.forRoot()` / the factory of `forRootAsync()`. */
@@ -132,7 +154,7 @@ export interface YosaiModuleOptions {
   authorizationCacheSize?: number;
   /**
    * Cookie transport, or `false` to turn it off.
-   * @default { name: 'sid', secure: true, sameSite: 'lax', hostPrefix: false }
+   * @default { name: 'sid', secure: true, sameSite: 'lax', hostPrefix: true } (the cookie is `__Host-sid`)
    */
   cookie?: YosaiCookieOptions | false;
   /**
@@ -140,6 +162,18 @@ export interface YosaiModuleOptions {
    * @default false
    */
   header?: YosaiHeaderOptions | false;
+  /**
+   * Cross-site request forgery protection for cookie sessions, on by default.
+   * @default { enabled: true, trustedOrigins: [] }
+   */
+  csrf?: YosaiCsrfOptions;
+  /**
+   * Send `Clear-Site-Data: "cookies"` with the response of a logout, so the browser drops every cookie of the
+   * site, not only the session cookie. Off by default: it also clears the app's other cookies, and those of
+   * the whole registrable domain (sibling subdomains included) in browsers that honour it.
+   * @default false
+   */
+  clearSiteDataOnLogout?: boolean;
   /**
    * Cost of the built-in scrypt password hasher used for new hashes and for the dummy verification.
    * Existing hashes are verified with the parameters they were made with.
@@ -179,4 +213,7 @@ export interface ResolvedYosaiConfig {
   readonly header: Readonly<Required<YosaiHeaderOptions>> | null;
   readonly passwordHashing: Readonly<ScryptParameters>;
   readonly clock: Clock;
+  /** `trustedOrigins` as serialised origins (lower-case scheme and host, default port left out). */
+  readonly csrf: { readonly enabled: boolean; readonly trustedOrigins: ReadonlySet<string> };
+  readonly clearSiteDataOnLogout: boolean;
 }

@@ -7,6 +7,7 @@ import { SessionManager } from '../session/session.manager.js';
 import { CacheManagerSessionStore } from '../store/cache-manager-session.store.js';
 import { YosaiModule } from '../yosai.module.js';
 import type { YosaiModuleOptions } from './yosai-options.interface.js';
+import { resolveYosaiOptions } from './yosai-options.validator.js';
 
 /** Boots a module with these options the way an app does; resolves to the bootstrap error, if any. */
 async function bootstrapError(
@@ -69,6 +70,20 @@ const cases: [string, YosaiModuleOptions, string][] = [
   ['a negative authorization cache TTL', { authorizationCacheTtlMs: -1 }, 'authorizationCacheTtlMs'],
   ['an authorization cache of no sessions', { authorizationCacheSize: 0 }, 'authorizationCacheSize'],
   ['a clock without now()', { clock: {} as never }, 'clock'],
+  ['csrf.enabled not a boolean', { csrf: { enabled: 'yes' as never } }, 'csrf.enabled'],
+  [
+    'csrf.trustedOrigins not an array',
+    { csrf: { trustedOrigins: 'https://a.example' as never } },
+    'csrf.trustedOrigins',
+  ],
+  [
+    'a trusted origin with a path',
+    { csrf: { trustedOrigins: ['https://a.example/app'] } },
+    'csrf.trustedOrigins',
+  ],
+  ['a trusted origin that is not a URL', { csrf: { trustedOrigins: ['a.example'] } }, 'csrf.trustedOrigins'],
+  ['a misspelt csrf option', { csrf: { trustedOrigin: [] } as never }, 'csrf.trustedOrigin'],
+  ['clearSiteDataOnLogout not a boolean', { clearSiteDataOnLogout: 1 as never }, 'clearSiteDataOnLogout'],
 ];
 
 describe('YosaiModule options are validated at bootstrap', () => {
@@ -93,6 +108,11 @@ describe('YosaiModule options are validated at bootstrap', () => {
     ['touch interval 0 (write on every access)', { touchIntervalMs: 0 }],
     ['hostPrefix with secure', { cookie: { hostPrefix: true, secure: true } }],
     ['header transport only', { cookie: false, header: {} }],
+    ['CSRF off', { csrf: { enabled: false } }],
+    [
+      'trusted origins',
+      { csrf: { trustedOrigins: ['https://front.example.com', 'http://localhost:5173/'] } },
+    ],
     ['a SessionStore', { store: CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 }) }],
     ['a realm that only authorizes', { realm: { getAuthorizationInfo: () => null } }],
     [
@@ -115,5 +135,27 @@ describe('YosaiModule options are validated at bootstrap', () => {
     } finally {
       await moduleRef.close();
     }
+  });
+});
+
+describe('cookie.hostPrefix defaults to secure === true', () => {
+  it.each<[string, YosaiModuleOptions, boolean]>([
+    ['the defaults (secure: true)', {}, true],
+    ['secure: true', { cookie: { secure: true } }, true],
+    ["secure: 'auto'", { cookie: { secure: 'auto' } }, false],
+    ['secure: false', { cookie: { secure: false } }, false],
+    ['secure: true, hostPrefix: false', { cookie: { secure: true, hostPrefix: false } }, false],
+  ])('%s gives hostPrefix %s', (_, options, expected) => {
+    expect(resolveYosaiOptions(options).cookie?.hostPrefix).toBe(expected);
+  });
+});
+
+describe('csrf and clearSiteDataOnLogout', () => {
+  it('are on and off by default; trusted origins are kept as browsers send them', () => {
+    const defaults = resolveYosaiOptions({});
+    expect(defaults.csrf.enabled).toBe(true);
+    expect(defaults.clearSiteDataOnLogout).toBe(false);
+    const set = resolveYosaiOptions({ csrf: { trustedOrigins: ['HTTPS://Front.Example.com:443/'] } });
+    expect([...set.csrf.trustedOrigins]).toEqual(['https://front.example.com']);
   });
 });

@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { plainToInstance, Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
+  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -77,11 +79,23 @@ class ScryptSchema {
   p?: number;
 }
 
+class CsrfSchema {
+  @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
+  enabled?: boolean;
+  @IsOptional()
+  @IsArray({ message: "must be an array of origins such as 'https://app.example.com'" })
+  @ArrayMaxSize(100)
+  @IsString({ each: true, message: "must be an array of origins such as 'https://app.example.com'" })
+  trustedOrigins?: string[];
+}
+
 /** Keys of the nested option objects (the schemas above), to refuse misspelt ones. */
 const KNOWN_NESTED: Record<string, readonly string[]> = {
   cookie: ['name', 'secure', 'sameSite', 'hostPrefix', 'maxAgeMs'],
   header: ['name', 'responseHeader'],
   passwordHashing: ['logN', 'r', 'p'],
+  csrf: ['enabled', 'trustedOrigins'],
 };
 
 const msInt = { message: 'must be an integer number of milliseconds' };
@@ -143,6 +157,13 @@ class OptionsSchema {
   @Min(1, { message: 'must be at least 1' })
   @Max(10_000_000)
   authorizationCacheSize?: number;
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => CsrfSchema)
+  csrf?: CsrfSchema;
+  @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
+  clearSiteDataOnLogout?: boolean;
 }
 
 function describeErrors(errors: ValidationError[], parent = ''): string[] {
@@ -211,6 +232,8 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'cookie',
     'header',
     'passwordHashing',
+    'csrf',
+    'clearSiteDataOnLogout',
     'clock',
     'isGlobal',
   ]);
@@ -266,8 +289,12 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     );
   }
 
-  const cookie =
-    plain.cookie === false ? null : Object.freeze({ ...YOSAI_DEFAULTS.cookie, ...(plain.cookie ?? {}) });
+  const given = plain.cookie === false ? null : { ...YOSAI_DEFAULTS.cookie, ...(plain.cookie ?? {}) };
+  // A Secure cookie gets the __Host- prefix unless the app says otherwise: a sibling subdomain cannot plant
+  // one (cookie tossing), so a duplicate can never stand in for the user's real cookie.
+  const cookie = given
+    ? Object.freeze({ ...given, hostPrefix: given.hostPrefix ?? given.secure === true })
+    : null;
   if (cookie?.hostPrefix && cookie.secure !== true) {
     fail(
       'cookie.hostPrefix',
@@ -291,6 +318,9 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     );
   }
 
+  const trustedOrigins = new Set<string>();
+  for (const origin of plain.csrf?.trustedOrigins ?? []) trustedOrigins.add(originOf(origin));
+
   return Object.freeze({
     idleTimeoutMs,
     absoluteTimeoutMs,
@@ -308,5 +338,36 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     header,
     passwordHashing: Object.freeze({ ...YOSAI_DEFAULTS.passwordHashing, ...(plain.passwordHashing ?? {}) }),
     clock: clock ?? { now: Date.now },
+    csrf: Object.freeze({
+      enabled: plain.csrf?.enabled ?? YOSAI_DEFAULTS.csrf.enabled,
+      trustedOrigins: trustedOrigins,
+    }),
+    clearSiteDataOnLogout: plain.clearSiteDataOnLogout ?? YOSAI_DEFAULTS.clearSiteDataOnLogout,
   });
+}
+
+/** An origin as browsers send it in `Origin`, or a configuration error naming the bad entry. */
+function originOf(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  // Only scheme://host[:port] is an origin: a path, query or credentials would never match and hide a typo.
+  if (
+    !url ||
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    url.pathname !== '/' ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    url.username !== '' ||
+    url.password !== ''
+  ) {
+    fail(
+      'csrf.trustedOrigins',
+      `has ${JSON.stringify(text)}, which is not an origin: write scheme://host[:port], e.g. 'https://app.example.com'.`,
+    );
+  }
+  return url.origin;
 }

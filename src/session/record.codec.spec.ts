@@ -1,6 +1,6 @@
-import { RecordCache } from './record-cache.js';
 import {
   RECORD_FORMAT_V1,
+  RecordCache,
   RecordCodec,
   UnreadableRecordError,
   type RecordFormat,

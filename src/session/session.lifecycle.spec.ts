@@ -10,6 +10,7 @@ import { CacheManagerSessionStore } from '../store/cache-manager-session.store.j
 import { YosaiModule } from '../yosai.module.js';
 import { YOSAI_MODULE_OPTIONS, type YOSAI_OPTIONS_TYPE } from '../yosai.module-definition.js';
 import { SessionManager, type SessionChange } from './session.manager.js';
+import { ManualClock } from '../testing/manual.clock.js';
 
 let h: ManagerHarness;
 afterEach(async () => {
@@ -98,6 +99,68 @@ describe('SessionManager life cycle (0.2 API)', () => {
     const errors = logger.lines.filter((l) => l.level === 'error').map((l) => l.text);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('The session store is not ready: no route to redis');
+  });
+});
+
+describe('expiry reported by the store itself (sweep vs read)', () => {
+  async function boot(absoluteTimeoutMs = 8 * 60 * 60_000) {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const memory = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0, clock });
+    h = await createManagerHarness({
+      store: memory,
+      yosai: {
+        clock,
+        idleTimeoutMs: 60_000,
+        absoluteTimeoutMs,
+        touchIntervalMs: 1_000,
+        expiredRecordGraceMs: 10_000,
+      },
+    });
+    return { clock, memory };
+  }
+
+  it('an abandoned session removed by the sweep emits one expired event, like a read would', async () => {
+    const { clock, memory } = await boot();
+    const { session, token } = await h.manager.startSession({ identifiers: ['walter'] });
+    h.events.clear();
+    clock.advance(60_000 + 10_000 + 2); // past expiry and the grace: the store's TTL has run out
+    expect(memory.sweep()).toBe(1);
+    expect(h.events.events).toEqual([
+      {
+        name: 'yosai.session.expired',
+        payload: { sessionId: session.id, identifiers: ['walter'], reason: 'idle', at: clock.now() },
+      },
+    ]);
+    expect(await h.manager.resolve(token)).toEqual({ status: 'unknown' });
+    expect(memory.sweep()).toBe(0);
+    expect(h.events.events).toHaveLength(1);
+  });
+
+  it('a session read within the grace is reported by the read; the sweep then finds nothing to report', async () => {
+    const { clock, memory } = await boot();
+    const { token } = await h.manager.startSession({ identifiers: ['donny'] });
+    h.events.clear();
+    clock.advance(60_001);
+    expect(await h.manager.resolve(token)).toEqual({ status: 'expired', reason: 'idle' });
+    clock.advance(20_000);
+    expect(memory.sweep()).toBe(0);
+    expect(h.events.named('yosai.session.expired')).toHaveLength(1);
+  });
+
+  it('the absolute timeout is named when it is what ended the abandoned session', async () => {
+    const { clock, memory } = await boot(600_000);
+    // Kept alive by touches until the absolute limit, then abandoned.
+    const kept = await h.manager.startSession({ identifiers: ['maude'] });
+    h.events.clear();
+    for (let t = 0; t < 12; t++) {
+      clock.advance(50_000);
+      await kept.session.touch();
+    }
+    clock.advance(60_000 + 10_000 + 2);
+    memory.sweep();
+    expect(h.events.named('yosai.session.expired')).toEqual([
+      expect.objectContaining({ sessionId: kept.session.id, reason: 'absolute' }),
+    ]);
   });
 });
 

@@ -53,6 +53,17 @@ export interface StartSessionOptions {
   attributes?: Record<string, unknown>;
 }
 
+/** Options of {@link SessionManager.replaceSession}. */
+export interface ReplaceSessionOptions {
+  /**
+   * `login`: a new identity was proven, so a new absolute-timeout window starts. `regenerate`: the same
+   * session under a new token (e.g. after a privilege change); it keeps its `startedAt` and fails with
+   * `StoppedSessionError` when the old session is already gone.
+   * @default 'login'
+   */
+  reason?: 'login' | 'regenerate';
+}
+
 /** A session just started, with the token to hand to its client (the only time the token is at hand). */
 export interface IssuedSession {
   readonly session: Session;
@@ -245,26 +256,43 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Replaces a session by a new one (new token and id) that carries its attributes (unless
-   * `carryAttributesOnLogin` is off) and the given identity; the old record is deleted first, so the old token
-   * is dead at once. Emits `stopped` (reason `regenerated`) for the old and `started` for the new.
+   * Replaces a session by a new one (new token and id) with the given identity; the old record is deleted
+   * first, so the old token is dead at once. Emits `stopped` (reason `regenerated`) for the old and `started`
+   * for the new.
+   *
+   * The attributes are carried over (unless `carryAttributesOnLogin` is off) only from a guest session or from a
+   * session of the same primary identifier: one user's data never reaches the next user of the same browser.
+   * A `login` (the default) starts a new absolute-timeout window; a `regenerate` keeps the old `startedAt`, so
+   * regenerating cannot make a session live longer than `absoluteTimeoutMs`.
    * @returns The new session and its token, to send to the client.
+   * @throws StoppedSessionError for a `regenerate` whose old session was already gone (e.g. a concurrent logout
+   * deleted it): nothing is started.
+   * @throws SessionStoreError when the store fails.
    */
-  async replaceSession(session: Session, identity: SessionIdentity): Promise<IssuedSession> {
+  async replaceSession(
+    session: Session,
+    identity: SessionIdentity,
+    options: ReplaceSessionOptions = {},
+  ): Promise<IssuedSession> {
     const old = stateOf(session).record;
-    // Only a replacement that actually ended the old session carries its attributes (a logout that won the race
-    // leaves nothing to carry), and the old token is dead before the new one exists.
+    const regenerate = options.reason === 'regenerate';
+    // The old token is dead before the new one exists. Only a replacement that actually ended the old session
+    // carries its attributes: a logout that won the race leaves nothing to carry, and nothing to regenerate.
     const ended = await this.end(session, 'regenerated');
+    if (!ended && regenerate) throw new StoppedSessionError(session.id);
+    const identifiers = identity.identifiers ? [...identity.identifiers] : null;
+    const oldPrimary = old.identifiers?.[0];
+    const sameOwner = oldPrimary === undefined || oldPrimary === identifiers?.[0];
     const now = this.now();
     return this.create({
-      startedAt: now,
+      startedAt: regenerate ? old.startedAt : now,
       lastAccessedAt: now,
       idleTimeoutMs: this.config.idleTimeoutMs,
-      absoluteTimeoutMs: this.config.absoluteTimeoutMs,
+      absoluteTimeoutMs: regenerate ? old.absoluteTimeoutMs : this.config.absoluteTimeoutMs,
       host: old.host,
-      identifiers: identity.identifiers ? [...identity.identifiers] : null,
+      identifiers,
       authenticated: identity.authenticated,
-      attributes: this.config.carryAttributesOnLogin && ended ? { ...old.attributes } : {},
+      attributes: this.config.carryAttributesOnLogin && ended && sameOwner ? { ...old.attributes } : {},
     });
   }
 

@@ -6,7 +6,12 @@ import { SessionSerializationError } from '../errors/yosai.errors.js';
  *   - an object key that starts with "$" gets one more "$" (so a user object {"$d": 1} cannot pass for a Date).
  * Everything that JSON would silently change or drop is refused instead: undefined, NaN and ±Infinity,
  * functions, symbols, BigInt, circular references, and class instances other than Date.
+ * Values nested deeper than MAX_VALUE_DEPTH levels are refused too: they are not data a session needs, and
+ * unbounded they would exhaust the stack (a RangeError, not a clear refusal).
  */
+
+/** Deepest nesting of objects and arrays an attribute value may have (the value itself is level 1). */
+export const MAX_VALUE_DEPTH = 64;
 
 /** Sets an own property even for keys such as `__proto__`, which plain assignment would treat specially. */
 export function defineEntry(target: Record<string, unknown>, key: string, value: unknown): void {
@@ -25,7 +30,12 @@ function refuse(path: string, what: string): never {
  * Encodes one attribute value the app asked to store, or throws `SessionSerializationError` naming the path at
  * fault (a programming error in the app: nothing is written).
  */
-export function encodeValue(value: unknown, path: string, ancestors: object[] = []): unknown {
+export function encodeValue(value: unknown, path: string): unknown {
+  return encodeAt(value, path, new Set<object>());
+}
+
+/** `ancestors` holds the objects from the root to here: its size is the depth, and lookups cost O(1). */
+function encodeAt(value: unknown, path: string, ancestors: Set<object>): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -44,33 +54,41 @@ export function encodeValue(value: unknown, path: string, ancestors: object[] = 
   }
   if (value === null) return null;
   const object = value as object;
-  if (ancestors.includes(object)) refuse(path, 'a circular reference');
+  if (ancestors.has(object)) refuse(path, 'a circular reference');
   if (object instanceof Date) {
     if (Number.isNaN(object.getTime())) refuse(path, 'an invalid Date');
     return { $d: object.toISOString() };
   }
-  const inner = [...ancestors, object];
-  if (Array.isArray(object)) {
-    const out: unknown[] = new Array<unknown>(object.length);
-    for (let i = 0; i < object.length; i++) {
-      if (!(i in object)) refuse(`${path}[${i}]`, 'a hole in a sparse array');
-      out[i] = encodeValue(object[i], `${path}[${i}]`, inner);
+  if (ancestors.size >= MAX_VALUE_DEPTH) {
+    refuse(path, `it is nested more than ${MAX_VALUE_DEPTH} levels deep`);
+  }
+  ancestors.add(object);
+  try {
+    if (Array.isArray(object)) {
+      const out: unknown[] = new Array<unknown>(object.length);
+      for (let i = 0; i < object.length; i++) {
+        if (!(i in object)) refuse(`${path}[${i}]`, 'a hole in a sparse array');
+        out[i] = encodeAt(object[i], `${path}[${i}]`, ancestors);
+      }
+      return out;
+    }
+    const proto = Object.getPrototypeOf(object) as object | null;
+    if (proto !== Object.prototype && proto !== null) {
+      refuse(
+        path,
+        `an instance of ${(object.constructor as { name?: string } | undefined)?.name || 'a class'} (only plain objects, arrays and Dates)`,
+      );
+    }
+    if (Object.getOwnPropertySymbols(object).length > 0) refuse(path, 'an object with symbol keys');
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(object)) {
+      defineEntry(out, key.startsWith('$') ? `$${key}` : key, encodeAt(item, `${path}.${key}`, ancestors));
     }
     return out;
+  } finally {
+    // The same object may appear again elsewhere in the value (a shared, not a circular, reference).
+    ancestors.delete(object);
   }
-  const proto = Object.getPrototypeOf(object) as object | null;
-  if (proto !== Object.prototype && proto !== null) {
-    refuse(
-      path,
-      `an instance of ${(object.constructor as { name?: string } | undefined)?.name || 'a class'} (only plain objects, arrays and Dates)`,
-    );
-  }
-  if (Object.getOwnPropertySymbols(object).length > 0) refuse(path, 'an object with symbol keys');
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(object)) {
-    defineEntry(out, key.startsWith('$') ? `$${key}` : key, encodeValue(item, `${path}.${key}`, inner));
-  }
-  return out;
 }
 
 /** Inverse of {@link encodeValue}. */

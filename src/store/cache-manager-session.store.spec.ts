@@ -1,22 +1,16 @@
-import { randomBytes } from 'node:crypto';
-import { createConnection } from 'node:net';
+import { ConsoleLogger, Logger } from '@nestjs/common';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
+import { CapturingLogger } from '../../test/support/capturing-logger.js';
+import { failure } from '../../test/support/failure.js';
 import { createManagerHarness, type ManagerHarness } from '../../test/support/manager-module.js';
-import {
-  OwnRedis,
-  redisAvailable,
-  redisServerAvailable,
-  redisSessionStore,
-  REDIS_URL,
-} from '../../test/support/redis.js';
 import { SessionStoreError } from '../errors/yosai.errors.js';
 import { tokenOf } from '../session/session.js';
 import { CacheManagerSessionStore } from './cache-manager-session.store.js';
-import { contractId, sessionStoreContract } from './session-store.contract.js';
+import { contractId, sessionStoreContract } from '../testing/index.js';
+import { ManualClock } from '../testing/manual.clock.js';
 import { SessionStore } from './session.store.js';
 
-const RUN = `yosai-cmstore-spec-${process.pid}-${randomBytes(3).toString('hex')}`;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------------
@@ -111,44 +105,6 @@ class ObjectAdapter {
   });
 }
 
-// Real Redis through @keyv/redis.
-const hasRedis = await redisAvailable('CacheManagerSessionStore Redis contract');
-if (hasRedis) {
-  sessionStoreContract('Redis (@keyv/redis), Keyv namespace per namespace', {
-    create: async (ns) => {
-      const r = redisSessionStore(`${RUN}-${ns}`);
-      expect(r.store.kind).toBe('redis');
-      return { store: r.store, close: () => r.close() };
-    },
-  });
-  sessionStoreContract('Redis (@keyv/redis), one Keyv namespace, prefix per namespace', {
-    create: async (ns) => {
-      const r = redisSessionStore(RUN, REDIS_URL, { prefix: `yosai:${ns}:` });
-      return { store: r.store, close: () => r.close() };
-    },
-  });
-
-  describe('Redis key layout', () => {
-    it('the key is <namespace>::<prefix><id>, the value the exact string, PTTL the TTL asked for', async () => {
-      const r = redisSessionStore(`${RUN}-layout`);
-      try {
-        const id = contractId();
-        await r.store.set(id, '{"v":1}', 30_000);
-        const client = await r.adapter.getClient();
-        const key = `${RUN}-layout::yosai:sess:${id}`;
-        await expect(client.get(key)).resolves.toBe('{"v":1}');
-        const pttl = await client.pTTL(key);
-        expect(pttl).toBeGreaterThan(25_000);
-        expect(pttl).toBeLessThanOrEqual(30_000);
-        await r.store.delete(id);
-        await expect(client.exists(key)).resolves.toBe(0);
-      } finally {
-        await r.close();
-      }
-    });
-  });
-}
-
 // ---------------------------------------------------------------------------------------------------
 describe('CacheManagerSessionStore (in-memory specifics)', () => {
   it('the sweep timer removes expired entries that nobody reads, and close() stops it', async () => {
@@ -170,15 +126,28 @@ describe('CacheManagerSessionStore (in-memory specifics)', () => {
     expect(map.size).toBe(2); // no timer any more
   });
 
-  it('inMemory() makes a memory store; records stay readable through the cache itself', async () => {
+  it('inMemory() makes a memory store', () => {
     expect(CacheManagerSessionStore.inMemory().kind).toBe('memory');
-    const cache = createCache({ stores: [new Keyv({ store: new Map() })] });
-    const store = new CacheManagerSessionStore(cache, { sweepIntervalMs: 0 });
-    const id = contractId();
-    await store.set(id, 'record', 60_000);
-    await expect(cache.get(`yosai:sess:${id}`)).resolves.toBe('record');
   });
 
+  it('shares its Map with the app’s own cache data: never reads, sweeps or reports it as a session', async () => {
+    const map = new Map<string, unknown>();
+    const cache = createCache({ stores: [new Keyv({ store: map })] });
+    const clock = new ManualClock();
+    const store = new CacheManagerSessionStore(cache, { sweepIntervalMs: 0, clock });
+    const expired: string[] = [];
+    store.onExpired!((id) => expired.push(id));
+    await cache.set('greeting', 'hi', 60_000);
+    await cache.set(`yosai:sess:${contractId()}`, 'a cache entry under a session key', 60_000);
+    const id = contractId();
+    await store.set(id, 'session', 1_000);
+
+    clock.advance(1_001);
+    expect(store.sweep()).toBe(1);
+    expect(expired).toEqual([id]);
+    expect(map.size).toBe(2);
+    await expect(cache.get('greeting')).resolves.toBe('hi');
+  });
   it('refuses something that is not a cache-manager Cache', () => {
     expect(() => new CacheManagerSessionStore({} as never)).toThrow(TypeError);
     expect(() => new CacheManagerSessionStore({ stores: [] } as never)).toThrow(TypeError);
@@ -190,22 +159,127 @@ describe('CacheManagerSessionStore (in-memory specifics)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
+describe('readNow', () => {
+  it('in memory: the value itself, synchronously, undefined for none', async () => {
+    const store = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
+    const id = contractId();
+    await store.set(id, 'value', 60_000);
+    expect(store.readNow!(id)).toBe('value');
+    expect(store.readNow!(contractId())).toBeUndefined();
+  });
+
+  it('generic Keyv: not offered (get is the only read)', () => {
+    const store = new CacheManagerSessionStore(
+      createCache({ stores: [new Keyv({ store: new ObjectAdapter() })] }),
+    );
+    expect(store.readNow).toBeUndefined();
+    expect(store.onExpired).toBeUndefined();
+  });
+});
+
+describe('onExpired (in memory)', () => {
+  function setup(options: { namespace?: string; prefix?: string; map?: Map<string, unknown> } = {}) {
+    const map = options.map ?? new Map<string, unknown>();
+    const clock = new ManualClock();
+    const store = new CacheManagerSessionStore(
+      createCache({ stores: [new Keyv({ store: map, namespace: options.namespace })] }),
+      { sweepIntervalMs: 0, clock, prefix: options.prefix },
+    );
+    const expired: [string, string][] = [];
+    store.onExpired!((id, value) => expired.push([id, value]));
+    return { map, clock, store, expired };
+  }
+
+  it('the sweep hands each record it removes to the listener, with its value, once', async () => {
+    const { clock, store, expired } = setup({ namespace: 'app' });
+    const dead = [contractId(), contractId()];
+    const live = contractId();
+    await store.set(dead[0], 'first', 1_000);
+    await store.set(dead[1], 'second', 2_000);
+    await store.set(live, 'live', 10_000);
+
+    clock.advance(1_000);
+    expect(store.sweep()).toBe(0); // a TTL ends after its last millisecond
+    clock.advance(1_001);
+    expect(store.sweep()).toBe(2);
+    expect(expired.sort()).toEqual(
+      [
+        [dead[0], 'first'],
+        [dead[1], 'second'],
+      ].sort(),
+    );
+    expect(store.sweep()).toBe(0);
+    expect(expired).toHaveLength(2);
+    expect(store.readNow!(live)).toBe('live');
+  });
+
+  it('a read, compare-and-set or delete that finds a record past its TTL removes and reports it', async () => {
+    const { map, clock, store, expired } = setup();
+    const [a, b, c] = [contractId(), contractId(), contractId()];
+    await store.set(a, 'A', 1_000);
+    await store.set(b, 'B', 1_000);
+    await store.set(c, 'C', 1_000);
+    clock.advance(1_001);
+
+    expect(store.readNow!(a)).toBeUndefined();
+    await expect(store.compareAndSet(b, 'B', 'B2', 60_000)).resolves.toBe(false);
+    await expect(store.delete(c)).resolves.toBe(false);
+    expect(expired).toEqual([
+      [a, 'A'],
+      [b, 'B'],
+      [c, 'C'],
+    ]);
+    expect(map.size).toBe(0);
+    expect(store.sweep()).toBe(0);
+    expect(expired).toHaveLength(3);
+  });
+
+  it('reports only its own records when stores of other namespaces or prefixes share the Map', async () => {
+    const mine = setup({ namespace: 'a' });
+    const otherNamespace = setup({ namespace: 'b', map: mine.map });
+    const otherPrefix = setup({ namespace: 'a', prefix: 'other:', map: mine.map });
+    const ids = [contractId(), contractId(), contractId()];
+    await mine.store.set(ids[0], 'mine', 1_000);
+    await otherNamespace.store.set(ids[1], 'theirs', 1_000);
+    await otherPrefix.store.set(ids[2], 'theirs too', 1_000);
+
+    mine.clock.advance(1_001);
+    expect(mine.store.sweep()).toBe(1);
+    expect(mine.expired).toEqual([[ids[0], 'mine']]);
+    expect(mine.map.size).toBe(2);
+  });
+
+  it('a listener that throws does not stop the sweep; the error is logged', async () => {
+    const { map, clock, store } = setup();
+    let calls = 0;
+    store.onExpired!(() => {
+      calls++;
+      throw new Error('listener failed (test)');
+    });
+    for (let i = 0; i < 3; i++) await store.set(contractId(), 'dead', 1_000);
+    clock.advance(1_001);
+    const logger = new CapturingLogger();
+    Logger.overrideLogger(logger);
+    try {
+      expect(store.sweep()).toBe(3);
+    } finally {
+      Logger.overrideLogger(new ConsoleLogger());
+    }
+    expect(calls).toBe(3);
+    expect(map.size).toBe(0);
+    expect(logger.at('error').map((l) => l.text)).toEqual(
+      Array.from({ length: 3 }, () => expect.stringContaining('listener failed (test)') as unknown),
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
 describe('store failures surface as SessionStoreError', () => {
   let h: ManagerHarness | undefined;
   afterEach(async () => {
     await h?.close();
     h = undefined;
   });
-
-  /** Runs `op` and returns its rejection and how long it took to settle. */
-  async function failure(op: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-    const started = performance.now();
-    const error = await op().then(
-      () => new Error('expected the operation to fail'),
-      (e: unknown) => e,
-    );
-    return { error, ms: performance.now() - started };
-  }
 
   it('generic Keyv: a failing adapter is an error, never silence (cache-manager would swallow it)', async () => {
     const adapter = new ObjectAdapter();
@@ -247,62 +321,4 @@ describe('store failures surface as SessionStoreError', () => {
     expect(ms).toBeGreaterThanOrEqual(90);
     expect(ms).toBeLessThan(100 + 2000);
   });
-
-  it('Redis at a closed port: every operation rejects with SessionStoreError within storeTimeoutMs', async () => {
-    const port = 6394;
-    expect(await portOpen(port)).toBe(false);
-    const r = redisSessionStore(`${RUN}-closed`, `redis://127.0.0.1:${port}`);
-    h = await createManagerHarness({ store: r.store, yosai: { storeTimeoutMs: 250 } });
-    try {
-      for (const op of [() => h!.manager.start(), () => h!.manager.resolve(contractId())]) {
-        const { error, ms } = await failure(op);
-        expect(error).toBeInstanceOf(SessionStoreError);
-        expect(ms).toBeLessThan(250 + 2000);
-      }
-    } finally {
-      await r.adapter.disconnect(true);
-    }
-  });
-
-  const hasServer = redisServerAvailable('own-redis failure test');
-
-  (hasServer ? it : it.skip)(
-    'a Redis that dies: operations reject with SessionStoreError within storeTimeoutMs',
-    async () => {
-      const own = new OwnRedis(6390);
-      await own.start();
-      const r = redisSessionStore(`${RUN}-own`, own.url);
-      try {
-        h = await createManagerHarness({ store: r.store, yosai: { storeTimeoutMs: 250 } });
-        const session = await h.manager.start({ attributes: { a: 1 } });
-        await expect(h.manager.resolve(tokenOf(session))).resolves.toMatchObject({ status: 'valid' });
-
-        await own.stop();
-        for (const op of [
-          () => h!.manager.resolve(tokenOf(session)),
-          () => session.setAttribute('b', 2),
-          () => h!.manager.start(),
-          () => session.stop(),
-        ]) {
-          const { error, ms } = await failure(op);
-          expect(error).toBeInstanceOf(SessionStoreError);
-          expect(ms).toBeLessThan(250 + 2000);
-        }
-      } finally {
-        await own.stop();
-        await r.adapter.disconnect(true).catch(() => undefined);
-      }
-    },
-  );
 });
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

@@ -1,7 +1,9 @@
+import { Logger } from '@nestjs/common';
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { KeyedQueue } from '../common/keyed-queue.js';
-import { FAST_READ, SessionStore, type FastRead, type RawRecord } from './session.store.js';
+import { SessionStoreError } from '../errors/yosai.errors.js';
+import { SessionStore, type StoredValue } from './session.store.js';
 
 /** Options of {@link CacheManagerSessionStore}. */
 export interface CacheManagerSessionStoreOptions {
@@ -17,23 +19,34 @@ export interface CacheManagerSessionStoreOptions {
    * @default 60_000
    */
   sweepIntervalMs?: number;
+  /**
+   * Redis only: how long `ready()`, and the operations that arrive before the client's first connection is
+   * ready, wait for it before failing. Milliseconds.
+   * @default the adapter's `connectionTimeout` if set, else 10_000
+   */
+  readyTimeoutMs?: number;
+  /**
+   * In-memory only: the time records' TTLs are measured against. Pass a `ManualClock` in tests to expire
+   * records without waiting.
+   * @default Date
+   */
+  clock?: { now(): number };
 }
+
+/** Called with the id (without prefix) and value of a record the store removed because its TTL passed. */
+type ExpiredListener = (id: string, value: string) => void;
 
 interface Backend {
   readonly kind: 'memory' | 'redis' | 'keyv';
-  get(key: string): Promise<string | undefined>;
-  set(key: string, value: string, ttlMs: number): Promise<void>;
-  compareAndSet(key: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
-  delete(key: string): Promise<boolean>;
+  get(id: string): Promise<string | undefined>;
+  set(id: string, value: string, ttlMs: number): Promise<void>;
+  compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
   close(): void;
-  /** What the manager reads through, where the backend has something cheaper than `get` (see `FAST_READ`). */
-  fastRead?(key: string): RawRecord | Promise<RawRecord>;
-}
-
-/** Keyv's own unserialised entry shape, so records stay readable through the Keyv instance too. */
-interface MapEntry {
-  value: string;
-  expires: number;
+  /** The backend's cheaper read, where it has one (see `SessionStore.readNow`). */
+  readNow?(id: string): StoredValue | Promise<StoredValue>;
+  ready?(): Promise<void>;
+  onExpired?(listener: ExpiredListener): void;
 }
 
 /** Minimal view of the `@keyv/redis` adapter and its node-redis client (no import: it is optional). */
@@ -44,8 +57,17 @@ interface KeyvRedisLike {
   createKeyPrefix(key: string, namespace?: string): string;
   namespace?: string;
 }
+/** A node-redis client (`createClient`, `createSentinel`) or cluster (`createCluster`). */
 interface RedisClientLike {
+  /** True from the moment connecting *starts* (node-redis), so it cannot tell whether commands will run. */
   readonly isOpen?: boolean;
+  /** A client's or sentinel's "can run commands now"; a cluster has no such flag. */
+  readonly isReady?: boolean;
+  /** A cluster's master nodes: empty until its slot map is known. */
+  readonly masters?: readonly unknown[];
+  connect(): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
   del(key: string): Promise<number>;
@@ -55,40 +77,54 @@ interface RedisClientLike {
 const CAS_SCRIPT =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
 
-/** Keyv's serialised form `{"value":…,"expires":…}`; undefined when the string is something else. */
-function parseKeyvString(entry: string): MapEntry | undefined {
-  try {
-    const parsed = JSON.parse(entry) as Partial<MapEntry> | null;
-    return parsed && typeof parsed === 'object' ? (parsed as MapEntry) : undefined;
-  } catch {
-    return undefined;
-  }
+/** The part Keyv puts before a key when it has a namespace and prefixes keys itself. */
+function keyvKeyPrefix(keyv: Keyv): string {
+  return keyv.useKeyPrefix && keyv.namespace ? `${keyv.namespace}:` : '';
 }
 
-function keyvPrefixed(keyv: Keyv, key: string): string {
-  return keyv.useKeyPrefix && keyv.namespace ? `${keyv.namespace}:${key}` : key;
+/** One record in the in-memory store. */
+interface MapEntry {
+  readonly value: string;
+  /** The clock's time after which the record is gone. */
+  readonly expires: number;
 }
 
 /**
- * The same string, flattened. Concatenation (`prefix + id`) and `JSON.stringify` give V8 rope strings (a
- * tree of parts); reading one character makes V8 flatten it in place, and the garbage collector then drops
- * the parts. A string kept for a session's whole life in a `Map` costs about 40 % less that way (a record:
- * ~230 → ~140 bytes; a key: ~96 → ~72 bytes).
+ * The same string, flattened: a concatenated or JSON-built string is a tree of parts until read, and a session
+ * kept for its whole life costs less flat (heap per idle session, `bench/heap.mjs`: see BENCHMARKS.md).
  */
 function flat(value: string): string {
   value.charCodeAt(0);
   return value;
 }
 
-/** A `Map` behind Keyv: every operation is synchronous, so compare-and-set and delete are atomic. */
+function isMapEntry(entry: unknown): entry is MapEntry {
+  return (
+    typeof entry === 'object' &&
+    entry !== null &&
+    typeof (entry as MapEntry).value === 'string' &&
+    typeof (entry as MapEntry).expires === 'number'
+  );
+}
+
+/**
+ * The Map of an in-memory Keyv, holding this store's own entries (not Keyv's format: read them through this
+ * store, not through the cache). Keys are `[<Keyv namespace>:]<prefix><id>`, so stores under different
+ * namespaces or prefixes can share one Map. Every operation is synchronous, so compare-and-set and delete are
+ * atomic, and a record the sweep removes cannot also be removed by a read or a delete.
+ */
 class MapBackend implements Backend {
   readonly kind = 'memory' as const;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private listener: ExpiredListener | undefined;
+  private readonly logger = new Logger('CacheManagerSessionStore');
 
   constructor(
-    private readonly keyv: Keyv,
-    private readonly map: Map<string, unknown>,
+    readonly map: Map<string, unknown>,
+    /** Everything before the id in a key. */
+    private readonly keyPrefix: string,
     sweepIntervalMs: number,
+    private readonly clock: { now(): number },
   ) {
     if (sweepIntervalMs > 0) {
       this.timer = setInterval(() => this.sweep(), sweepIntervalMs);
@@ -96,59 +132,68 @@ class MapBackend implements Backend {
     }
   }
 
-  private live(key: string): MapEntry | undefined {
-    const k = keyvPrefixed(this.keyv, key);
-    const entry = this.map.get(k) as MapEntry | string | undefined;
+  /** The value under the id, or undefined; a record past its TTL is removed (and reported) here. */
+  readNow(id: string): string | undefined {
+    const key = this.keyPrefix + id;
+    const entry = this.map.get(key);
     if (entry === undefined) return undefined;
-    const parsed = typeof entry === 'string' ? parseKeyvString(entry) : entry;
-    if (typeof parsed?.expires === 'number' && parsed.expires < Date.now()) {
-      this.map.delete(k);
+    if (!isMapEntry(entry)) {
+      // Not written by this store: handed up as it is, and the manager discards it as unreadable.
+      return typeof entry === 'string' ? entry : JSON.stringify(entry);
+    }
+    if (entry.expires < this.clock.now()) {
+      this.expire(key, entry);
       return undefined;
     }
-    // Whatever else sits under the key is handed up as is: the manager discards unreadable records.
-    return typeof parsed?.value === 'string'
-      ? parsed
-      : { value: typeof entry === 'string' ? entry : JSON.stringify(entry), expires: Infinity };
+    return entry.value;
   }
-
-  /** Synchronous: the manager reads through this (see `FAST_READ`), the async `get` is for other callers. */
-  fastRead(key: string): string | undefined {
-    return this.live(key)?.value;
+  async get(id: string) {
+    return this.readNow(id);
   }
-  async get(key: string) {
-    return this.fastRead(key);
+  async set(id: string, value: string, ttlMs: number) {
+    this.put(id, value, ttlMs);
   }
-  async set(key: string, value: string, ttlMs: number) {
-    this.put(key, value, ttlMs);
-  }
-  async compareAndSet(key: string, expected: string, value: string, ttlMs: number) {
-    if (this.live(key)?.value !== expected) return false;
-    this.put(key, value, ttlMs);
+  async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
+    if (this.readNow(id) !== expected) return false;
+    this.put(id, value, ttlMs);
     return true;
   }
-  private put(key: string, value: string, ttlMs: number) {
-    const entry: MapEntry = { value: flat(value), expires: Date.now() + ttlMs };
-    this.map.set(flat(keyvPrefixed(this.keyv, key)), entry);
+  private put(id: string, value: string, ttlMs: number) {
+    const entry: MapEntry = { value: flat(value), expires: this.clock.now() + ttlMs };
+    this.map.set(flat(this.keyPrefix + id), entry);
   }
-  async delete(key: string) {
-    const existed = this.live(key) !== undefined;
-    this.map.delete(keyvPrefixed(this.keyv, key));
+  async delete(id: string) {
+    const existed = this.readNow(id) !== undefined;
+    this.map.delete(this.keyPrefix + id);
     return existed;
   }
 
-  /** Removes expired entries, so abandoned sessions do not stay in memory until someone reads them. */
+  onExpired(listener: ExpiredListener): void {
+    this.listener = listener;
+  }
+
+  /** Removes this store's expired entries, so abandoned sessions do not stay in memory until someone reads them. */
   sweep(): number {
-    const now = Date.now();
+    const now = this.clock.now();
     let removed = 0;
-    for (const [k, entry] of this.map) {
-      const expires = (typeof entry === 'string' ? parseKeyvString(entry) : (entry as MapEntry | null))
-        ?.expires;
-      if (typeof expires === 'number' && expires < now) {
-        this.map.delete(k);
+    for (const [key, entry] of this.map) {
+      if (isMapEntry(entry) && entry.expires < now && key.startsWith(this.keyPrefix)) {
+        this.expire(key, entry);
         removed++;
       }
     }
     return removed;
+  }
+
+  private expire(key: string, entry: MapEntry) {
+    this.map.delete(key);
+    if (!this.listener) return;
+    try {
+      this.listener(key.slice(this.keyPrefix.length), entry.value);
+    } catch (error) {
+      // A failing listener must not stop the sweep, nor fail the read that found the record expired.
+      this.logger.error(`The onExpired listener threw: ${String(error)}`);
+    }
   }
 
   close() {
@@ -156,49 +201,135 @@ class MapBackend implements Backend {
   }
 }
 
-/** `@keyv/redis`: one Redis command per operation, atomic compare-and-set by a Lua script. */
+/**
+ * Whether the client runs commands now. node-redis sets `isOpen` when connecting starts; a standalone
+ * client (or sentinel) says `isReady` once the connection is usable, and a cluster has no such flag but
+ * knows its masters once its slot map is loaded.
+ */
+function serving(client: RedisClientLike): boolean {
+  if (client.isReady !== undefined) return client.isReady;
+  if (client.masters !== undefined) return client.isOpen === true && client.masters.length > 0;
+  return client.isOpen === true;
+}
+
+/** An error's message; Node's connection errors for several addresses (AggregateError) have none, but a code. */
+function message(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.message || (error as { code?: string }).code || error.name;
+}
+
+/**
+ * `@keyv/redis`: one Redis command per operation, atomic compare-and-set by a Lua script. Operations that
+ * arrive before the client's first connection is ready wait for it (one shared wait), instead of failing
+ * with "The client is offline" (`disableOfflineQueue`) or on a cluster's empty slot map.
+ */
 class RedisBackend implements Backend {
   readonly kind = 'redis' as const;
+  /** Whether the client has been ready once: after that, an outage is the client's to handle (queue or fail fast). */
+  private wasReady = false;
+  private connecting: Promise<RedisClientLike> | undefined;
+
   constructor(
-    private readonly keyv: Keyv,
     private readonly adapter: KeyvRedisLike,
+    /** What Keyv and this store put before the id, inside the adapter's namespace. */
+    private readonly keyPrefix: string,
+    private readonly readyTimeoutMs: number,
   ) {}
-  private key(key: string) {
-    return this.adapter.createKeyPrefix(keyvPrefixed(this.keyv, key), this.adapter.namespace);
+
+  private key(id: string) {
+    return this.adapter.createKeyPrefix(this.keyPrefix + id, this.adapter.namespace);
   }
-  /**
-   * The adapter's client when it is open, without going through `getClient()` (an async call, i.e. a promise
-   * and a microtask per operation, that returns the same client while it is open); otherwise undefined, and
-   * the caller takes the `getClient()` path, which (re)connects or fails as the adapter decides.
-   */
-  private openClient(): RedisClientLike | undefined {
+
+  /** The client, when commands can be sent to it now. */
+  private current(): RedisClientLike | undefined {
     const client = this.adapter.client;
-    return client?.isOpen === true ? client : undefined;
+    if (client === undefined) return undefined;
+    if (serving(client)) {
+      this.wasReady = true;
+      return client;
+    }
+    return this.wasReady && client.isOpen === true ? client : undefined;
   }
-  get(key: string): Promise<string | undefined> {
-    return this.fastRead(key).then(orUndefined);
+
+  /** The client once commands can be sent to it: at once, or after the one shared wait for readiness. */
+  private client(): RedisClientLike | Promise<RedisClientLike> {
+    return (
+      this.current() ?? (this.connecting ??= this.connect().finally(() => (this.connecting = undefined)))
+    );
   }
-  /** The client's own answer, `null` for none (what the manager reads through, see `FAST_READ`). */
-  fastRead(key: string): Promise<string | null> {
-    const client = this.openClient();
-    if (client) return client.get(this.key(key));
-    return this.adapter.getClient().then((c) => c.get(this.key(key)));
+
+  async ready(): Promise<void> {
+    await this.client();
   }
-  async set(key: string, value: string, ttlMs: number) {
-    const client = this.openClient() ?? (await this.adapter.getClient());
-    await client.set(this.key(key), value, { PX: Math.max(1, Math.ceil(ttlMs)) });
+
+  /**
+   * Starts connecting if nobody has, and waits until the client serves: at most `readyTimeoutMs`, less when
+   * connecting fails for good or the client is closed meanwhile.
+   */
+  private async connect(): Promise<RedisClientLike> {
+    const client = this.adapter.client;
+    if (client === undefined) return this.adapter.getClient();
+    const failure = (why: string, cause?: unknown) =>
+      new SessionStoreError('ready', `${why}${cause === undefined ? '' : ` (${message(cause)})`}`, { cause });
+    let lastError: unknown;
+    const onError = (error: unknown) => (lastError = error);
+    let onChange: () => void = () => undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onChange = () => {
+          if (serving(client)) resolve();
+          else if (client.isOpen !== true) reject(failure('the Redis client was closed before it was ready'));
+        };
+        timer = setTimeout(
+          () =>
+            reject(
+              failure(`Redis was not ready within ${this.readyTimeoutMs} ms (readyTimeoutMs)`, lastError),
+            ),
+          this.readyTimeoutMs,
+        );
+        // Nothing else to wait for is no reason to keep the process alive.
+        timer.unref();
+        client.on('error', onError);
+        // A client says 'ready' once its connection is usable, a cluster 'connect' once its slot map is
+        // loaded; 'end' (client) and 'disconnect' (cluster) follow a close.
+        for (const event of ['ready', 'connect', 'end', 'disconnect']) client.on(event, onChange);
+        if (client.isOpen === true) return;
+        client.connect().then(onChange, (error: unknown) => {
+          reject(failure('could not connect to Redis', error));
+        });
+      });
+    } finally {
+      clearTimeout(timer);
+      client.off('error', onError);
+      for (const event of ['ready', 'connect', 'end', 'disconnect']) client.off(event, onChange);
+    }
+    this.wasReady = true;
+    return client;
   }
-  async compareAndSet(key: string, expected: string, value: string, ttlMs: number) {
-    const client = this.openClient() ?? (await this.adapter.getClient());
+
+  readNow(id: string): Promise<string | null> {
+    const client = this.client();
+    return client instanceof Promise ? client.then((c) => c.get(this.key(id))) : client.get(this.key(id));
+  }
+  get(id: string): Promise<string | undefined> {
+    return this.readNow(id).then(orUndefined);
+  }
+  async set(id: string, value: string, ttlMs: number) {
+    const client = await this.client();
+    await client.set(this.key(id), value, { PX: Math.max(1, Math.ceil(ttlMs)) });
+  }
+  async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
+    const client = await this.client();
     const done = await client.eval(CAS_SCRIPT, {
-      keys: [this.key(key)],
+      keys: [this.key(id)],
       arguments: [expected, value, String(Math.max(1, Math.ceil(ttlMs)))],
     });
     return Number(done) === 1;
   }
-  async delete(key: string) {
-    const client = this.openClient() ?? (await this.adapter.getClient());
-    return (await client.del(this.key(key))) > 0;
+  async delete(id: string) {
+    const client = await this.client();
+    return (await client.del(this.key(id))) > 0;
   }
   close() {}
 }
@@ -215,31 +346,34 @@ function orUndefined(value: string | null): string | undefined {
 class KeyvBackend implements Backend {
   readonly kind = 'keyv' as const;
   private readonly queues = new KeyedQueue();
-  constructor(private readonly stores: Keyv[]) {
+  constructor(
+    private readonly stores: Keyv[],
+    private readonly prefix: string,
+  ) {
     for (const keyv of stores) keyv.throwOnErrors = true;
   }
 
-  async get(key: string) {
+  async get(id: string) {
     for (const keyv of this.stores) {
-      const value: unknown = await keyv.get(key);
+      const value: unknown = await keyv.get(this.prefix + id);
       if (typeof value === 'string') return value;
     }
     return undefined;
   }
-  async set(key: string, value: string, ttlMs: number) {
-    await Promise.all(this.stores.map((keyv) => keyv.set(key, value, ttlMs)));
+  async set(id: string, value: string, ttlMs: number) {
+    await Promise.all(this.stores.map((keyv) => keyv.set(this.prefix + id, value, ttlMs)));
   }
-  compareAndSet(key: string, expected: string, value: string, ttlMs: number) {
-    return this.queues.run(key, async () => {
-      if ((await this.get(key)) !== expected) return false;
-      await this.set(key, value, ttlMs);
+  compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
+    return this.queues.run(id, async () => {
+      if ((await this.get(id)) !== expected) return false;
+      await this.set(id, value, ttlMs);
       return true;
     });
   }
-  delete(key: string) {
-    return this.queues.run(key, async () => {
-      const existed = (await this.get(key)) !== undefined;
-      await Promise.all(this.stores.map((keyv) => keyv.delete(key)));
+  delete(id: string) {
+    return this.queues.run(id, async () => {
+      const existed = (await this.get(id)) !== undefined;
+      await Promise.all(this.stores.map((keyv) => keyv.delete(this.prefix + id)));
       return existed;
     });
   }
@@ -254,10 +388,13 @@ function isKeyvRedis(store: unknown): store is KeyvRedisLike {
 /**
  * A {@link SessionStore} over any cache-manager v7 `Cache`, and so over any Keyv adapter.
  *
- * - The in-memory Keyv store (a `Map`) is used directly: atomic, swept of expired records periodically.
- * - A single `@keyv/redis` store (Redis, Valkey) is used through its client: one command per operation,
- *   atomic compare-and-set, and `delete` that knows whether it removed the record, across any number of
- *   app instances.
+ * - The in-memory Keyv store (a `Map`) is used directly: atomic, swept of expired records periodically
+ *   (each reported to {@link SessionStore.onExpired}), read synchronously ({@link SessionStore.readNow}).
+ *   The Map holds this store's own entries: read sessions through this store, not through the cache.
+ * - A single `@keyv/redis` store (Redis, Valkey, a Redis Cluster) is used through its client: one command per
+ *   operation, atomic compare-and-set, and `delete` that knows whether it removed the record, across any
+ *   number of app instances. `ready()` connects; operations that arrive before the first connection is
+ *   ready wait for it.
  * - Anything else goes through Keyv with `throwOnErrors` switched on (cache-manager would otherwise turn
  *   store failures into "not found", i.e. silently log users out or lose writes).
  *
@@ -266,7 +403,6 @@ function isKeyvRedis(store: unknown): store is KeyvRedisLike {
  */
 export class CacheManagerSessionStore extends SessionStore {
   private readonly backend: Backend;
-  private readonly prefix: string;
 
   constructor(cache: Cache, options: CacheManagerSessionStoreOptions = {}) {
     super();
@@ -276,22 +412,25 @@ export class CacheManagerSessionStore extends SessionStore {
         'CacheManagerSessionStore needs a cache-manager v7 Cache (createCache(...)) with at least one Keyv store.',
       );
     }
-    this.prefix = options.prefix ?? 'yosai:sess:';
+    const prefix = options.prefix ?? 'yosai:sess:';
     const only = stores.length === 1 ? stores[0] : undefined;
     if (only && only.store instanceof Map) {
       this.backend = new MapBackend(
-        only,
         only.store as Map<string, unknown>,
+        keyvKeyPrefix(only) + prefix,
         options.sweepIntervalMs ?? 60_000,
+        options.clock ?? Date,
       );
     } else if (only && isKeyvRedis(only.store)) {
-      this.backend = new RedisBackend(only, only.store);
+      const readyTimeoutMs =
+        options.readyTimeoutMs ?? (only.store as { connectionTimeout?: number }).connectionTimeout ?? 10_000;
+      this.backend = new RedisBackend(only.store, keyvKeyPrefix(only) + prefix, readyTimeoutMs);
     } else {
-      this.backend = new KeyvBackend(stores);
+      this.backend = new KeyvBackend(stores, prefix);
     }
     const backend = this.backend;
-    const prefix = this.prefix;
-    if (backend.fastRead) this[FAST_READ] = (id) => backend.fastRead!(prefix + id);
+    if (backend.readNow) this.readNow = (id: string) => backend.readNow!(id);
+    if (backend.onExpired) this.onExpired = (listener) => backend.onExpired!(listener);
   }
 
   /** A store in this process's memory: for one instance, development and tests. */
@@ -304,19 +443,33 @@ export class CacheManagerSessionStore extends SessionStore {
     return this.backend.kind;
   }
 
+  /**
+   * In memory: the value itself, synchronously. On Redis: the client's own promise (`null` for none).
+   * Absent on the generic Keyv path, where `get` is the only read.
+   */
+  declare readonly readNow?: (id: string) => StoredValue | Promise<StoredValue>;
+  /** In memory only: records removed because their TTL passed (by the sweep, or found so by a read). */
+  declare readonly onExpired?: (listener: ExpiredListener) => void;
+
   get(id: string) {
-    return this.backend.get(this.prefix + id);
+    return this.backend.get(id);
   }
-  /** @internal The read the manager uses (see `FAST_READ`): synchronous in memory, the client's own on Redis. */
-  readonly [FAST_READ]: FastRead | undefined;
   set(id: string, value: string, ttlMs: number) {
-    return this.backend.set(this.prefix + id, value, ttlMs);
+    return this.backend.set(id, value, ttlMs);
   }
   compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
-    return this.backend.compareAndSet(this.prefix + id, expected, value, ttlMs);
+    return this.backend.compareAndSet(id, expected, value, ttlMs);
   }
   delete(id: string) {
-    return this.backend.delete(this.prefix + id);
+    return this.backend.delete(id);
+  }
+  /**
+   * Resolves once the store can serve requests. On Redis it connects the client if nobody has, and waits
+   * for the connection (a cluster: its slot map); it rejects with a `SessionStoreError` after
+   * `readyTimeoutMs`, or at once when connecting fails for good. Other backends are ready at once.
+   */
+  async ready(): Promise<void> {
+    await this.backend.ready?.();
   }
   /** Removes expired records now (in-memory stores only; others expire by TTL). Returns how many. */
   sweep(): number {

@@ -72,16 +72,3 @@ export function isSessionStore(value: unknown): value is SessionStore {
   const v = value as Record<string, unknown>;
   return ['get', 'set', 'compareAndSet', 'delete'].every((m) => typeof v[m] === 'function');
 }
-
-// ---- Transitional (removed later in the #11 redesign, once the manager reads through `readNow`) ----
-/** @internal */
-export const FAST_READ: unique symbol = Symbol.for('nestjs-yosai.store.fastRead') as never;
-/** @internal */
-export type FastRead = (id: string) => RawRecord | Promise<RawRecord>;
-/** @internal */
-export type RawRecord = StoredValue;
-/** @internal */
-export function fastReadOf(store: SessionStore): FastRead | undefined {
-  const read = (store as unknown as Partial<Record<typeof FAST_READ, FastRead>>)[FAST_READ];
-  return typeof read === 'function' ? read.bind(store) : undefined;
-}

@@ -69,6 +69,11 @@ export class SubjectFactory {
     return this.make(presented.presented ? (presented.token ?? UNUSABLE) : null, sink, request, undefined);
   }
 
+  /** @internal The configuration in force, for the guard (cross-site check, cache headers). */
+  get configuration(): ResolvedYosaiConfig {
+    return this.config;
+  }
+
   /** The token a request presents by cookie and/or header, as configured (no store access). */
   extractToken(request: HttpRequestLike): PresentedToken {
     return this.tokens.extract(request);
@@ -134,8 +139,8 @@ class ResponseSink implements TokenSink {
     this.target().issue(token);
   }
 
-  clear(): void {
-    this.target().clear();
+  clear(reason?: 'logout'): void {
+    this.target().clear(reason);
   }
 
   private target(): TokenSink {

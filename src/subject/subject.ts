@@ -1,6 +1,7 @@
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AuthenticationToken } from '../auth/realm.js';
 import type { Authorizer, Logical, PermissionLike } from '../authz/authorizer.js';
+import { StoppedSessionError } from '../errors/yosai.errors.js';
 import { LoginSucceededEvent } from '../session/session.events.js';
 import type { IssuedSession, SessionManager, SessionResolution } from '../session/session.manager.js';
 import type { Session } from '../session/session.js';
@@ -46,6 +47,8 @@ export class Subject {
   readonly #resolution: SessionResolution['status'];
   /** Set while the session is being replaced: the old one stopping must not clear the client's token. */
   #replacing = false;
+  /** Set while the user logs out: the transport may then clear more than the token (Clear-Site-Data). */
+  #loggingOut = false;
 
   private constructor(context: SubjectContext, init: SubjectInit) {
     this.#context = context;
@@ -102,10 +105,11 @@ export class Subject {
   }
 
   /**
-   * Authenticates through the realms that support the token, then replaces the session (new token and id,
-   * attributes carried over, the old token dead at once). On failure nothing changes and the error is thrown.
-   * Takes a `UsernamePasswordToken`, a `VerifiedIdentityToken` (only with a `VerifiedIdentityRealm` configured)
-   * or any `AuthenticationToken` a configured realm supports.
+   * Authenticates through the realms that support the token, then replaces the session (new token and id, the
+   * old token dead at once, a new absolute-timeout window). Attributes are carried over only from a guest session
+   * or from a session of the same user. On failure nothing changes and the error is thrown. Takes a
+   * `UsernamePasswordToken`, a `VerifiedIdentityToken` (only with a `VerifiedIdentityRealm` configured) or any
+   * `AuthenticationToken` a configured realm supports.
    * @throws AuthenticationError (`UnknownAccountError`, `IncorrectCredentialsError`, `UnsupportedTokenError`;
    *   report them alike)
    * @throws SessionStoreError when the store fails
@@ -116,7 +120,7 @@ export class Subject {
     const current = this.#live();
     const next = this.#adopt(
       current
-        ? await this.#replace(current, identity)
+        ? await this.#replace(current, identity, 'login')
         : await this.#context.manager.startSession({ host: this.#clientHost(), ...identity }),
     );
     this.#context.events.publish(
@@ -128,16 +132,21 @@ export class Subject {
   /**
    * Replaces the session by a new one with the same identity and attributes (new token and id; the old
    * token dead at once), as advised after any privilege change. Starts a session when there is none.
+   * The new session keeps the old one's start, so the absolute timeout still counts from the login.
    * Emits `stopped` (reason `regenerated`) and `started`.
+   * @throws StoppedSessionError when the session was ended meanwhile (a concurrent logout): nothing is
+   * started and the client's token is cleared.
+   * @throws SessionStoreError when the store fails
    */
   async regenerateSession(): Promise<Session> {
     const current = this.#live();
     if (!current) return this.getSession();
     return this.#adopt(
-      await this.#replace(current, {
-        identifiers: current.identifiers,
-        authenticated: current.isAuthenticated,
-      }),
+      await this.#replace(
+        current,
+        { identifiers: current.identifiers, authenticated: current.isAuthenticated },
+        'regenerate',
+      ),
     );
   }
 
@@ -148,7 +157,12 @@ export class Subject {
   async logout(): Promise<void> {
     const session = this.#live();
     if (!session) return;
-    await this.#context.manager.stop(session, 'logout');
+    this.#loggingOut = true;
+    try {
+      await this.#context.manager.stop(session, 'logout');
+    } finally {
+      this.#loggingOut = false;
+    }
   }
 
   /** Whether the Subject has the role (false for a guest). Roles are compared exactly. */
@@ -227,10 +241,15 @@ export class Subject {
   async #replace(
     current: Session,
     identity: { identifiers: readonly string[] | null; authenticated: boolean },
+    reason: 'login' | 'regenerate',
   ) {
     this.#replacing = true;
     try {
-      return await this.#context.manager.replaceSession(current, identity);
+      return await this.#context.manager.replaceSession(current, identity, { reason });
+    } catch (error) {
+      // The session ended under us (a concurrent logout): its token is dead, so the client drops it too.
+      if (error instanceof StoppedSessionError) this.#sink.clear();
+      throw error;
     } finally {
       this.#replacing = false;
     }
@@ -262,7 +281,7 @@ export class Subject {
   sessionStopped(session: Session): void {
     if (this.#session !== session) return;
     this.#session = null;
-    if (!this.#replacing) this.#sink.clear();
+    if (!this.#replacing) this.#sink.clear(this.#loggingOut ? 'logout' : undefined);
   }
 
   toJSON() {

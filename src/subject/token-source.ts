@@ -6,12 +6,19 @@ export interface PresentedToken {
   readonly presented: boolean;
   /** True when a session cookie was presented (so clearing it is meaningful). */
   readonly viaCookie: boolean;
+  /**
+   * True when several different session cookies were presented (one may have been planted by a sibling
+   * subdomain with `Domain=`): no clearing cookie is sent then, as it would delete the user's own cookie and
+   * leave the planted one.
+   */
+  readonly ambiguousCookie?: boolean;
 }
 
 /** Where a Subject sends its token when a session starts, is replaced or ends. */
 export interface TokenSink {
   issue(token: string): void;
-  clear(): void;
+  /** The token is dead; `logout` when the user asked for it (the transport may then clear more). */
+  clear(reason?: 'logout'): void;
 }
 
 /** Minimal request shape shared by Express and Fastify. */
@@ -23,6 +30,8 @@ export interface HttpRequestLike {
   raw?: { headersDistinct?: Record<string, string[] | undefined> };
   protocol?: string;
   ip?: string;
+  /** The HTTP method (for the cross-site request check). */
+  method?: string;
 }
 
 /**

@@ -101,12 +101,14 @@ export class SessionModel {
   }
 
   /**
-   * §7 login: the current session (if valid) is replaced by a new one that keeps its attributes; the old
-   * token is dead at once. Without a session, a new authenticated one starts.
+   * §7 login: the current session (if valid) is replaced by a new one that keeps its attributes when it was
+   * a guest's or the same user's (never another user's); the old token is dead at once. Without a session,
+   * a new authenticated one starts.
    */
   login(oldToken: string | null, newToken: string, username: string, now: number) {
     const old = oldToken ? this.sessions.get(oldToken) : undefined;
-    const carried = old?.exists ? new Map(old.attributes) : undefined;
+    const sameOwner = !old?.identifiers || old.identifiers[0] === username;
+    const carried = old?.exists && sameOwner ? new Map(old.attributes) : undefined;
     this.start(newToken, now, { identifiers: [username], attributes: carried });
     if (old?.exists) {
       old.exists = false;

@@ -167,7 +167,11 @@ export interface Reply {
 export class SampleClient {
   token: string | undefined;
 
-  constructor(readonly baseUrl: string) {}
+  /** @param cookieName the session cookie's name: `__Host-sid` when the sample runs with a Secure cookie. */
+  constructor(
+    readonly baseUrl: string,
+    readonly cookieName = 'sid',
+  ) {}
 
   async request(
     method: string,
@@ -176,7 +180,7 @@ export class SampleClient {
   ): Promise<Reply> {
     const headers: Record<string, string> = { ...options.headers };
     const cookie = options.cookie === undefined ? this.token : options.cookie;
-    if (cookie) headers.cookie = `sid=${cookie}`;
+    if (cookie) headers.cookie = `${this.cookieName}=${cookie}`;
     let body = options.body;
     if (options.json !== undefined) {
       headers['content-type'] ??= 'application/json';
@@ -196,8 +200,9 @@ export class SampleClient {
     } catch {
       // not JSON
     }
-    const sid = response.headers.getSetCookie().find((c) => c.startsWith('sid='));
-    const value = sid === undefined ? undefined : sid.slice(4).split(';')[0];
+    const prefix = `${this.cookieName}=`;
+    const sid = response.headers.getSetCookie().find((c) => c.startsWith(prefix));
+    const value = sid === undefined ? undefined : sid.slice(prefix.length).split(';')[0];
     // Only requests that used the jar update it; an explicit `cookie` option is a one-off.
     if (value !== undefined && options.cookie === undefined) this.token = value === '' ? undefined : value;
     return { status: response.status, headers: response.headers, body: parsed, text, cookie: value };

@@ -3,11 +3,13 @@ import {
   Req,
   Body,
   Controller,
+  Delete,
   Get,
   HttpCode,
   Module,
   NotFoundException,
   Param,
+  Patch,
   Post,
   Put,
   type DynamicModule,
@@ -114,6 +116,14 @@ class TestController {
     return { guestSessionId: guest.id, sessionId: subject.session?.id };
   }
 
+  /** Regenerates the session (as after a privilege change). */
+  @Post('regenerate')
+  @HttpCode(200)
+  async regenerate(@CurrentSubject() subject: Subject) {
+    const session = await subject.regenerateSession();
+    return { sessionId: session.id, startedAt: session.startedAt };
+  }
+
   @Post('logout')
   @HttpCode(204)
   async logout(@CurrentSubject() subject: Subject) {
@@ -139,6 +149,22 @@ class TestController {
     const session = await subject.getSession();
     await session.setAttribute('secret-path', { inner: new Map([['a', 1]]) });
     return { sessionId: session.id };
+  }
+
+  @Delete('attr/:key')
+  @HttpCode(204)
+  async removeAttr(@CurrentSubject() subject: Subject, @Param('key') key: string) {
+    await subject.session?.removeAttribute(key);
+  }
+
+  @Patch('attr/:key')
+  @HttpCode(200)
+  async patchAttr(
+    @CurrentSubject() subject: Subject,
+    @Param('key') key: string,
+    @Body() body: { value: unknown },
+  ) {
+    return this.setAttr(subject, key, body);
   }
 
   @Get('attr/:key')

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createManagerHarness, type ManagerHarness } from '../../test/support/manager-module.js';
-import { redisAvailable, redisSessionStore } from '../../test/support/redis.js';
-import { ManualClock } from '../testing/manual.clock.js';
-import { tokenOf } from './session.js';
-import type { Session } from './session.js';
+import { ManualClock } from '../src/testing/index.js';
+import { tokenOf, type Session } from '../src/session/session.js';
+import { createManagerHarness, type ManagerHarness } from './support/manager-module.js';
+import { redisAvailable, redisSessionStore } from './support/redis.js';
 
 const NS = `yosai-manager-redis-spec-${process.pid}-${randomBytes(3).toString('hex')}`;
 const hasRedis = await redisAvailable('SessionManager over Redis');

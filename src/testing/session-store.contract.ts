@@ -1,0 +1,331 @@
+import { randomBytes } from 'node:crypto';
+import type { SessionStore } from '../store/session.store.js';
+
+/** One store under test, in a namespace of its own over a backend shared with the suite's other namespaces. */
+export interface ContractStore {
+  store: SessionStore;
+  /** Called after each test for every store the test made. Defaults to the store's own `close()`, if any. */
+  close?(): Promise<void>;
+}
+
+/** How {@link sessionStoreContract} makes the stores it tests, and what it may ask of their backend. */
+export interface SessionStoreContractOptions {
+  /**
+   * Makes a store in `namespace`. Stores made with different namespaces must share the same backend
+   * (one Map, one Redis), so the suite can prove that their keys do not collide; two stores made with the same
+   * namespace must see the same records. A store that keeps its records in the instance itself may answer
+   * the same instance for the same namespace.
+   */
+  create(namespace: string): Promise<ContractStore>;
+  /** Removes expired entries now and reports how many (stores that sweep, e.g. the in-memory one). */
+  sweep?(store: SessionStore): number;
+  /** Number of entries the backend holds, to prove a sweep freed them (stores that can count). */
+  backendSize?(): number;
+}
+
+/** What the suite asks of an assertion: matchers that Jest and Vitest both have. */
+export interface ContractAssertion {
+  toBe(expected: unknown): void;
+  toEqual(expected: unknown): void;
+}
+
+/**
+ * The parts of a test framework the suite uses. Jest, and Vitest with `globals: true`, provide them as globals;
+ * otherwise pass them: `sessionStoreContract(name, options, { describe, it, expect, beforeEach, afterEach })`.
+ */
+export interface ContractTestApi {
+  describe(name: string, body: () => void): void;
+  it(name: string, body: () => Promise<void>): void;
+  expect(actual: unknown): ContractAssertion;
+  beforeEach(hook: () => Promise<void>): void;
+  afterEach(hook: () => Promise<void>): void;
+}
+
+const API_NAMES = ['describe', 'it', 'expect', 'beforeEach', 'afterEach'] as const;
+
+function globalTestApi(): ContractTestApi {
+  const scope = globalThis as unknown as Partial<Record<(typeof API_NAMES)[number], unknown>>;
+  const missing = API_NAMES.filter((name) => typeof scope[name] !== 'function');
+  if (missing.length > 0) {
+    throw new Error(
+      `sessionStoreContract: the test framework's ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} ` +
+        'not global. Run it under Jest or Vitest with `globals: true`, or pass them as the third argument: ' +
+        'sessionStoreContract(name, options, { describe, it, expect, beforeEach, afterEach }).',
+    );
+  }
+  return scope as unknown as ContractTestApi;
+}
+
+/** A fresh id shaped like a session id (43 base64url characters). */
+export function contractId(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+// Real time: a store's TTL runs on its backend's clock (Redis's, say), which no test can move forward.
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** TTL short enough to wait out in a test, long enough to read the value back before it lapses. */
+const SHORT_TTL = 80;
+const PAST_SHORT_TTL = 160;
+const LONG_TTL = 60_000;
+
+/** How many of the answers were each value, so a failure reads "true: 10" rather than "10 is not 1". */
+function tally(answers: unknown[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const answer of answers) counts[String(answer)] = (counts[String(answer)] ?? 0) + 1;
+  return counts;
+}
+
+const OPAQUE_VALUES: ReadonlyArray<readonly [label: string, value: string]> = [
+  ['a JSON envelope', JSON.stringify({ v: 1, attributes: { a: [1, { $d: 'x' }] } })],
+  ['a JSON string literal', '"quoted"'],
+  ['a number-like string', '42'],
+  ['"null"', 'null'],
+  ['unicode', 'äöü – 日本語 – 🎳'],
+  ['a large value', 'x'.repeat(200_000)],
+  ['an empty string', ''],
+];
+
+/**
+ * The contract every {@link SessionStore} fulfils, as a test suite. Registers one `describe` block; call it
+ * from a spec file once per store:
+ * @example
+ * sessionStoreContract('RedisStore', {
+ *   create: async (namespace) => ({ store: new RedisStore(client, { prefix: `test:${namespace}:` }) }),
+ * });
+ *
+ * It uses the store's public methods only, so it runs against any implementation. Optional capabilities are
+ * checked where the store has them: `readNow` must answer as `get` does, `ready()` must resolve, and with
+ * `sweep` given, `onExpired` must hear of exactly the records a sweep removed. TTLs are waited out in real
+ * time (a few hundred milliseconds), so do not run it under fake timers.
+ */
+export function sessionStoreContract(
+  name: string,
+  options: SessionStoreContractOptions,
+  api: ContractTestApi = globalTestApi(),
+): void {
+  if (typeof options?.create !== 'function') {
+    throw new TypeError(
+      'sessionStoreContract: options.create(namespace) must be a function that makes a store',
+    );
+  }
+  for (const key of API_NAMES) {
+    if (typeof api?.[key] !== 'function') {
+      throw new TypeError(`sessionStoreContract: the test API's \`${key}\` must be a function`);
+    }
+  }
+  const { describe, it, expect, beforeEach, afterEach } = api;
+
+  describe(`SessionStore contract: ${name}`, () => {
+    const opened: ContractStore[] = [];
+    let store: SessionStore;
+
+    async function open(namespace: string): Promise<SessionStore> {
+      const made = await options.create(namespace);
+      opened.push(made);
+      return made.store;
+    }
+
+    /** `get`, checking on the way that `readNow`, where the store has it, answers the same. */
+    async function read(id: string, from: SessionStore = store): Promise<string | undefined> {
+      const value = await from.get(id);
+      if (typeof from.readNow === 'function') {
+        const now = await from.readNow(id);
+        expect(now ?? undefined).toBe(value);
+      }
+      return value;
+    }
+
+    beforeEach(async () => {
+      store = await open('main');
+    });
+    afterEach(async () => {
+      for (const made of opened.splice(0)) {
+        await (made.close ? made.close() : made.store.close?.());
+      }
+    });
+
+    describe('get / set / delete', () => {
+      it('get of a missing id is undefined', async () => {
+        expect(await read(contractId())).toBe(undefined);
+      });
+
+      it('set then get returns the exact string; set overwrites', async () => {
+        const id = contractId();
+        expect(await store.set(id, 'first', LONG_TTL)).toBe(undefined);
+        expect(await read(id)).toBe('first');
+        await store.set(id, 'second', LONG_TTL);
+        expect(await read(id)).toBe('second');
+      });
+
+      for (const [label, value] of OPAQUE_VALUES) {
+        it(`values are opaque strings: ${label} round-trips unchanged`, async () => {
+          const id = contractId();
+          await store.set(id, value, LONG_TTL);
+          const back = await read(id);
+          expect(typeof back).toBe('string');
+          expect(back).toBe(value);
+        });
+      }
+
+      it('delete resolves true for an existing record and removes it', async () => {
+        const id = contractId();
+        await store.set(id, 'v', LONG_TTL);
+        expect(await store.delete(id)).toBe(true);
+        expect(await read(id)).toBe(undefined);
+      });
+
+      it('delete resolves false for a missing record and for the second call', async () => {
+        const id = contractId();
+        expect(await store.delete(id)).toBe(false);
+        await store.set(id, 'v', LONG_TTL);
+        expect(await store.delete(id)).toBe(true);
+        expect(await store.delete(id)).toBe(false);
+      });
+
+      it('of concurrent deletes of one record exactly one resolves true', async () => {
+        const id = contractId();
+        await store.set(id, 'v', LONG_TTL);
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.delete(id)));
+        expect(tally(results)).toEqual({ true: 1, false: 9 });
+      });
+
+      it('records under different ids are independent', async () => {
+        const a = contractId();
+        const b = contractId();
+        await store.set(a, 'A', LONG_TTL);
+        await store.set(b, 'B', LONG_TTL);
+        await store.delete(a);
+        expect(await read(b)).toBe('B');
+      });
+    });
+
+    describe('compareAndSet', () => {
+      it('replaces the value when the stored one equals expected', async () => {
+        const id = contractId();
+        await store.set(id, 'one', LONG_TTL);
+        expect(await store.compareAndSet(id, 'one', 'two', LONG_TTL)).toBe(true);
+        expect(await read(id)).toBe('two');
+      });
+
+      it('resolves false and changes nothing on a mismatch', async () => {
+        const id = contractId();
+        await store.set(id, 'one', LONG_TTL);
+        expect(await store.compareAndSet(id, 'stale', 'two', LONG_TTL)).toBe(false);
+        expect(await read(id)).toBe('one');
+      });
+
+      it('resolves false for a missing record and does not create it', async () => {
+        const id = contractId();
+        expect(await store.compareAndSet(id, 'one', 'two', LONG_TTL)).toBe(false);
+        expect(await read(id)).toBe(undefined);
+      });
+
+      it('never brings back a deleted record', async () => {
+        const id = contractId();
+        await store.set(id, 'one', LONG_TTL);
+        await store.delete(id);
+        expect(await store.compareAndSet(id, 'one', 'two', LONG_TTL)).toBe(false);
+        expect(await read(id)).toBe(undefined);
+      });
+
+      it('of concurrent compareAndSets from one expected value exactly one wins', async () => {
+        const id = contractId();
+        await store.set(id, 'base', LONG_TTL);
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => store.compareAndSet(id, 'base', `w${i}`, LONG_TTL)),
+        );
+        expect(tally(results)).toEqual({ true: 1, false: 9 });
+        expect(await read(id)).toBe(`w${results.indexOf(true)}`);
+      });
+    });
+
+    describe('TTL (milliseconds)', () => {
+      // One wait for every TTL case, to keep the suite fast.
+      it('records are readable before their TTL and gone after it; compareAndSet sets the new TTL', async () => {
+        const plain = contractId();
+        const shortened = contractId();
+        const extended = contractId();
+        await store.set(plain, 'short', SHORT_TTL);
+        await store.set(shortened, 'one', LONG_TTL);
+        await store.set(extended, 'one', SHORT_TTL);
+        expect(await read(plain)).toBe('short');
+        expect(await store.compareAndSet(shortened, 'one', 'two', SHORT_TTL)).toBe(true);
+        expect(await store.compareAndSet(extended, 'one', 'two', LONG_TTL)).toBe(true);
+
+        await sleep(PAST_SHORT_TTL);
+        expect(await read(plain)).toBe(undefined);
+        expect(await store.delete(plain)).toBe(false);
+        expect(await read(shortened)).toBe(undefined);
+        expect(await read(extended)).toBe('two');
+        // An expired record cannot be revived by compareAndSet.
+        expect(await store.compareAndSet(shortened, 'two', 'three', LONG_TTL)).toBe(false);
+        expect(await read(shortened)).toBe(undefined);
+      });
+    });
+
+    describe('namespaces', () => {
+      it('stores in different namespaces over the same backend do not collide', async () => {
+        const other = await open('other');
+        const id = contractId();
+        await store.set(id, 'main', LONG_TTL);
+        expect(await read(id, other)).toBe(undefined);
+        await other.set(id, 'other', LONG_TTL);
+        expect(await read(id)).toBe('main');
+        expect(await read(id, other)).toBe('other');
+
+        expect(await other.compareAndSet(id, 'main', 'x', LONG_TTL)).toBe(false);
+        expect(await other.delete(id)).toBe(true);
+        expect(await read(id)).toBe('main');
+        expect(await other.delete(id)).toBe(false);
+      });
+
+      it('a second store in the same namespace sees the same records', async () => {
+        const twin = await open('main');
+        const id = contractId();
+        await store.set(id, 'shared', LONG_TTL);
+        expect(await read(id, twin)).toBe('shared');
+        expect(await twin.compareAndSet(id, 'shared', 'changed', LONG_TTL)).toBe(true);
+        expect(await read(id)).toBe('changed');
+        expect(await twin.delete(id)).toBe(true);
+        expect(await store.delete(id)).toBe(false);
+      });
+    });
+
+    describe('optional capabilities', () => {
+      it('ready(), where the store has it, resolves and the store then serves', async () => {
+        if (typeof store.ready === 'function') expect(await store.ready()).toBe(undefined);
+        const id = contractId();
+        await store.set(id, 'ready', LONG_TTL);
+        expect(await read(id)).toBe('ready');
+      });
+    });
+
+    if (options.sweep) {
+      const sweep = options.sweep;
+      describe('sweep', () => {
+        it('removes expired entries without anyone reading them, keeps live ones, and reports them to onExpired', async () => {
+          const live = contractId();
+          await store.set(live, 'live', LONG_TTL);
+          sweep(store); // whatever earlier tests left expired
+          const heard: Array<[string, string]> = [];
+          store.onExpired?.((id, value) => heard.push([id, value]));
+          const before = options.backendSize?.();
+          const dead = Array.from({ length: 5 }, () => contractId());
+          for (const id of dead) await store.set(id, `dead ${id}`, 1);
+          await sleep(10);
+          expect(sweep(store)).toBe(5);
+          if (before !== undefined) expect(options.backendSize!()).toBe(before);
+          expect(sweep(store)).toBe(0);
+          expect(await read(live)).toBe('live');
+          if (typeof store.onExpired === 'function') {
+            const byId = (a: [string, string], b: [string, string]) => a[0].localeCompare(b[0]);
+            expect(heard.sort(byId)).toEqual(
+              dead.map((id): [string, string] => [id, `dead ${id}`]).sort(byId),
+            );
+          }
+        });
+      });
+    }
+  });
+}

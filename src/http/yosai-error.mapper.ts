@@ -7,6 +7,8 @@ import {
 } from '@nestjs/common';
 import {
   AuthenticationError,
+  AuthorizationError,
+  UnauthenticatedError,
   CrossSiteRequestError,
   ExpiredSessionError,
   SessionStoreError,
@@ -26,6 +28,8 @@ export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
  * |---|---|
  * | `AuthenticationError` (unknown account, wrong password) | 401, one message for both |
  * | `ExpiredSessionError`, `StoppedSessionError`, `UnknownSessionError` | 401 |
+ * | `UnauthenticatedError` (an authorization check on a guest) | 401 |
+ * | `AuthorizationError` | 403, naming only the role or permission checked, as written |
  * | `CrossSiteRequestError` | 403 |
  * | `SessionStoreError` | 503 (fail closed) |
  * | anything else from this library, `SessionSerializationError` included (a programming error) | 500 |
@@ -39,6 +43,8 @@ export function mapYosaiError(error: YosaiError): HttpException {
   ) {
     return new UnauthorizedException('Session is no longer valid');
   }
+  if (error instanceof UnauthenticatedError) return new UnauthorizedException('Authentication required');
+  if (error instanceof AuthorizationError) return new ForbiddenException(error.message);
   if (error instanceof CrossSiteRequestError) return new ForbiddenException('Cross-site request refused');
   if (error instanceof SessionStoreError) return new ServiceUnavailableException('Session store unavailable');
   return new InternalServerErrorException();

@@ -94,7 +94,13 @@ export class Authenticator implements OnModuleInit {
     if (token instanceof UsernamePasswordToken && typeof realm.findAccount === 'function') {
       return this.withPassword(realm, token);
     }
-    const account = await realm.authenticate!(token);
+    if (typeof realm.authenticate !== 'function') {
+      throw new YosaiConfigurationError(
+        `Realm ${realm.constructor.name} says it supports ${token.constructor.name} but has no authenticate(token) method.`,
+        'realms',
+      );
+    }
+    const account = await realm.authenticate(token);
     if (!account) throw new UnknownAccountError();
     return checked(account, 'authenticate');
   }

@@ -87,6 +87,11 @@ export class Authorizer implements OnModuleDestroy {
     this.store.close();
   }
 
+  /** @internal How many sessions' grants this instance holds (for tests of the cache's life). */
+  get cachedSessions(): number {
+    return this.cache.size;
+  }
+
   /**
    * Drops the cached roles and permissions of every session of this principal (the primary identifier), here at
    * once and on other instances at their next check after at most `authorizationCacheTtlMs`. Call it after
@@ -105,13 +110,13 @@ export class Authorizer implements OnModuleDestroy {
     await this.store.set(epochId(principal), randomUUID(), ttl);
   }
 
-  /** Whether the session's identity has each role (false for a guest). */
+  /** @internal Whether the session's identity has each role (false for a guest). Use `Subject.hasRole`. */
   async hasRoles(session: Session | null, roles: readonly string[]): Promise<boolean[]> {
     const grants = await this.grantsOf(session);
     return roles.map((role) => !!grants && grants.roles.has(role));
   }
 
-  /** Whether the session's identity has each permission (false for a guest). */
+  /** @internal Whether the session's identity has each permission (false for a guest). Use `Subject.isPermitted`. */
   async arePermitted(session: Session | null, permissions: readonly PermissionLike[]): Promise<boolean[]> {
     const wanted = permissions.map(toPermission);
     const grants = await this.grantsOf(session);
@@ -119,7 +124,8 @@ export class Authorizer implements OnModuleDestroy {
   }
 
   /**
-   * Enforces a check and reports it as `yosai.authorization.granted` or `.denied`.
+   * @internal Enforces a check and reports it as `yosai.authorization.granted` or `.denied`. Use
+   * `Subject.checkRole` / `checkPermission`, or the decorators.
    * @throws UnauthenticatedError for a guest
    * @throws AuthorizationError when the check fails
    */

@@ -71,6 +71,7 @@ describe('ChangedKeyWriter', () => {
   it(`gives up with SessionStoreError after ${MAX_WRITE_ATTEMPTS} lost races`, async () => {
     const { memory, codec, writer, first, reread, setKey } = await setup();
     let n = 0;
+    await memory.set('id', codec.encode({ ...base, lastAccessedAt: 1_000 + ++n }).raw, 60_000); // `first` is stale
     const error = await writer
       .write('id', first, setKey('a', 1), async () => {
         // Someone else writes between every read and our compare-and-set.

@@ -129,6 +129,11 @@ export function markPrivate(response: unknown, options: { noStore: boolean; vary
   if (options.noStore) setResponseHeader(reply, 'cache-control', 'no-store');
   if (options.varyCookie) {
     const existing = reply.getHeader('vary');
+    // Most answers have no Vary yet: set it without parsing.
+    if (existing === undefined) {
+      setResponseHeader(reply, 'vary', 'Cookie');
+      return;
+    }
     const list = Array.isArray(existing) ? existing.join(', ') : typeof existing === 'string' ? existing : '';
     const names = list.split(',').map((n) => n.trim().toLowerCase());
     if (!names.includes('cookie') && !names.includes('*')) {

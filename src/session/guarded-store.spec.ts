@@ -3,8 +3,6 @@ import { CacheManagerSessionStore } from '../store/cache-manager-session.store.j
 import { SessionStore, type StoredValue } from '../store/session.store.js';
 import { GuardedStore } from './guarded-store.js';
 
-const asIs = (raw: string | undefined) => raw;
-
 /** A store whose every call waits for the test to answer it (or never answers). */
 class HeldStore extends SessionStore {
   readonly pending: { op: string; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] =
@@ -72,8 +70,8 @@ describe('GuardedStore', () => {
     const memory = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
     await memory.set('id', 'value', 60_000);
     const guarded = new GuardedStore(memory, 1_000);
-    expect(guarded.read('id', asIs)).toBe('value');
-    expect(guarded.read('missing', asIs)).toBeUndefined();
+    expect(guarded.read('id')).toBe('value');
+    expect(guarded.read('missing')).toBeUndefined();
     await expect(guarded.get('id')).resolves.toBe('value');
   });
 
@@ -81,22 +79,22 @@ describe('GuardedStore', () => {
     const store = new HeldStore();
     const withReadNow = (readNow: (id: string) => StoredValue | Promise<StoredValue>) =>
       new GuardedStore(Object.assign(Object.create(store) as SessionStore, { readNow }), 30);
-    await expect(withReadNow(() => Promise.resolve(null)).read('id', asIs)).resolves.toBeUndefined();
-    expect(withReadNow(() => null).read('id', asIs)).toBeUndefined();
-    await expect(
-      withReadNow(() => new Promise<StoredValue>(() => {})).read('id', asIs),
-    ).rejects.toBeInstanceOf(SessionStoreError);
+    await expect(withReadNow(() => Promise.resolve(null)).read('id')).resolves.toBeUndefined();
+    expect(withReadNow(() => null).read('id')).toBeUndefined();
+    await expect(withReadNow(() => new Promise<StoredValue>(() => {})).read('id')).rejects.toBeInstanceOf(
+      SessionStoreError,
+    );
     await expect(
       withReadNow(() => {
         throw new Error('boom');
-      }).read('id', asIs),
+      }).read('id'),
     ).rejects.toBeInstanceOf(SessionStoreError);
   });
 
   it('without readNow, read() goes through get (a promise, bounded)', async () => {
     const store = new HeldStore();
     const guarded = new GuardedStore(store, 1_000);
-    const answer = guarded.read('id', asIs);
+    const answer = guarded.read('id');
     expect(answer).toBeInstanceOf(Promise);
     store.pending[0].resolve('v');
     await expect(answer).resolves.toBe('v');

@@ -27,21 +27,18 @@ export class GuardedStore {
   ) {}
 
   /**
-   * The read of the request path, handed to `judge`: the store's `readNow` where it has one (a store in this
-   * process's memory answers at once, without a promise), else `get`. `judge` runs in the same callback as the
-   * store's answer, so an asynchronous read costs one promise, not one more per step (see BENCHMARKS.md).
+   * The read of the request path: the store's `readNow` where it has one (a store in this process's memory answers
+   * at once, without a promise), else `get`.
    */
-  read<R>(id: string, judge: (raw: string | undefined) => MaybePromise<R>): MaybePromise<R> {
-    if (!this.store.readNow) return this.call('get', () => this.store.get(id), judge);
+  read(id: string): MaybePromise<string | undefined> {
+    if (!this.store.readNow) return this.get(id);
     let answer: StoredValue | Promise<StoredValue>;
     try {
       answer = this.store.readNow(id);
     } catch (error) {
       return Promise.reject(toStoreError('get', error));
     }
-    return answer instanceof Promise
-      ? this.watch('get', answer, (raw) => judge(raw ?? undefined))
-      : judge(answer ?? undefined);
+    return answer instanceof Promise ? this.watch('get', answer, orUndefined) : (answer ?? undefined);
   }
 
   get(id: string): Promise<string | undefined> {
@@ -68,40 +65,24 @@ export class GuardedStore {
     }
   }
 
-  private call<T, R = T>(
-    operation: string,
-    fn: () => Promise<T>,
-    then?: (value: T) => MaybePromise<R>,
-  ): Promise<R> {
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     let pending: Promise<T>;
     try {
       pending = fn();
     } catch (error) {
       return Promise.reject(toStoreError(operation, error));
     }
-    return this.watch(operation, pending, then);
+    return this.watch(operation, pending);
   }
 
-  /** Bounds a call under way; `then` (if any) maps its answer inside the same callback. */
-  private watch<T, R = T>(
-    operation: string,
-    pending: Promise<T>,
-    then?: (value: T) => MaybePromise<R>,
-  ): Promise<R> {
+  private watch<T, R = T>(operation: string, pending: Promise<T>, map?: (value: T) => R): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const entry: InFlightCall = { operation, deadline: performance.now() + this.timeoutMs, reject };
       this.inFlight.add(entry);
       this.watchdog ??= setTimeout(this.checkDeadlines, this.periodMs());
       Promise.resolve(pending).then(
         (value) => {
-          if (!this.inFlight.delete(entry)) return;
-          if (!then) return resolve(value as unknown as R);
-          try {
-            resolve(then(value));
-          } catch (error) {
-            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as `then` threw it
-            reject(error);
-          }
+          if (this.inFlight.delete(entry)) resolve(map ? map(value) : (value as unknown as R));
         },
         (error: unknown) => {
           if (this.inFlight.delete(entry)) reject(toStoreError(operation, error));
@@ -126,6 +107,10 @@ export class GuardedStore {
     }
     if (this.inFlight.size > 0) this.watchdog = setTimeout(this.checkDeadlines, this.periodMs());
   };
+}
+
+function orUndefined(value: StoredValue): string | undefined {
+  return value ?? undefined;
 }
 
 function toStoreError(operation: string, error: unknown): YosaiError {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { KeyedQueue } from '../common/keyed-queue.js';
-import type { MaybePromise } from '../common/maybe-promise.js';
+import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 import {
   ExpiredSessionError,
   SessionSerializationError,
@@ -202,7 +202,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     if (token === null || token === undefined || token === '') return NONE;
     if (!isWellFormedToken(token)) return MALFORMED;
     const id = sessionIdOf(token);
-    return this.store.read(id, (raw) => this.judge(id, token, raw));
+    return andThen(this.store.read(id), (raw) => this.judge(id, token, raw));
   }
 
   /** The rest of a resolution, once the record was read: a promise only when it must write. */

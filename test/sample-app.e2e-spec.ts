@@ -59,7 +59,11 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
   const client = () => new SampleClient(sample.url);
 
   beforeAll(async () => {
-    sample = await startSample({ YOSAI_IDLE_TIMEOUT_MS: '600000', YOSAI_ABSOLUTE_TIMEOUT_MS: '7200000' });
+    sample = await startSample({
+      YOSAI_IDLE_TIMEOUT_MS: '600000',
+      YOSAI_ABSOLUTE_TIMEOUT_MS: '7200000',
+      YOSAI_GUEST_IDLE_TIMEOUT_MS: '300000',
+    });
   }, 60_000);
   afterAll(async () => {
     await sample?.stop();
@@ -94,7 +98,7 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
       id: expect.stringMatching(TOKEN),
       startedAt: expect.any(Number),
       lastAccessedAt: expect.any(Number),
-      idleTimeoutMs: 600_000,
+      idleTimeoutMs: 300_000, // a guest: YOSAI_GUEST_IDLE_TIMEOUT_MS
       absoluteTimeoutMs: 7_200_000,
       attributes: { cart: ['rug'] },
     });
@@ -117,6 +121,7 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     expect(profile.body).toEqual({ username: 'thedude' });
     const session = await c.get('/api/session');
     expect(session.body.id).not.toBe(guest.body.id);
+    expect(session.body.idleTimeoutMs).toBe(600_000); // signed in: the full idle timeout
     expect(session.body.attributes).toEqual({ cart: ['rug'] });
     expect((await c.get('/api/session/attributes/cart')).body).toEqual({ value: ['rug'] });
 
@@ -503,6 +508,7 @@ describe('sample app configuration', () => {
     ['YOSAI_COOKIE_SECURE', 'yes'],
     ['YOSAI_IDLE_TIMEOUT_MS', 'thirty minutes'],
     ['YOSAI_ABSOLUTE_TIMEOUT_MS', '-1'],
+    ['YOSAI_GUEST_IDLE_TIMEOUT_MS', '0'],
     ['PORT', '70000'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
   ])('refuses to start when %s=%s, naming the variable', (name, value) => {
@@ -680,5 +686,42 @@ describe('sample app in-process (createSampleApp from the build, with a ManualCl
     expect(list.filter((e) => e.name === 'yosai.session.expired')).toEqual([
       { name: 'yosai.session.expired', sessionId: id, reason: 'absolute', identifiers: null },
     ]);
+  });
+});
+
+describe('sample app in-process: YOSAI_GUEST_IDLE_TIMEOUT_MS (ManualClock)', () => {
+  const clock = new ManualClock(Date.now());
+  let close: () => Promise<void>;
+  let url: string;
+
+  beforeAll(async () => {
+    const { createSampleApp } = (await import(
+      pathToFileURL(join(ROOT, 'sample-app/dist/app.js')).href
+    )) as SampleAppModule;
+    const { app } = await createSampleApp(
+      { YOSAI_IDLE_TIMEOUT_MS: '60000', YOSAI_GUEST_IDLE_TIMEOUT_MS: '20000' },
+      { logger: false, clock },
+    );
+    await app.listen(0, '127.0.0.1');
+    url = await app.getUrl();
+    close = () => app.close();
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+
+  it('a guest cart ends after 20 s idle; a signed-in session lasts the full 60 s', async () => {
+    const guest = new SampleClient(url);
+    await guest.put('/api/session/attributes/cart', { value: ['rug'] });
+    const guestId = (await guest.get('/api/session')).body.id as string;
+    const user = new SampleClient(url);
+    await user.post('/api/login', DUDE);
+    clock.advance(20_001);
+    expect((await guest.get('/api/session/attributes/cart')).status).toBe(404);
+    expect(about(await events(guest), [guestId]).slice(-1)).toEqual([
+      { name: 'yosai.session.expired', sessionId: guestId, reason: 'idle', identifiers: null },
+    ]);
+    clock.advance(39_000); // 59 s after login
+    expect((await user.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
   });
 });

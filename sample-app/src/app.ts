@@ -78,6 +78,7 @@ export async function createSampleApp(
     ...(redis && { store: redis.store }),
     ...(config.idleTimeoutMs !== undefined && { idleTimeoutMs: config.idleTimeoutMs }),
     ...(config.absoluteTimeoutMs !== undefined && { absoluteTimeoutMs: config.absoluteTimeoutMs }),
+    ...(config.guestIdleTimeoutMs !== undefined && { guestIdleTimeoutMs: config.guestIdleTimeoutMs }),
   };
 
   let app: NestExpressApplication | undefined;

@@ -88,6 +88,15 @@ export interface YosaiModuleOptions {
    */
   absoluteTimeoutMs?: number;
   /**
+   * Idle timeout of guest sessions (no identifiers). Shorter than `idleTimeoutMs` by default: a guest session
+   * costs a store entry but proves nothing, and most are started by clients that never come back, so they
+   * should not hold memory as long as a signed-in user's. A login (replacement with identifiers) gets the full
+   * `idleTimeoutMs`. Milliseconds; must not exceed `idleTimeoutMs` and must be longer than `touchIntervalMs`.
+   * Set it equal to `idleTimeoutMs` to treat guests like everyone else.
+   * @default min(900_000 (15 minutes), idleTimeoutMs); `idleTimeoutMs` when `touchIntervalMs` is 15 minutes or more
+   */
+  guestIdleTimeoutMs?: number;
+  /**
    * `lastAccessedAt` is written at most once per interval, so a burst of requests is one write.
    * Milliseconds; `0` writes on every access.
    * @default min(idleTimeoutMs / 10, 60_000)
@@ -167,6 +176,7 @@ export type ValidatedYosaiOptions = Omit<ResolvedYosaiConfig, 'store' | 'ownsSto
 export interface ResolvedYosaiConfig {
   readonly idleTimeoutMs: number;
   readonly absoluteTimeoutMs: number;
+  readonly guestIdleTimeoutMs: number;
   readonly touchIntervalMs: number;
   readonly storeTimeoutMs: number;
   readonly expiredRecordGraceMs: number;

@@ -113,6 +113,11 @@ class OptionsSchema {
   absoluteTimeoutMs?: number;
   @IsOptional()
   @IsInt(msInt)
+  @Min(1, { message: 'must be positive' })
+  @Max(MAX_MS)
+  guestIdleTimeoutMs?: number;
+  @IsOptional()
+  @IsInt(msInt)
   @Min(0, { message: 'must not be negative' })
   @Max(MAX_MS)
   touchIntervalMs?: number;
@@ -193,6 +198,7 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
   const known = new Set([
     'idleTimeoutMs',
     'absoluteTimeoutMs',
+    'guestIdleTimeoutMs',
     'touchIntervalMs',
     'storeTimeoutMs',
     'expiredRecordGraceMs',
@@ -259,6 +265,23 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
       `(${touchIntervalMs}) must be shorter than \`idleTimeoutMs\` (${idleTimeoutMs}), or active sessions would expire between touches.`,
     );
   }
+  // The default never makes a configuration that worked before invalid: with a touch interval of 15 minutes or
+  // more, guests keep the full idle timeout.
+  const defaultGuestIdle = Math.min(YOSAI_DEFAULTS.guestIdleTimeoutMs, idleTimeoutMs);
+  const guestIdleTimeoutMs =
+    plain.guestIdleTimeoutMs ?? (touchIntervalMs < defaultGuestIdle ? defaultGuestIdle : idleTimeoutMs);
+  if (guestIdleTimeoutMs > idleTimeoutMs) {
+    fail(
+      'guestIdleTimeoutMs',
+      `(${guestIdleTimeoutMs}) must not be longer than \`idleTimeoutMs\` (${idleTimeoutMs}): a guest would outlive a signed-in user.`,
+    );
+  }
+  if (touchIntervalMs >= guestIdleTimeoutMs) {
+    fail(
+      'guestIdleTimeoutMs',
+      `(${guestIdleTimeoutMs}) must be longer than \`touchIntervalMs\` (${touchIntervalMs}), or active guest sessions would expire between touches.`,
+    );
+  }
 
   const given = plain.cookie === false ? null : { ...YOSAI_DEFAULTS.cookie, ...(plain.cookie ?? {}) };
   // A Secure cookie gets the __Host- prefix unless the app says otherwise: a sibling subdomain cannot plant
@@ -295,6 +318,7 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
   return Object.freeze({
     idleTimeoutMs,
     absoluteTimeoutMs,
+    guestIdleTimeoutMs,
     touchIntervalMs,
     storeTimeoutMs: plain.storeTimeoutMs ?? YOSAI_DEFAULTS.storeTimeoutMs,
     expiredRecordGraceMs: plain.expiredRecordGraceMs ?? YOSAI_DEFAULTS.expiredRecordGraceMs,

@@ -2,6 +2,8 @@
 export const YOSAI_DEFAULTS = Object.freeze({
   idleTimeoutMs: 30 * 60_000,
   absoluteTimeoutMs: 8 * 60 * 60_000,
+  /** guestIdleTimeoutMs defaults to this, capped by idleTimeoutMs. */
+  guestIdleTimeoutMs: 15 * 60_000,
   /** touchIntervalMs defaults to idleTimeoutMs / 10, capped here. */
   maxDefaultTouchIntervalMs: 60_000,
   storeTimeoutMs: 2_000,

@@ -168,13 +168,14 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       defineEntry(attributes, checkKey(key), encodeValue(value, key));
     }
     const now = this.now();
+    const identifiers = options.identifiers ? [...options.identifiers] : null;
     return this.create({
       startedAt: now,
       lastAccessedAt: now,
-      idleTimeoutMs: this.config.idleTimeoutMs,
+      idleTimeoutMs: this.policy.configuredIdleTimeoutOf(identifiers),
       absoluteTimeoutMs: this.config.absoluteTimeoutMs,
       host: options.host ?? null,
-      identifiers: options.identifiers ? [...options.identifiers] : null,
+      identifiers,
       authenticated: options.authenticated ?? false,
       attributes,
     });
@@ -287,7 +288,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     return this.create({
       startedAt: regenerate ? old.startedAt : now,
       lastAccessedAt: now,
-      idleTimeoutMs: this.config.idleTimeoutMs,
+      // A login gets the full idle timeout; a replacement that leaves a guest keeps the guest one.
+      idleTimeoutMs: this.policy.configuredIdleTimeoutOf(identifiers),
       absoluteTimeoutMs: regenerate ? old.absoluteTimeoutMs : this.config.absoluteTimeoutMs,
       host: old.host,
       identifiers,

@@ -408,6 +408,17 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     });
   });
 
+  it('200 parallel PUTs of distinct attributes: the session never holds more than 32 (400 or 413 beyond)', async () => {
+    const c = client();
+    expect((await c.put('/api/session/attributes/k0', { value: 0 })).status).toBe(204);
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => c.put(`/api/session/attributes/p${i}`, { value: i })),
+    );
+    const statuses = new Set(replies.map((r) => r.status));
+    for (const status of statuses) expect([204, 400, 413]).toContain(status);
+    expect(Object.keys((await c.get('/api/session')).body.attributes).length).toBeLessThanOrEqual(32);
+  });
+
   it('GET /api/events lists the last 100 events, oldest first, each { name, sessionId, reason, identifiers, at }', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 105; i++) {

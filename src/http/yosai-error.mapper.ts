@@ -2,6 +2,7 @@ import {
   ForbiddenException,
   HttpException,
   InternalServerErrorException,
+  PayloadTooLargeException,
   ServiceUnavailableException,
   UnauthorizedException,
 } from '@nestjs/common';
@@ -9,6 +10,7 @@ import {
   AuthenticationError,
   CrossSiteRequestError,
   ExpiredSessionError,
+  SessionLimitError,
   SessionStoreError,
   StoppedSessionError,
   UnknownSessionError,
@@ -27,6 +29,7 @@ export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
  * | `AuthenticationError` (unknown account, wrong password) | 401, one message for both |
  * | `ExpiredSessionError`, `StoppedSessionError`, `UnknownSessionError` | 401 |
  * | `CrossSiteRequestError` | 403 |
+ * | `SessionLimitError` (the session would hold too many attributes or bytes) | 413 |
  * | `SessionStoreError` | 503 (fail closed) |
  * | anything else from this library, `SessionSerializationError` included (a programming error) | 500 |
  */
@@ -40,6 +43,7 @@ export function mapYosaiError(error: YosaiError): HttpException {
     return new UnauthorizedException('Session is no longer valid');
   }
   if (error instanceof CrossSiteRequestError) return new ForbiddenException('Cross-site request refused');
+  if (error instanceof SessionLimitError) return new PayloadTooLargeException('Session data too large');
   if (error instanceof SessionStoreError) return new ServiceUnavailableException('Session store unavailable');
   return new InternalServerErrorException();
 }

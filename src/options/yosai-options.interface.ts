@@ -126,6 +126,21 @@ export interface YosaiModuleOptions {
    */
   carryAttributesOnLogin?: boolean;
   /**
+   * The most attributes one session may hold. A write that would pass it fails with `SessionLimitError` (413
+   * over HTTP) and writes nothing; it is checked on the record about to be stored, so concurrent writes cannot
+   * pass it together. Removing attributes is always allowed.
+   * @default 100
+   */
+  maxAttributes?: number;
+  /**
+   * The largest stored record of one session, in bytes (UTF-8 of the stored envelope, attributes included). A
+   * write that would pass it fails with `SessionLimitError` (413 over HTTP) and writes nothing; so does
+   * `startSession` with initial attributes. Every request reads the whole record, so a big one costs on every
+   * request, and an in-memory store keeps one per session.
+   * @default 65_536 (64 KiB)
+   */
+  maxRecordBytes?: number;
+  /**
    * Where sessions live. Any `SessionStore`; use `CacheManagerSessionStore` for a cache-manager `Cache`.
    * @default an in-memory `CacheManagerSessionStore` (one process only)
    */
@@ -182,6 +197,8 @@ export interface ResolvedYosaiConfig {
   readonly expiredRecordGraceMs: number;
   readonly eagerSessions: boolean;
   readonly carryAttributesOnLogin: boolean;
+  readonly maxAttributes: number;
+  readonly maxRecordBytes: number;
   readonly store: SessionStore;
   /** True when the module created the store and so must close it at shutdown. */
   readonly ownsStore: boolean;

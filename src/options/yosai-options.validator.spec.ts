@@ -52,6 +52,10 @@ const cases: [string, YosaiModuleOptions, string][] = [
     'guestIdleTimeoutMs',
   ],
   ['a zero guest idle timeout', { guestIdleTimeoutMs: 0 }, 'guestIdleTimeoutMs'],
+  ['a zero maxAttributes', { maxAttributes: 0 }, 'maxAttributes'],
+  ['a fractional maxAttributes', { maxAttributes: 1.5 }, 'maxAttributes'],
+  ['a maxRecordBytes under 1 KiB', { maxRecordBytes: 512 }, 'maxRecordBytes'],
+  ['a maxRecordBytes over 64 MiB', { maxRecordBytes: 64 * 1024 * 1024 + 1 }, 'maxRecordBytes'],
   ['an unknown option', { idleTimout: 1000 } as never, 'idleTimout'],
   ['an unknown cookie option', { cookie: { sameSit: 'strict' } } as never, 'cookie.sameSit'],
   ['an unknown header option', { header: { nmae: 'x-token' } } as never, 'header.nmae'],
@@ -170,5 +174,15 @@ describe('guestIdleTimeoutMs', () => {
   it('takes a value up to idleTimeoutMs', () => {
     expect(resolveYosaiOptions({ guestIdleTimeoutMs: 30 * 60_000 }).guestIdleTimeoutMs).toBe(30 * 60_000);
     expect(resolveYosaiOptions({ guestIdleTimeoutMs: 2 * 60_000 }).guestIdleTimeoutMs).toBe(2 * 60_000);
+  });
+});
+
+describe('maxAttributes and maxRecordBytes', () => {
+  it('default to 100 and 64 KiB, and take values within their bounds', () => {
+    expect(resolveYosaiOptions({})).toMatchObject({ maxAttributes: 100, maxRecordBytes: 65_536 });
+    expect(resolveYosaiOptions({ maxAttributes: 5, maxRecordBytes: 1024 })).toMatchObject({
+      maxAttributes: 5,
+      maxRecordBytes: 1024,
+    });
   });
 });

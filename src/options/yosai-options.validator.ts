@@ -137,6 +137,16 @@ class OptionsSchema {
   @IsOptional()
   @IsBoolean({ message: 'must be a boolean' })
   carryAttributesOnLogin?: boolean;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(100_000)
+  maxAttributes?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer number of bytes' })
+  @Min(1024, { message: 'must be at least 1024 bytes' })
+  @Max(64 * 1024 * 1024, { message: 'must be at most 64 MiB' })
+  maxRecordBytes?: number;
   @ValidateIf((o: OptionsSchema) => o.cookie !== undefined && o.cookie !== false)
   @ValidateNested()
   @Type(() => CookieOptionsSchema)
@@ -204,6 +214,8 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'expiredRecordGraceMs',
     'eagerSessions',
     'carryAttributesOnLogin',
+    'maxAttributes',
+    'maxRecordBytes',
     'store',
     'realm',
     'cookie',
@@ -324,6 +336,8 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     expiredRecordGraceMs: plain.expiredRecordGraceMs ?? YOSAI_DEFAULTS.expiredRecordGraceMs,
     eagerSessions: plain.eagerSessions ?? YOSAI_DEFAULTS.eagerSessions,
     carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
+    maxAttributes: plain.maxAttributes ?? YOSAI_DEFAULTS.maxAttributes,
+    maxRecordBytes: plain.maxRecordBytes ?? YOSAI_DEFAULTS.maxRecordBytes,
     store: store ?? null,
     realm: realm ?? null,
     cookie: cookie ? (cookie as ValidatedYosaiOptions['cookie']) : null,

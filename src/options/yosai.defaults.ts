@@ -10,6 +10,8 @@ export const YOSAI_DEFAULTS = Object.freeze({
   expiredRecordGraceMs: 60_000,
   eagerSessions: false,
   carryAttributesOnLogin: true,
+  maxAttributes: 100,
+  maxRecordBytes: 64 * 1024,
   /** `hostPrefix` is not here: it defaults to `secure === true` (see the validator). */
   cookie: Object.freeze({ name: 'sid', secure: true, sameSite: 'lax' as const }),
   header: Object.freeze({ name: 'authorization', responseHeader: 'x-session-token' }),

@@ -14,6 +14,7 @@ import { ChangedKeyWriter, type RecordSnapshot } from './changed-key.writer.js';
 import { ExpiryPolicy } from './expiry.policy.js';
 import { GuardedStore } from './guarded-store.js';
 import { RecordCodec, UnreadableRecordError, type SessionRecord } from './record.codec.js';
+import { checkSessionLimits } from './session.limits.js';
 import {
   SessionExpiredEvent,
   SessionStartedEvent,
@@ -136,6 +137,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       this.codec,
       (record, now) => this.policy.ttlOf(record, now),
       () => this.now(),
+      (id, next, current) => checkSessionLimits(config, id, next, current),
     );
   }
 
@@ -160,6 +162,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
    * Starts a new session: a fresh 256-bit token, one store write, then `yosai.session.started`.
    * @returns The session and its token, to send to the client.
    * @throws SessionSerializationError when an initial attribute cannot be stored.
+   * @throws SessionLimitError when the initial attributes pass `maxAttributes` or `maxRecordBytes`.
    * @throws SessionStoreError when the store fails.
    */
   async startSession(options: StartSessionOptions = {}): Promise<IssuedSession> {
@@ -169,16 +172,19 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     }
     const now = this.now();
     const identifiers = options.identifiers ? [...options.identifiers] : null;
-    return this.create({
-      startedAt: now,
-      lastAccessedAt: now,
-      idleTimeoutMs: this.policy.configuredIdleTimeoutOf(identifiers),
-      absoluteTimeoutMs: this.config.absoluteTimeoutMs,
-      host: options.host ?? null,
-      identifiers,
-      authenticated: options.authenticated ?? false,
-      attributes,
-    });
+    return this.create(
+      {
+        startedAt: now,
+        lastAccessedAt: now,
+        idleTimeoutMs: this.policy.configuredIdleTimeoutOf(identifiers),
+        absoluteTimeoutMs: this.config.absoluteTimeoutMs,
+        host: options.host ?? null,
+        identifiers,
+        authenticated: options.authenticated ?? false,
+        attributes,
+      },
+      true,
+    );
   }
 
   /** @deprecated Use {@link startSession}, which also gives the new token. Removed in 0.3. */
@@ -326,7 +332,9 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
 
   /**
    * @internal Applies attribute changes to the freshest stored record. Values are checked before anything is
-   * written. Also records an access. Called by `Session`; use the Session's methods.
+   * written, and the record about to be written against `maxAttributes` and `maxRecordBytes` (on every attempt
+   * of the compare-and-set loop). Also records an access. Called by `Session`; use the Session's methods.
+   * @throws SessionLimitError when the record would pass a limit: nothing is written.
    */
   async updateAttributes(
     session: Session,
@@ -419,10 +427,21 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private async create(record: SessionRecord): Promise<IssuedSession> {
+  /**
+   * Writes a new session. `limited`: check the limits (a new session's attributes come from the caller). A
+   * replacement is not checked: it carries attributes that were admitted when written, and a login must not fail
+   * over them.
+   */
+  private async create(record: SessionRecord, limited = false): Promise<IssuedSession> {
     const token = generateToken();
     const id = sessionIdOf(token);
     const written = this.codec.encode(record);
+    try {
+      if (limited) checkSessionLimits(this.config, id, written);
+    } catch (error) {
+      this.codec.forget(written.raw);
+      throw error;
+    }
     await this.store.set(id, written.raw, this.policy.ttlOf(written.record, this.now()));
     const session = this.materialize(id, token, written);
     this.notify({ type: 'started', id, record: written.record });

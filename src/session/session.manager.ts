@@ -143,6 +143,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     this.config.store.onExpired?.((id, raw) => this.expiredInStore(id, raw));
+    this.config.store.onEvicted?.((id, raw) => this.evictedInStore(id, raw));
     try {
       await this.config.store.ready?.();
     } catch (error) {
@@ -442,7 +443,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       this.codec.forget(written.raw);
       throw error;
     }
-    await this.store.set(id, written.raw, this.policy.ttlOf(written.record, this.now()));
+    const guest = !written.record.identifiers || written.record.identifiers.length === 0;
+    await this.store.set(id, written.raw, this.policy.ttlOf(written.record, this.now()), { guest });
     const session = this.materialize(id, token, written);
     this.notify({ type: 'started', id, record: written.record });
     return { session, token };
@@ -524,6 +526,18 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     this.codec.forget(raw);
     const at = Math.max(this.now(), this.policy.expiresAtOf(record) + 1);
     this.notify({ type: 'expired', id, record, reason: this.policy.expiryOf(record, at) ?? 'idle' });
+  }
+
+  /** A record a capped store removed to make room: the session stopped, reason `evicted`. */
+  private evictedInStore(id: string, raw: string): void {
+    let record: SessionRecord;
+    try {
+      record = this.codec.decode(raw);
+    } catch {
+      return; // not a record of ours (or a newer release's): nothing to report
+    }
+    this.codec.forget(raw);
+    this.notify({ type: 'stopped', id, record, reason: 'evicted' });
   }
 
   /** A record that cannot be read back is treated as no session: removed and logged (without the token). */

@@ -141,6 +141,16 @@ export interface YosaiModuleOptions {
    */
   maxRecordBytes?: number;
   /**
+   * Secret keys that sign every stored record (HMAC-SHA256 over the session id and the record). The first key
+   * signs, every key verifies: to rotate, put the new key first and remove the old one once the longest session
+   * has ended. A record with a missing or wrong signature is discarded as corrupt (logged), so write access to the
+   * store alone cannot mint or alter a session. Each key at least 32 characters (use 32 random bytes, e.g.
+   * base64). Turning it on signs every user out once (their records are unsigned); turning it off reads signed
+   * records without checking them. Off by default: it costs a MAC per write and per uncached read.
+   * @default [] (records are not signed)
+   */
+  recordKeys?: string[];
+  /**
    * Where sessions live. Any `SessionStore`; use `CacheManagerSessionStore` for a cache-manager `Cache`.
    * @default an in-memory `CacheManagerSessionStore` (one process only)
    */
@@ -199,6 +209,7 @@ export interface ResolvedYosaiConfig {
   readonly carryAttributesOnLogin: boolean;
   readonly maxAttributes: number;
   readonly maxRecordBytes: number;
+  readonly recordKeys: readonly string[];
   readonly store: SessionStore;
   /** True when the module created the store and so must close it at shutdown. */
   readonly ownsStore: boolean;

@@ -12,6 +12,7 @@ import {
   Max,
   MaxLength,
   Min,
+  MinLength,
   ValidateIf,
   ValidateNested,
   validateSync,
@@ -147,6 +148,12 @@ class OptionsSchema {
   @Min(1024, { message: 'must be at least 1024 bytes' })
   @Max(64 * 1024 * 1024, { message: 'must be at most 64 MiB' })
   maxRecordBytes?: number;
+  @IsOptional()
+  @IsArray({ message: 'must be an array of secret strings' })
+  @ArrayMaxSize(16)
+  @IsString({ each: true, message: 'must be an array of secret strings' })
+  @MinLength(32, { each: true, message: 'must hold keys of at least 32 characters' })
+  recordKeys?: string[];
   @ValidateIf((o: OptionsSchema) => o.cookie !== undefined && o.cookie !== false)
   @ValidateNested()
   @Type(() => CookieOptionsSchema)
@@ -175,7 +182,14 @@ function describeErrors(errors: ValidationError[], parent = ''): string[] {
     for (const message of Object.values(error.constraints ?? {})) {
       // class-validator messages start with the property name; ours do not.
       const text = message.startsWith(error.property) ? message.slice(error.property.length).trim() : message;
-      lines.push(`\`${path}\` ${text} (got ${JSON.stringify(error.value) ?? String(error.value)})`);
+      // Secrets never reach a message (it may be logged): only their shape is told.
+      const got =
+        path === 'recordKeys'
+          ? Array.isArray(error.value)
+            ? `${error.value.length} value(s), not shown`
+            : typeof error.value
+          : (JSON.stringify(error.value) ?? String(error.value));
+      lines.push(`\`${path}\` ${text} (got ${got})`);
     }
     lines.push(...describeErrors(error.children ?? [], path));
   }
@@ -216,6 +230,7 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'carryAttributesOnLogin',
     'maxAttributes',
     'maxRecordBytes',
+    'recordKeys',
     'store',
     'realm',
     'cookie',
@@ -338,6 +353,7 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
     maxAttributes: plain.maxAttributes ?? YOSAI_DEFAULTS.maxAttributes,
     maxRecordBytes: plain.maxRecordBytes ?? YOSAI_DEFAULTS.maxRecordBytes,
+    recordKeys: Object.freeze([...(plain.recordKeys ?? [])]),
     store: store ?? null,
     realm: realm ?? null,
     cookie: cookie ? (cookie as ValidatedYosaiOptions['cookie']) : null,

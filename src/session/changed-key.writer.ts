@@ -45,7 +45,7 @@ export class ChangedKeyWriter {
     let current = held;
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const now = this.now();
-      const next = this.codec.encode(change(current.record, now));
+      const next = this.codec.encode(change(current.record, now), id);
       // Judged on each attempt, on the freshest record: writers that raced each other cannot pass a limit together.
       try {
         this.admit(id, next, current);

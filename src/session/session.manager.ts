@@ -117,7 +117,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private readonly store: GuardedStore;
   /** @internal */
   readonly policy: ExpiryPolicy;
-  private readonly codec = new RecordCodec();
+  private readonly codec: RecordCodec;
   private readonly writer: ChangedKeyWriter;
   /** Writes to one session from this process never race each other. */
   private readonly queues = new KeyedQueue();
@@ -131,6 +131,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     private readonly events: YosaiEventPublisher,
   ) {
     this.store = new GuardedStore(config.store, config.storeTimeoutMs);
+    this.codec = new RecordCodec(undefined, [], undefined, config.recordKeys);
     this.policy = new ExpiryPolicy(config);
     this.writer = new ChangedKeyWriter(
       this.store,
@@ -248,7 +249,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   ): Promise<SessionResolution> {
     this.touching.add(id);
     try {
-      const next = this.codec.encode({ ...held.record, lastAccessedAt: now });
+      const next = this.codec.encode({ ...held.record, lastAccessedAt: now }, id);
       if (await this.store.compareAndSet(id, held.raw, next.raw, this.policy.ttlOf(next.record, now))) {
         this.codec.forget(held.raw);
         const state = stateOf(session);
@@ -436,7 +437,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private async create(record: SessionRecord, limited = false): Promise<IssuedSession> {
     const token = generateToken();
     const id = sessionIdOf(token);
-    const written = this.codec.encode(record);
+    const written = this.codec.encode(record, id);
     try {
       if (limited) checkSessionLimits(this.config, id, written);
     } catch (error) {
@@ -487,7 +488,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
    * @throws UnreadableRecordError when it cannot be read or believed.
    */
   private readable(id: string, raw: string, now: number): SessionRecord {
-    const record = this.codec.decode(raw);
+    const record = this.codec.decode(raw, id);
     const plausibility = this.policy.plausibility(record, now);
     if (plausibility === 'implausible') {
       this.codec.forget(raw);
@@ -519,7 +520,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private expiredInStore(id: string, raw: string): void {
     let record: SessionRecord;
     try {
-      record = this.codec.decode(raw);
+      record = this.codec.decode(raw, id);
     } catch {
       return; // not a record of ours (or a newer release's): nothing to report
     }
@@ -532,7 +533,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private evictedInStore(id: string, raw: string): void {
     let record: SessionRecord;
     try {
-      record = this.codec.decode(raw);
+      record = this.codec.decode(raw, id);
     } catch {
       return; // not a record of ours (or a newer release's): nothing to report
     }

@@ -408,17 +408,6 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     });
   });
 
-  it('200 parallel PUTs of distinct attributes: the session never holds more than 32 (400 or 413 beyond)', async () => {
-    const c = client();
-    expect((await c.put('/api/session/attributes/k0', { value: 0 })).status).toBe(204);
-    const replies = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => c.put(`/api/session/attributes/p${i}`, { value: i })),
-    );
-    const statuses = new Set(replies.map((r) => r.status));
-    for (const status of statuses) expect([204, 400, 413]).toContain(status);
-    expect(Object.keys((await c.get('/api/session')).body.attributes).length).toBeLessThanOrEqual(32);
-  });
-
   it('GET /api/events lists the last 100 events, oldest first, each { name, sessionId, reason, identifiers, at }', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 105; i++) {
@@ -592,6 +581,21 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
       await redis.close();
     }
     for (const sample of started.splice(0)) expect(await sample.stop()).not.toBe('SIGKILL');
+  }, 60_000);
+
+  it('300 parallel PUTs of distinct attributes: the session never holds more than 32 (400 or 413 beyond)', async () => {
+    const sample = await startSample({ REDIS_URL });
+    started.push(sample);
+    const c = new SampleClient(sample.url);
+    expect((await c.put('/api/session/attributes/k0', { value: 0 })).status).toBe(204);
+    // With Redis every write waits for a round trip, so the controller's count check sees stale counts; the
+    // module's limit, judged on the record about to be written, holds.
+    const replies = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => c.put(`/api/session/attributes/p${i}`, { value: i })),
+    );
+    for (const status of new Set(replies.map((r) => r.status))) expect([204, 400, 413]).toContain(status);
+    expect(Object.keys((await c.get('/api/session')).body.attributes).length).toBeLessThanOrEqual(32);
+    expect((await c.post('/api/logout')).status).toBe(204);
   }, 60_000);
 
   // `npm run sample:redis` passes --redis: REDIS_URL, or redis://127.0.0.1:6379 when it is unset.

@@ -20,6 +20,8 @@ export {
   YOSAI_SESSION_EXPIRED,
   YOSAI_LOGIN_SUCCEEDED,
   YOSAI_LOGIN_FAILED,
+  YOSAI_AUTHORIZATION_GRANTED,
+  YOSAI_AUTHORIZATION_DENIED,
 } from './yosai.constants.js';
 export * from './errors/yosai.errors.js';
 export { Session } from './session/session.js';
@@ -47,7 +49,23 @@ export {
 } from './store/cache-manager-session.store.js';
 export { Subject } from './subject/subject.js';
 export { SubjectFactory, type SubjectFromTokenOptions } from './subject/subject.factory.js';
-export { Realm, type Account } from './auth/realm.js';
+export {
+  Realm,
+  type Account,
+  type AuthenticatedAccount,
+  type AuthenticationToken,
+  type AuthorizationInfo,
+  type RealmProvider,
+} from './auth/realm.js';
+export { VerifiedIdentityToken, VerifiedIdentityRealm } from './auth/verified-identity.js';
+export { WildcardPermission, type WildcardPermissionOptions } from './authz/wildcard-permission.js';
+export { Authorizer, type PermissionLike, type Logical } from './authz/authorizer.js';
+export { AuthorizationGrantedEvent, AuthorizationDeniedEvent } from './authz/authorization.events.js';
+export {
+  RequiresRoles,
+  RequiresPermissions,
+  type RequiresAuthorizationOptions,
+} from './http/requires-authorization.decorator.js';
 export { UsernamePasswordToken } from './auth/username-password.token.js';
 export { PasswordHasher, type ScryptParameters } from './auth/password.hasher.js';
 export { YosaiGuard } from './http/yosai.guard.js';

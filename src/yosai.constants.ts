@@ -22,6 +22,14 @@ export const YOSAI_LOGIN_SUCCEEDED = 'yosai.login.succeeded';
 /** Emitted after a failed login (unknown account or wrong credentials alike). Payload: `LoginFailedEvent`. */
 export const YOSAI_LOGIN_FAILED = 'yosai.login.failed';
 
+/**
+ * Emitted when an enforced authorization check passes (`@RequiresRoles`, `@RequiresPermissions`, `checkRole`,
+ * `checkPermission`). Payload: `AuthorizationGrantedEvent`.
+ */
+export const YOSAI_AUTHORIZATION_GRANTED = 'yosai.authorization.granted';
+/** Emitted when an enforced authorization check refuses a signed-in Subject. Payload: `AuthorizationDeniedEvent`. */
+export const YOSAI_AUTHORIZATION_DENIED = 'yosai.authorization.denied';
+
 /** All event names, for `@OnEvent('yosai.**')`-style wiring or iteration. */
 export const YOSAI_EVENTS = Object.freeze({
   SESSION_STARTED: YOSAI_SESSION_STARTED,
@@ -29,4 +37,6 @@ export const YOSAI_EVENTS = Object.freeze({
   SESSION_EXPIRED: YOSAI_SESSION_EXPIRED,
   LOGIN_SUCCEEDED: YOSAI_LOGIN_SUCCEEDED,
   LOGIN_FAILED: YOSAI_LOGIN_FAILED,
+  AUTHORIZATION_GRANTED: YOSAI_AUTHORIZATION_GRANTED,
+  AUTHORIZATION_DENIED: YOSAI_AUTHORIZATION_DENIED,
 } as const);

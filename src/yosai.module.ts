@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { Authenticator } from './auth/authenticator.js';
 import { PasswordHasher } from './auth/password.hasher.js';
+import { RealmRegistry } from './auth/realm.registry.js';
+import { Authorizer } from './authz/authorizer.js';
 import { TokenTransport } from './http/token-transport.js';
 import { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
 import { YosaiGuard } from './http/yosai.guard.js';
@@ -53,13 +55,15 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
     },
     YosaiEventPublisher,
     SessionManager,
+    RealmRegistry,
     Authenticator,
+    Authorizer,
     TokenTransport,
     { provide: TokenSource, useExisting: TokenTransport },
     SubjectFactory,
     YosaiGuard,
     { provide: APP_FILTER, useClass: YosaiExceptionFilter },
   ],
-  exports: [SessionManager, SubjectFactory, SessionStore, PasswordHasher, YosaiGuard],
+  exports: [SessionManager, SubjectFactory, SessionStore, PasswordHasher, YosaiGuard, Authorizer],
 })
 export class YosaiModule extends YosaiConfigurableModule {}

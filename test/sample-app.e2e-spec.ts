@@ -50,6 +50,51 @@ function expectBadRequest(reply: Reply) {
   expect(reply.body.message.length).toBeGreaterThan(0);
 }
 
+/** The authorization contract of the sample (#15), the same on every store. */
+async function checkAuthorizationContract(url: string) {
+  const guest = new SampleClient(url);
+  const dude = new SampleClient(url);
+  const walter = new SampleClient(url);
+  expect((await dude.post('/api/login', DUDE)).status).toBe(200);
+  expect((await walter.post('/api/login', WALTER)).status).toBe(200);
+
+  expect((await guest.get('/api/me')).body).toEqual({ authenticated: false, username: null, roles: [] });
+  expect((await dude.get('/api/me')).body).toEqual({
+    authenticated: true,
+    username: 'thedude',
+    roles: ['bowler'],
+  });
+  expect((await walter.get('/api/me')).body).toEqual({
+    authenticated: true,
+    username: 'walter',
+    roles: ['bowler', 'captain'],
+  });
+
+  // GET /api/league: captains only.
+  expect(await walter.get('/api/league')).toMatchObject({ status: 200, body: { ok: true } });
+  const refused = await dude.get('/api/league');
+  expect(refused.status).toBe(403);
+  // The message names the role checked and nothing else the caller lacks.
+  expect(refused.body.message).toBe('Not permitted: requires role captain.');
+  expect((await guest.get('/api/league')).status).toBe(401);
+
+  // Lanes: read needs lane:read:<lane>, delete needs lane:delete:<lane>.
+  expect(await dude.get('/api/lanes/7')).toMatchObject({ status: 200, body: { lane: '7' } });
+  expect(await walter.get('/api/lanes/7')).toMatchObject({ status: 200, body: { lane: '7' } });
+  expect((await guest.get('/api/lanes/7')).status).toBe(401);
+  expect((await walter.request('DELETE', '/api/lanes/7')).status).toBe(204);
+  const noDelete = await dude.request('DELETE', '/api/lanes/7');
+  expect(noDelete.status).toBe(403);
+  expect(noDelete.body.message).toBe('Not permitted: requires permission lane:delete:{lane}.');
+  expect(noDelete.text).not.toMatch(/league|white-russian|captain/);
+  // A parameter holding a divider or a wildcard is one literal value: it cannot widen the check.
+  for (const lane of ['%2A', '7%3Adelete', '7%2C8']) {
+    expect((await dude.request('DELETE', `/api/lanes/${lane}`)).status).toBe(403);
+  }
+  // No guest session was started by any of this.
+  expect(guest.token).toBeUndefined();
+}
+
 beforeAll(async () => {
   await ensureSampleBuilt();
 }, 180_000);
@@ -74,7 +119,7 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     // A guest who asks who they are gets an answer and no session.
     const me = await c.get('/api/me');
     expect(me.status).toBe(200);
-    expect(me.body).toEqual({ authenticated: false, username: null });
+    expect(me.body).toEqual({ authenticated: false, username: null, roles: [] });
     expect(me.cookie).toBeUndefined();
     expect((await c.get('/api/session')).status).toBe(404);
     expect((await c.get('/api/profile')).status).toBe(401);
@@ -105,7 +150,7 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     expect(guest.body.id).not.toBe(guestToken);
     expect(guest.body.lastAccessedAt).toBeGreaterThanOrEqual(guest.body.startedAt);
     expect(Math.abs(guest.body.startedAt - Date.now())).toBeLessThan(60_000);
-    expect((await c.get('/api/me')).body).toEqual({ authenticated: false, username: null });
+    expect((await c.get('/api/me')).body).toEqual({ authenticated: false, username: null, roles: [] });
     expect((await c.get('/api/profile')).status).toBe(401);
 
     // The dude logs in: a new token and id, the cart comes along.
@@ -115,7 +160,11 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     expect(login.cookie).toMatch(TOKEN);
     expect(login.cookie).not.toBe(guestToken);
     const userToken = c.token!;
-    expect((await c.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+    expect((await c.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'thedude',
+      roles: ['bowler'],
+    });
     const profile = await c.get('/api/profile');
     expect(profile.status).toBe(200);
     expect(profile.body).toEqual({ username: 'thedude' });
@@ -140,6 +189,7 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     expect((await c.get('/api/me', { cookie: userToken })).body).toEqual({
       authenticated: false,
       username: null,
+      roles: [],
     });
     expect((await c.get('/api/session', { cookie: userToken })).status).toBe(404);
     expect((await c.get('/api/profile', { cookie: userToken })).status).toBe(401);
@@ -202,7 +252,11 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     const old = w.token!;
     expect((await w.post('/api/login', DUDE)).body).toEqual({ username: 'thedude' });
     expect(w.token).not.toBe(old);
-    expect((await w.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+    expect((await w.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'thedude',
+      roles: ['bowler'],
+    });
   });
 
   it('GET /api/me, /api/session, /api/profile, attribute reads and GET / never create a session', async () => {
@@ -219,6 +273,10 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
       }
     }
     expect(await events(client())).toHaveLength(before);
+  });
+
+  it('authorization: GET /api/league for captains, lanes by permission, roles in /api/me (#15)', async () => {
+    await checkAuthorizationContract(sample.url);
   });
 
   it('stores any JSON value in an attribute and reads it back, falsy values included', async () => {
@@ -258,7 +316,11 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
         .status,
     ).toBe(204);
     expect((await c.post('/api/login', WALTER)).status).toBe(200);
-    expect((await c.get('/api/me')).body).toEqual({ authenticated: true, username: 'walter' });
+    expect((await c.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'walter',
+      roles: ['bowler', 'captain'],
+    });
     expect((await c.get('/api/session/attributes/note')).status).toBe(404);
     expect((await c.get('/api/session')).body.attributes).toEqual({});
   });
@@ -283,10 +345,15 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
       startedAt: before.startedAt,
       attributes: { cart: ['rug'] },
     });
-    expect((await c.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+    expect((await c.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'thedude',
+      roles: ['bowler'],
+    });
     expect((await c.get('/api/me', { cookie: oldToken })).body).toEqual({
       authenticated: false,
       username: null,
+      roles: [],
     });
   });
 
@@ -309,7 +376,11 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
       headers: { 'Sec-Fetch-Site': 'cross-site' },
     });
     expect(logoutRefused.status).toBe(403);
-    expect((await c.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+    expect((await c.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'thedude',
+      roles: ['bowler'],
+    });
 
     expect((await put({ Origin: sample.url })).status).toBe(204);
     expect((await put({ 'Sec-Fetch-Site': 'same-origin', Origin: sample.url })).status).toBe(204);
@@ -558,7 +629,11 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
       // Instance B serves the same session from Redis.
       const onB = new SampleClient(b.url);
       onB.token = onA.token;
-      expect((await onB.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+      expect((await onB.get('/api/me')).body).toEqual({
+        authenticated: true,
+        username: 'thedude',
+        roles: ['bowler'],
+      });
       expect((await onB.get('/api/session')).body.id).toBe(session.body.id);
 
       // Logout on B; A refuses the token at once.
@@ -581,6 +656,12 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
       await redis.close();
     }
     for (const sample of started.splice(0)) expect(await sample.stop()).not.toBe('SIGKILL');
+  }, 60_000);
+
+  it('authorization: the same contract on Redis (#15)', async () => {
+    const sample = await startSample({ REDIS_URL });
+    started.push(sample);
+    await checkAuthorizationContract(sample.url);
   }, 60_000);
 
   it('300 parallel PUTs of distinct attributes: the session never holds more than 32 (400 or 413 beyond)', async () => {
@@ -676,10 +757,14 @@ describe('sample app in-process (createSampleApp from the build, with a ManualCl
     await c.post('/api/login', DUDE);
     const id = (await c.get('/api/session')).body.id as string;
     clock.advance(59_000);
-    expect((await c.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+    expect((await c.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'thedude',
+      roles: ['bowler'],
+    });
     clock.advance(60_001);
     const expired = await c.get('/api/me');
-    expect(expired.body).toEqual({ authenticated: false, username: null });
+    expect(expired.body).toEqual({ authenticated: false, username: null, roles: [] });
     expect(expired.cookie).toBe('');
     expect((await c.get('/api/session')).status).toBe(404);
     expect(about(await events(c), [id]).slice(-1)).toEqual([

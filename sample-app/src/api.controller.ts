@@ -2,6 +2,7 @@ import {
   BadRequestException,
   Body,
   Controller,
+  Delete,
   Get,
   HttpCode,
   NotFoundException,
@@ -12,6 +13,8 @@ import {
 import {
   CurrentSubject,
   RequiresAuthentication,
+  RequiresPermissions,
+  RequiresRoles,
   SessionSerializationError,
   Subject,
   UsernamePasswordToken,
@@ -19,6 +22,7 @@ import {
 import { EventLogService, type LoggedEvent } from './event-log.service.js';
 import { attributeKey, attributeValue, jsonObject, stringField } from './request-input.js';
 import { LIMITS } from './sample.config.js';
+import { SAMPLE_ROLES } from './sample.realm.js';
 
 /** `GET /api/session`: the session's public details (times in epoch ms). Never the token. */
 export interface SessionView {
@@ -66,11 +70,38 @@ export class ApiController {
     await subject.logout();
   }
 
-  /** Who is asking. Reads only; never starts a session. */
+  /** Who is asking, and their roles (empty for a guest). Reads only; never starts a session. */
   @Get('me')
-  me(@CurrentSubject() subject: Subject): { authenticated: boolean; username: string | null } {
-    return { authenticated: subject.isAuthenticated, username: subject.primaryIdentifier };
+  async me(
+    @CurrentSubject() subject: Subject,
+  ): Promise<{ authenticated: boolean; username: string | null; roles: string[] }> {
+    const has = await subject.hasRoles(SAMPLE_ROLES);
+    return {
+      authenticated: subject.isAuthenticated,
+      username: subject.primaryIdentifier,
+      roles: SAMPLE_ROLES.filter((_, i) => has[i]),
+    };
   }
+
+  /** Captains only: 401 for a guest, 403 for a bowler. */
+  @Get('league')
+  @RequiresRoles('captain')
+  league(): { ok: true } {
+    return { ok: true };
+  }
+
+  /** Needs `lane:read:<lane>`; the parameter is taken literally, so `*` or `a,b` cannot widen the check. */
+  @Get('lanes/:lane')
+  @RequiresPermissions('lane:read:{lane}')
+  lane(@Param('lane') lane: string): { lane: string } {
+    return { lane };
+  }
+
+  /** Needs `lane:delete:<lane>` (walter has `lane:*`; the dude only reads lanes). */
+  @Delete('lanes/:lane')
+  @HttpCode(204)
+  @RequiresPermissions('lane:delete:{lane}')
+  deleteLane(): void {}
 
   /** Only for a user who signed in during this session. */
   @Get('profile')

@@ -1,10 +1,19 @@
-import { PasswordHasher, Realm, type Account } from 'nestjs-yosai';
+import { PasswordHasher, Realm, type Account, type AuthorizationInfo } from 'nestjs-yosai';
 
 /** The sample's accounts. Passwords are here only to be hashed at startup; nothing keeps them in clear. */
 export const SAMPLE_ACCOUNTS: Readonly<Record<string, string>> = Object.freeze({
   thedude: 'letsgobowling',
   walter: 'shomer-shabbos',
 });
+
+/** Roles and permissions of the sample's users (Shiro wildcard syntax). */
+export const SAMPLE_GRANTS: Readonly<Record<string, AuthorizationInfo>> = Object.freeze({
+  thedude: { roles: ['bowler'], permissions: ['lane:read:*', 'drink:order:white-russian'] },
+  walter: { roles: ['bowler', 'captain'], permissions: ['lane:*', 'league:manage'] },
+});
+
+/** Every role the sample knows, for `GET /api/me`. */
+export const SAMPLE_ROLES: readonly string[] = ['bowler', 'captain'];
 
 /**
  * An in-memory Realm. A real app looks accounts up in its user store; the module then verifies the
@@ -29,5 +38,10 @@ export class SampleRealm extends Realm {
 
   findAccount(username: string): Account | null {
     return this.accounts.get(username) ?? null;
+  }
+
+  /** Asked once per session by the module (then cached), not once per check. */
+  getAuthorizationInfo(identifiers: readonly string[]): AuthorizationInfo | null {
+    return SAMPLE_GRANTS[identifiers[0] ?? ''] ?? null;
   }
 }

@@ -1,3 +1,5 @@
+import type { AuthenticationToken } from './realm.js';
+
 /**
  * A login attempt with a username and a password, as in Yosai's example:
  * `subject.login(new UsernamePasswordToken('thedude', 'letsgobowling'))`.
@@ -5,7 +7,7 @@
  * The password is kept in a private field: it does not appear in `JSON.stringify`, `console.log` or
  * events, and {@link clear} drops it once the attempt is over.
  */
-export class UsernamePasswordToken {
+export class UsernamePasswordToken implements AuthenticationToken {
   #password: string | null;
 
   constructor(
@@ -13,6 +15,11 @@ export class UsernamePasswordToken {
     password: string,
   ) {
     this.#password = password;
+  }
+
+  /** The username: who the attempt claims to be. */
+  get principal(): string {
+    return this.username;
   }
 
   /** The presented password; `null` after {@link clear}. */

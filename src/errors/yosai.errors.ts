@@ -142,3 +142,62 @@ export class YosaiConfigurationError extends YosaiError {
     super(message);
   }
 }
+
+/**
+ * No realm accepts this kind of authentication token (`realm.supports(token)` is false for all of them). Reported
+ * to clients like any failed login; the log says which token type was refused.
+ */
+export class UnsupportedTokenError extends AuthenticationError {
+  constructor(
+    /** The token's class name, e.g. `VerifiedIdentityToken`. */
+    readonly tokenType: string,
+  ) {
+    super(
+      `No configured realm supports a ${tokenType}: add a realm whose supports(token) accepts it (see the README's Authentication section).`,
+    );
+  }
+}
+
+/** Text that is not a wildcard permission (empty, blank, only dividers, or an empty part or value). */
+export class InvalidPermissionError extends YosaiError {
+  constructor(
+    /** The text at fault (cut to 64 characters). */
+    readonly text: string,
+    /** Why it was refused. */
+    readonly reason: string,
+  ) {
+    super(`Invalid permission ${JSON.stringify(text.slice(0, 64))}: ${reason}.`);
+  }
+}
+
+/**
+ * An authorization check on a Subject without identity (a guest): sign in first. Over HTTP, 401. Shiro's
+ * `UnauthenticatedException`.
+ */
+export class UnauthenticatedError extends YosaiError {
+  constructor() {
+    super('This check needs a signed-in Subject; the Subject is a guest.');
+  }
+}
+
+/**
+ * The Subject is signed in but lacks a role or permission a check demanded. Over HTTP, 403 with a message
+ * that names only what was checked (see `mapYosaiError`).
+ */
+export class AuthorizationError extends YosaiError {
+  constructor(
+    /** What was checked: roles or permissions. */
+    readonly kind: 'role' | 'permission',
+    /**
+     * What the Subject lacked, as checked: with `logical: 'all'`, the first requirement not met; with `'any'`,
+     * every requirement of the check (none was met).
+     */
+    readonly missing: readonly string[],
+    /** Whether the check demanded all of its requirements or any one of them. */
+    readonly logical: 'all' | 'any',
+  ) {
+    super(
+      `Not permitted: requires ${kind === 'role' ? 'role' : 'permission'} ${missing.join(logical === 'any' ? ' or ' : ' and ')}.`,
+    );
+  }
+}

@@ -8,6 +8,8 @@ import {
 } from '@nestjs/common';
 import {
   AuthenticationError,
+  AuthorizationError,
+  UnauthenticatedError,
   CrossSiteRequestError,
   ExpiredSessionError,
   SessionLimitError,
@@ -28,6 +30,8 @@ export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
  * |---|---|
  * | `AuthenticationError` (unknown account, wrong password) | 401, one message for both |
  * | `ExpiredSessionError`, `StoppedSessionError`, `UnknownSessionError` | 401 |
+ * | `UnauthenticatedError` (an authorization check on a guest) | 401 |
+ * | `AuthorizationError` | 403, naming only the role or permission checked, as written |
  * | `CrossSiteRequestError` | 403 |
  * | `SessionLimitError` (the session would hold too many attributes or bytes) | 413 |
  * | `SessionStoreError` | 503 (fail closed) |
@@ -42,6 +46,8 @@ export function mapYosaiError(error: YosaiError): HttpException {
   ) {
     return new UnauthorizedException('Session is no longer valid');
   }
+  if (error instanceof UnauthenticatedError) return new UnauthorizedException('Authentication required');
+  if (error instanceof AuthorizationError) return new ForbiddenException(error.message);
   if (error instanceof CrossSiteRequestError) return new ForbiddenException('Cross-site request refused');
   if (error instanceof SessionLimitError) return new PayloadTooLargeException('Session data too large');
   if (error instanceof SessionStoreError) return new ServiceUnavailableException('Session store unavailable');

@@ -1,6 +1,12 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { SessionSerializationError, SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
+import {
+  InvalidPermissionError,
+  SessionSerializationError,
+  SessionStoreError,
+  YosaiConfigurationError,
+  YosaiError,
+} from '../errors/yosai.errors.js';
 import { mapYosaiError } from './yosai-error.mapper.js';
 
 /**
@@ -22,7 +28,12 @@ export class YosaiExceptionFilter implements ExceptionFilter {
   catch(error: YosaiError, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
     // What the client is not told must be in the log: an outage, or a programming error (no token in either).
-    if (error instanceof SessionStoreError || error instanceof SessionSerializationError) {
+    if (
+      error instanceof SessionStoreError ||
+      error instanceof SessionSerializationError ||
+      error instanceof YosaiConfigurationError ||
+      error instanceof InvalidPermissionError
+    ) {
       this.logger.error(error.message);
     }
     const http = this.mapError(error);

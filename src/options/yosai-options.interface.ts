@@ -1,4 +1,4 @@
-import type { Realm } from '../auth/realm.js';
+import type { RealmProvider } from '../auth/realm.js';
 import type { ScryptParameters } from '../auth/password.hasher.js';
 import type { SessionStore } from '../store/session.store.js';
 
@@ -155,8 +155,37 @@ export interface YosaiModuleOptions {
    * @default an in-memory `CacheManagerSessionStore` (one process only)
    */
   store?: SessionStore;
-  /** The app's source of accounts; needed for `subject.login()`. */
-  realm?: Realm;
+  /**
+   * The app's source of accounts, roles and permissions; needed for `subject.login()` and for authorization. An
+   * instance, or a class or injection token resolved by Nest (so it may inject the app's services and the
+   * module's `PasswordHasher`): register the class as a provider in one of your modules, or the module builds it.
+   * @default none
+   */
+  realm?: RealmProvider;
+  /**
+   * Several realms (Yosai's modular authenticator), tried in order; combined with `realm` (which comes first).
+   * Roles and permissions are the union of what every realm grants.
+   * @default none
+   */
+  realms?: readonly RealmProvider[];
+  /**
+   * With several realms that support a token: `'first-success'` signs in with the first realm that accepts it;
+   * `'all'` demands that every supporting realm accept it (the identifiers are the first realm's).
+   * @default 'first-success'
+   */
+  authenticationStrategy?: 'first-success' | 'all';
+  /**
+   * Roles and permissions are cached per session; after this long, the next check also reads the principal's
+   * invalidation record from the store (one read), so `invalidateAuthorization()` on another instance takes
+   * effect here within this bound. Milliseconds; `0` reads it on every check.
+   * @default 60_000
+   */
+  authorizationCacheTtlMs?: number;
+  /**
+   * Most sessions whose roles and permissions this process keeps at once; the least recently used go first.
+   * @default 10_000
+   */
+  authorizationCacheSize?: number;
   /**
    * Cookie transport, or `false` to turn it off.
    * @default { name: 'sid', secure: true, sameSite: 'lax', hostPrefix: true } (the cookie is `__Host-sid`)
@@ -213,7 +242,11 @@ export interface ResolvedYosaiConfig {
   readonly store: SessionStore;
   /** True when the module created the store and so must close it at shutdown. */
   readonly ownsStore: boolean;
-  readonly realm: Realm | null;
+  /** `realm` then `realms`, as given (resolved to instances by the module at bootstrap). */
+  readonly realms: readonly RealmProvider[];
+  readonly authenticationStrategy: 'first-success' | 'all';
+  readonly authorizationCacheTtlMs: number;
+  readonly authorizationCacheSize: number;
   readonly cookie: Readonly<Required<Omit<YosaiCookieOptions, 'maxAgeMs'>> & { maxAgeMs?: number }> | null;
   readonly header: Readonly<Required<YosaiHeaderOptions>> | null;
   readonly passwordHashing: Readonly<ScryptParameters>;

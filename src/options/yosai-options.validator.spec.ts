@@ -73,7 +73,17 @@ const cases: [string, YosaiModuleOptions, string][] = [
   ['an invalid cookie name', { cookie: { name: 'my cookie' } }, 'cookie.name'],
   ['sameSite none without Secure', { cookie: { sameSite: 'none', secure: false } }, 'cookie.sameSite'],
   ['no transport at all', { cookie: false, header: false }, 'cookie'],
-  ['a realm without findAccount', { realm: {} as never }, 'realm'],
+  ['a realm without findAccount', { realm: {} }, 'realm'],
+  ['an empty realm token', { realm: '' }, 'realm'],
+  ['realms that is not an array', { realms: new (class {})() as never }, 'realms'],
+  ['a realms entry that is not a realm', { realms: [{ findAccount: () => null }, 42 as never] }, 'realms[1]'],
+  [
+    'an unknown authentication strategy',
+    { authenticationStrategy: 'most' as never },
+    'authenticationStrategy',
+  ],
+  ['a negative authorization cache TTL', { authorizationCacheTtlMs: -1 }, 'authorizationCacheTtlMs'],
+  ['an authorization cache of no sessions', { authorizationCacheSize: 0 }, 'authorizationCacheSize'],
   ['a clock without now()', { clock: {} as never }, 'clock'],
   ['csrf.enabled not a boolean', { csrf: { enabled: 'yes' as never } }, 'csrf.enabled'],
   [
@@ -119,6 +129,11 @@ describe('YosaiModule options are validated at bootstrap', () => {
       { csrf: { trustedOrigins: ['https://front.example.com', 'http://localhost:5173/'] } },
     ],
     ['a SessionStore', { store: CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 }) }],
+    ['a realm that only authorizes', { realm: { getAuthorizationInfo: () => null } }],
+    [
+      "the 'all' strategy and no authorization cache TTL",
+      { authenticationStrategy: 'all', authorizationCacheTtlMs: 0 },
+    ],
   ])('%s is accepted', async (_, options) => {
     expect(await bootstrapError(options)).toBeUndefined();
     expect(await bootstrapError(options, 'forRootAsync')).toBeUndefined();

@@ -167,6 +167,19 @@ class OptionsSchema {
   @Type(() => ScryptSchema)
   passwordHashing?: ScryptSchema;
   @IsOptional()
+  @IsIn(['first-success', 'all'], { message: "must be 'first-success' or 'all'" })
+  authenticationStrategy?: string;
+  @IsOptional()
+  @IsInt(msInt)
+  @Min(0, { message: 'must not be negative' })
+  @Max(MAX_MS)
+  authorizationCacheTtlMs?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(10_000_000)
+  authorizationCacheSize?: number;
+  @IsOptional()
   @ValidateNested()
   @Type(() => CsrfSchema)
   csrf?: CsrfSchema;
@@ -196,6 +209,18 @@ function describeErrors(errors: ValidationError[], parent = ''): string[] {
   return lines;
 }
 
+const REALM_SHAPE =
+  'must be a Realm (an object with findAccount, authenticate or getAuthorizationInfo), a Realm class, or the injection token of one.';
+
+/** A realm instance, or something Nest resolves to one (a class or an injection token). */
+function isRealmProvider(value: unknown): boolean {
+  if (typeof value === 'function' || typeof value === 'symbol') return true;
+  if (typeof value === 'string') return value.length > 0;
+  if (!value || typeof value !== 'object') return false;
+  const realm = value as Record<string, unknown>;
+  return ['findAccount', 'authenticate', 'getAuthorizationInfo'].some((m) => typeof realm[m] === 'function');
+}
+
 function fail(option: string, why: string): never {
   throw new YosaiConfigurationError(`YosaiModule option \`${option}\` ${why}`, option);
 }
@@ -209,7 +234,7 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
   if (options === null || typeof options !== 'object') {
     throw new YosaiConfigurationError('YosaiModule options must be an object (pass {} for the defaults).');
   }
-  const { store, realm, clock, ...plain } = options;
+  const { store, realm, realms, clock, ...plain } = options;
   const schema = plainToInstance(OptionsSchema, plain);
   const errors = validateSync(schema, { forbidUnknownValues: false });
   if (errors.length > 0) {
@@ -233,6 +258,10 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'recordKeys',
     'store',
     'realm',
+    'realms',
+    'authenticationStrategy',
+    'authorizationCacheTtlMs',
+    'authorizationCacheSize',
     'cookie',
     'header',
     'passwordHashing',
@@ -264,13 +293,13 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
         : 'must be a SessionStore (an object with get, set, compareAndSet and delete methods), e.g. `new CacheManagerSessionStore(cache)`.',
     );
   }
-  if (
-    realm !== undefined &&
-    realm !== null &&
-    typeof (realm as { findAccount?: unknown }).findAccount !== 'function'
-  ) {
-    fail('realm', 'must be a Realm: an object with a findAccount(username) method.');
+  if (realm !== undefined && realm !== null && !isRealmProvider(realm)) {
+    fail('realm', REALM_SHAPE);
   }
+  if (realms !== undefined && !Array.isArray(realms)) fail('realms', 'must be an array of realms.');
+  (realms ?? []).forEach((entry, i) => {
+    if (!isRealmProvider(entry)) fail(`realms[${i}]`, REALM_SHAPE);
+  });
   if (clock !== undefined && typeof (clock as { now?: unknown })?.now !== 'function') {
     fail('clock', 'must be an object with a now() method returning epoch milliseconds.');
   }
@@ -355,7 +384,10 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     maxRecordBytes: plain.maxRecordBytes ?? YOSAI_DEFAULTS.maxRecordBytes,
     recordKeys: Object.freeze([...(plain.recordKeys ?? [])]),
     store: store ?? null,
-    realm: realm ?? null,
+    realms: Object.freeze([...(realm ? [realm] : []), ...(realms ?? [])]),
+    authenticationStrategy: plain.authenticationStrategy ?? YOSAI_DEFAULTS.authenticationStrategy,
+    authorizationCacheTtlMs: plain.authorizationCacheTtlMs ?? YOSAI_DEFAULTS.authorizationCacheTtlMs,
+    authorizationCacheSize: plain.authorizationCacheSize ?? YOSAI_DEFAULTS.authorizationCacheSize,
     cookie: cookie ? (cookie as ValidatedYosaiOptions['cookie']) : null,
     header,
     passwordHashing: Object.freeze({ ...YOSAI_DEFAULTS.passwordHashing, ...(plain.passwordHashing ?? {}) }),

@@ -16,6 +16,9 @@ export const YOSAI_DEFAULTS = Object.freeze({
   cookie: Object.freeze({ name: 'sid', secure: true, sameSite: 'lax' as const }),
   header: Object.freeze({ name: 'authorization', responseHeader: 'x-session-token' }),
   passwordHashing: Object.freeze({ logN: 15, r: 8, p: 1 }),
+  authenticationStrategy: 'first-success' as const,
+  authorizationCacheTtlMs: 60_000,
+  authorizationCacheSize: 10_000,
   csrf: Object.freeze({ enabled: true }),
   clearSiteDataOnLogout: false,
 });

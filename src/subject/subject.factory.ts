@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Authenticator } from '../auth/authenticator.js';
+import { Authorizer } from '../authz/authorizer.js';
 import { andThen } from '../common/maybe-promise.js';
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
 import { SessionManager, type SessionResolution } from '../session/session.manager.js';
@@ -36,8 +37,9 @@ export class SubjectFactory {
     events: YosaiEventPublisher,
     private readonly tokens: TokenSource,
     @Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig,
+    authorizer: Authorizer,
   ) {
-    this.context = { manager, authenticator, events, now: () => config.clock.now() };
+    this.context = { manager, authenticator, authorizer, events, now: () => config.clock.now() };
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Authenticator } from '../auth/authenticator.js';
-import type { UsernamePasswordToken } from '../auth/username-password.token.js';
+import type { AuthenticationToken } from '../auth/realm.js';
+import type { Authorizer, Logical, PermissionLike } from '../authz/authorizer.js';
 import { StoppedSessionError } from '../errors/yosai.errors.js';
 import { LoginSucceededEvent } from '../session/session.events.js';
 import type { IssuedSession, SessionManager, SessionResolution } from '../session/session.manager.js';
@@ -12,6 +13,7 @@ import type { TokenSink } from './token-source.js';
 export interface SubjectContext {
   readonly manager: SessionManager;
   readonly authenticator: Authenticator;
+  readonly authorizer: Authorizer;
   readonly events: YosaiEventPublisher;
   readonly now: () => number;
 }
@@ -103,13 +105,16 @@ export class Subject {
   }
 
   /**
-   * Authenticates through the Realm, then replaces the session (new token and id, the old token dead at
-   * once, a new absolute-timeout window). Attributes are carried over only from a guest session or from a
-   * session of the same user. On failure nothing changes and the error is thrown.
-   * @throws AuthenticationError (`UnknownAccountError` or `IncorrectCredentialsError`; report them alike)
+   * Authenticates through the realms that support the token, then replaces the session (new token and id, the
+   * old token dead at once, a new absolute-timeout window). Attributes are carried over only from a guest session
+   * or from a session of the same user. On failure nothing changes and the error is thrown. Takes a
+   * `UsernamePasswordToken`, a `VerifiedIdentityToken` (only with a `VerifiedIdentityRealm` configured) or any
+   * `AuthenticationToken` a configured realm supports.
+   * @throws AuthenticationError (`UnknownAccountError`, `IncorrectCredentialsError`, `UnsupportedTokenError`;
+   *   report them alike)
    * @throws SessionStoreError when the store fails
    */
-  async login(token: UsernamePasswordToken): Promise<void> {
+  async login(token: AuthenticationToken): Promise<void> {
     const account = await this.#context.authenticator.authenticate(token);
     const identity = { identifiers: [...account.identifiers], authenticated: true };
     const current = this.#live();
@@ -158,6 +163,79 @@ export class Subject {
     } finally {
       this.#loggingOut = false;
     }
+  }
+
+  /** Whether the Subject has the role (false for a guest). Roles are compared exactly. */
+  async hasRole(role: string): Promise<boolean> {
+    return (await this.#context.authorizer.hasRoles(this.#live(), [role]))[0];
+  }
+
+  /** Whether the Subject has each of the roles, in order (all false for a guest). */
+  async hasRoles(roles: readonly string[]): Promise<boolean[]> {
+    return this.#context.authorizer.hasRoles(this.#live(), roles);
+  }
+
+  /** Whether the Subject has every one of the roles (false for a guest). */
+  async hasAllRoles(roles: readonly string[]): Promise<boolean> {
+    return (await this.hasRoles(roles)).every(Boolean);
+  }
+
+  /**
+   * Whether the Subject's permissions imply the permission (wildcard text such as `lane:read:7`, or a
+   * `WildcardPermission`), or, given a list, each of them in order. False for a guest.
+   * @throws InvalidPermissionError for text that is not a permission
+   */
+  isPermitted(permission: PermissionLike): Promise<boolean>;
+  isPermitted(permissions: readonly PermissionLike[]): Promise<boolean[]>;
+  async isPermitted(permissions: PermissionLike | readonly PermissionLike[]): Promise<boolean | boolean[]> {
+    if (!Array.isArray(permissions)) {
+      return (await this.#context.authorizer.arePermitted(this.#live(), [permissions as PermissionLike]))[0];
+    }
+    return this.#context.authorizer.arePermitted(this.#live(), permissions as readonly PermissionLike[]);
+  }
+
+  /** Whether the Subject's permissions imply every one of these (false for a guest). */
+  async isPermittedAll(permissions: readonly PermissionLike[]): Promise<boolean> {
+    return (await this.#context.authorizer.arePermitted(this.#live(), permissions)).every(Boolean);
+  }
+
+  /**
+   * Demands a role, or several (all of them unless `logical: 'any'`), and reports the outcome as
+   * `yosai.authorization.granted` / `denied`.
+   * @throws UnauthenticatedError for a guest (401 over HTTP)
+   * @throws AuthorizationError when a role is lacking (403 over HTTP)
+   */
+  async checkRole(roles: string | readonly string[], options: { logical?: Logical } = {}): Promise<void> {
+    await this.#context.authorizer.check(this.#live(), {
+      kind: 'role',
+      required: typeof roles === 'string' ? [roles] : [...roles],
+      logical: options.logical ?? 'all',
+    });
+  }
+
+  /**
+   * Demands a permission, or several (all of them unless `logical: 'any'`), and reports the outcome as
+   * `yosai.authorization.granted` / `denied`.
+   * @throws UnauthenticatedError for a guest (401 over HTTP)
+   * @throws AuthorizationError when a permission is lacking (403 over HTTP)
+   * @throws InvalidPermissionError for text that is not a permission
+   */
+  async checkPermission(
+    permissions: PermissionLike | readonly PermissionLike[],
+    options: { logical?: Logical } = {},
+  ): Promise<void> {
+    await this.#context.authorizer.check(this.#live(), {
+      kind: 'permission',
+      required: Array.isArray(permissions)
+        ? [...(permissions as readonly PermissionLike[])]
+        : [permissions as PermissionLike],
+      logical: options.logical ?? 'all',
+    });
+  }
+
+  /** @internal A decorator's check, with its requirements named as written. */
+  authorize(check: Parameters<Authorizer['check']>[1]): Promise<void> {
+    return this.#context.authorizer.check(this.#live(), check);
   }
 
   async #replace(

@@ -822,6 +822,6 @@ describe('sample app in-process: YOSAI_GUEST_IDLE_TIMEOUT_MS (ManualClock)', () 
       { name: 'yosai.session.expired', sessionId: guestId, reason: 'idle', identifiers: null },
     ]);
     clock.advance(39_000); // 59 s after login
-    expect((await user.get('/api/me')).body).toEqual({ authenticated: true, username: 'thedude' });
+    expect((await user.get('/api/me')).body).toMatchObject({ authenticated: true, username: 'thedude' });
   });
 });

@@ -12,7 +12,7 @@ import {
   type YosaiModuleOptions,
 } from 'nestjs-yosai';
 import { useJsonBodies } from './json-body.middleware.js';
-import { readSampleConfig, redactUrl, REDIS_NAMESPACE, type SampleConfig } from './sample.config.js';
+import { LIMITS, readSampleConfig, redactUrl, REDIS_NAMESPACE, type SampleConfig } from './sample.config.js';
 import { SampleModule } from './sample.module.js';
 import { SampleRealm } from './sample.realm.js';
 
@@ -74,10 +74,14 @@ export async function createSampleApp(
   const yosai: YosaiModuleOptions = {
     realm,
     cookie: { secure: config.cookieSecure },
+    // The controller's own check gives a clear 400 but cannot see concurrent requests; the module's check, made
+    // on the record about to be written, holds under them (413).
+    maxAttributes: LIMITS.attributesPerSession,
     ...(options.clock && { clock: options.clock }),
     ...(redis && { store: redis.store }),
     ...(config.idleTimeoutMs !== undefined && { idleTimeoutMs: config.idleTimeoutMs }),
     ...(config.absoluteTimeoutMs !== undefined && { absoluteTimeoutMs: config.absoluteTimeoutMs }),
+    ...(config.guestIdleTimeoutMs !== undefined && { guestIdleTimeoutMs: config.guestIdleTimeoutMs }),
   };
 
   let app: NestExpressApplication | undefined;

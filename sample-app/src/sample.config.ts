@@ -8,6 +8,8 @@ export interface SampleConfig {
   readonly idleTimeoutMs: number | undefined;
   /** `YOSAI_ABSOLUTE_TIMEOUT_MS`; undefined keeps the module's default (8 h). */
   readonly absoluteTimeoutMs: number | undefined;
+  /** `YOSAI_GUEST_IDLE_TIMEOUT_MS`; undefined keeps the module's default (15 min, at most the idle timeout). */
+  readonly guestIdleTimeoutMs: number | undefined;
   /** `YOSAI_COOKIE_SECURE`: `true`, `false`, or `auto` (the default: Secure only over HTTPS). */
   readonly cookieSecure: boolean | 'auto';
 }
@@ -103,6 +105,7 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
     redisUrl,
     idleTimeoutMs: positiveInteger(env, 'YOSAI_IDLE_TIMEOUT_MS'),
     absoluteTimeoutMs: positiveInteger(env, 'YOSAI_ABSOLUTE_TIMEOUT_MS'),
+    guestIdleTimeoutMs: positiveInteger(env, 'YOSAI_GUEST_IDLE_TIMEOUT_MS'),
     cookieSecure,
   };
 }

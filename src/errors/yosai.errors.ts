@@ -107,6 +107,31 @@ export class CrossSiteRequestError extends YosaiError {
   }
 }
 
+/**
+ * A write would make a session hold more than `maxAttributes` attributes, or a stored record larger than
+ * `maxRecordBytes`: refused, nothing written. The check is made on the record about to be stored, inside the
+ * compare-and-set loop, so concurrent writers cannot pass the limit together. A write that does not grow the
+ * record in the dimension at fault (e.g. removing attributes from a session over a lowered limit) is allowed.
+ * Over HTTP a 413.
+ */
+export class SessionLimitError extends YosaiError {
+  constructor(
+    /** Public id of the session (a hash of its token; safe to log). */
+    readonly sessionId: string,
+    /** The limit the write would pass. */
+    readonly limit: 'maxAttributes' | 'maxRecordBytes',
+    /** The limit's configured value. */
+    readonly max: number,
+    /** What the record would have had: attributes, or bytes of the stored record. */
+    readonly actual: number,
+  ) {
+    super(
+      `Session ${sessionId} would exceed \`${limit}\` (${actual} > ${max}); nothing was written. Store less in ` +
+        'the session (or raise the option).',
+    );
+  }
+}
+
 /** The module was configured wrongly. Thrown at bootstrap; the message names the option. */
 export class YosaiConfigurationError extends YosaiError {
   constructor(

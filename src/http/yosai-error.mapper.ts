@@ -2,6 +2,7 @@ import {
   ForbiddenException,
   HttpException,
   InternalServerErrorException,
+  PayloadTooLargeException,
   ServiceUnavailableException,
   UnauthorizedException,
 } from '@nestjs/common';
@@ -11,6 +12,7 @@ import {
   UnauthenticatedError,
   CrossSiteRequestError,
   ExpiredSessionError,
+  SessionLimitError,
   SessionStoreError,
   StoppedSessionError,
   UnknownSessionError,
@@ -31,6 +33,7 @@ export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
  * | `UnauthenticatedError` (an authorization check on a guest) | 401 |
  * | `AuthorizationError` | 403, naming only the role or permission checked, as written |
  * | `CrossSiteRequestError` | 403 |
+ * | `SessionLimitError` (the session would hold too many attributes or bytes) | 413 |
  * | `SessionStoreError` | 503 (fail closed) |
  * | anything else from this library, `SessionSerializationError` included (a programming error) | 500 |
  */
@@ -46,6 +49,7 @@ export function mapYosaiError(error: YosaiError): HttpException {
   if (error instanceof UnauthenticatedError) return new UnauthorizedException('Authentication required');
   if (error instanceof AuthorizationError) return new ForbiddenException(error.message);
   if (error instanceof CrossSiteRequestError) return new ForbiddenException('Cross-site request refused');
+  if (error instanceof SessionLimitError) return new PayloadTooLargeException('Session data too large');
   if (error instanceof SessionStoreError) return new ServiceUnavailableException('Session store unavailable');
   return new InternalServerErrorException();
 }

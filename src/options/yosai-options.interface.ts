@@ -88,6 +88,15 @@ export interface YosaiModuleOptions {
    */
   absoluteTimeoutMs?: number;
   /**
+   * Idle timeout of guest sessions (no identifiers). Shorter than `idleTimeoutMs` by default: a guest session
+   * costs a store entry but proves nothing, and most are started by clients that never come back, so they
+   * should not hold memory as long as a signed-in user's. A login (replacement with identifiers) gets the full
+   * `idleTimeoutMs`. Milliseconds; must not exceed `idleTimeoutMs` and must be longer than `touchIntervalMs`.
+   * Set it equal to `idleTimeoutMs` to treat guests like everyone else.
+   * @default min(900_000 (15 minutes), idleTimeoutMs); `idleTimeoutMs` when `touchIntervalMs` is 15 minutes or more
+   */
+  guestIdleTimeoutMs?: number;
+  /**
    * `lastAccessedAt` is written at most once per interval, so a burst of requests is one write.
    * Milliseconds; `0` writes on every access.
    * @default min(idleTimeoutMs / 10, 60_000)
@@ -116,6 +125,31 @@ export interface YosaiModuleOptions {
    * @default true
    */
   carryAttributesOnLogin?: boolean;
+  /**
+   * The most attributes one session may hold. A write that would pass it fails with `SessionLimitError` (413
+   * over HTTP) and writes nothing; it is checked on the record about to be stored, so concurrent writes cannot
+   * pass it together. Removing attributes is always allowed.
+   * @default 100
+   */
+  maxAttributes?: number;
+  /**
+   * The largest stored record of one session, in bytes (UTF-8 of the stored envelope, attributes included). A
+   * write that would pass it fails with `SessionLimitError` (413 over HTTP) and writes nothing; so does
+   * `startSession` with initial attributes. Every request reads the whole record, so a big one costs on every
+   * request, and an in-memory store keeps one per session.
+   * @default 65_536 (64 KiB)
+   */
+  maxRecordBytes?: number;
+  /**
+   * Secret keys that sign every stored record (HMAC-SHA256 over the session id and the record). The first key
+   * signs, every key verifies: to rotate, put the new key first and remove the old one once the longest session
+   * has ended. A record with a missing or wrong signature is discarded as corrupt (logged), so write access to the
+   * store alone cannot mint or alter a session. Each key at least 32 characters (use 32 random bytes, e.g.
+   * base64). Turning it on signs every user out once (their records are unsigned); turning it off reads signed
+   * records without checking them. Off by default: it costs a MAC per write and per uncached read.
+   * @default [] (records are not signed)
+   */
+  recordKeys?: string[];
   /**
    * Where sessions live. Any `SessionStore`; use `CacheManagerSessionStore` for a cache-manager `Cache`.
    * @default an in-memory `CacheManagerSessionStore` (one process only)
@@ -196,11 +230,15 @@ export type ValidatedYosaiOptions = Omit<ResolvedYosaiConfig, 'store' | 'ownsSto
 export interface ResolvedYosaiConfig {
   readonly idleTimeoutMs: number;
   readonly absoluteTimeoutMs: number;
+  readonly guestIdleTimeoutMs: number;
   readonly touchIntervalMs: number;
   readonly storeTimeoutMs: number;
   readonly expiredRecordGraceMs: number;
   readonly eagerSessions: boolean;
   readonly carryAttributesOnLogin: boolean;
+  readonly maxAttributes: number;
+  readonly maxRecordBytes: number;
+  readonly recordKeys: readonly string[];
   readonly store: SessionStore;
   /** True when the module created the store and so must close it at shutdown. */
   readonly ownsStore: boolean;

@@ -41,6 +41,21 @@ const cases: [string, YosaiModuleOptions, string][] = [
   ['idle (default 30 min) longer than absolute', { absoluteTimeoutMs: 60_000 }, 'idleTimeoutMs'],
   ['a touch interval equal to idle', { idleTimeoutMs: 60_000, touchIntervalMs: 60_000 }, 'touchIntervalMs'],
   ['a touch interval above idle', { idleTimeoutMs: 60_000, touchIntervalMs: 90_000 }, 'touchIntervalMs'],
+  [
+    'a guest idle timeout above idle',
+    { idleTimeoutMs: 60_000, guestIdleTimeoutMs: 60_001 },
+    'guestIdleTimeoutMs',
+  ],
+  [
+    'a guest idle timeout not above the touch interval',
+    { idleTimeoutMs: 60_000, guestIdleTimeoutMs: 5_000, touchIntervalMs: 5_000 },
+    'guestIdleTimeoutMs',
+  ],
+  ['a zero guest idle timeout', { guestIdleTimeoutMs: 0 }, 'guestIdleTimeoutMs'],
+  ['a zero maxAttributes', { maxAttributes: 0 }, 'maxAttributes'],
+  ['a fractional maxAttributes', { maxAttributes: 1.5 }, 'maxAttributes'],
+  ['a maxRecordBytes under 1 KiB', { maxRecordBytes: 512 }, 'maxRecordBytes'],
+  ['a maxRecordBytes over 64 MiB', { maxRecordBytes: 64 * 1024 * 1024 + 1 }, 'maxRecordBytes'],
   ['an unknown option', { idleTimout: 1000 } as never, 'idleTimout'],
   ['an unknown cookie option', { cookie: { sameSit: 'strict' } } as never, 'cookie.sameSit'],
   ['an unknown header option', { header: { nmae: 'x-token' } } as never, 'header.nmae'],
@@ -157,5 +172,32 @@ describe('csrf and clearSiteDataOnLogout', () => {
     expect(defaults.clearSiteDataOnLogout).toBe(false);
     const set = resolveYosaiOptions({ csrf: { trustedOrigins: ['HTTPS://Front.Example.com:443/'] } });
     expect([...set.csrf.trustedOrigins]).toEqual(['https://front.example.com']);
+  });
+});
+
+describe('guestIdleTimeoutMs', () => {
+  it('defaults to 15 minutes, capped by idleTimeoutMs', () => {
+    expect(resolveYosaiOptions({}).guestIdleTimeoutMs).toBe(15 * 60_000);
+    expect(resolveYosaiOptions({ idleTimeoutMs: 5 * 60_000 }).guestIdleTimeoutMs).toBe(5 * 60_000);
+  });
+
+  it('defaults to idleTimeoutMs when the touch interval is 15 minutes or more, so such a configuration stays valid', () => {
+    const options = resolveYosaiOptions({ idleTimeoutMs: 60 * 60_000, touchIntervalMs: 20 * 60_000 });
+    expect(options.guestIdleTimeoutMs).toBe(60 * 60_000);
+  });
+
+  it('takes a value up to idleTimeoutMs', () => {
+    expect(resolveYosaiOptions({ guestIdleTimeoutMs: 30 * 60_000 }).guestIdleTimeoutMs).toBe(30 * 60_000);
+    expect(resolveYosaiOptions({ guestIdleTimeoutMs: 2 * 60_000 }).guestIdleTimeoutMs).toBe(2 * 60_000);
+  });
+});
+
+describe('maxAttributes and maxRecordBytes', () => {
+  it('default to 100 and 64 KiB, and take values within their bounds', () => {
+    expect(resolveYosaiOptions({})).toMatchObject({ maxAttributes: 100, maxRecordBytes: 65_536 });
+    expect(resolveYosaiOptions({ maxAttributes: 5, maxRecordBytes: 1024 })).toMatchObject({
+      maxAttributes: 5,
+      maxRecordBytes: 1024,
+    });
   });
 });

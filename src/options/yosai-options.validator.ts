@@ -12,6 +12,7 @@ import {
   Max,
   MaxLength,
   Min,
+  MinLength,
   ValidateIf,
   ValidateNested,
   validateSync,
@@ -113,6 +114,11 @@ class OptionsSchema {
   absoluteTimeoutMs?: number;
   @IsOptional()
   @IsInt(msInt)
+  @Min(1, { message: 'must be positive' })
+  @Max(MAX_MS)
+  guestIdleTimeoutMs?: number;
+  @IsOptional()
+  @IsInt(msInt)
   @Min(0, { message: 'must not be negative' })
   @Max(MAX_MS)
   touchIntervalMs?: number;
@@ -132,6 +138,22 @@ class OptionsSchema {
   @IsOptional()
   @IsBoolean({ message: 'must be a boolean' })
   carryAttributesOnLogin?: boolean;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(100_000)
+  maxAttributes?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer number of bytes' })
+  @Min(1024, { message: 'must be at least 1024 bytes' })
+  @Max(64 * 1024 * 1024, { message: 'must be at most 64 MiB' })
+  maxRecordBytes?: number;
+  @IsOptional()
+  @IsArray({ message: 'must be an array of secret strings' })
+  @ArrayMaxSize(16)
+  @IsString({ each: true, message: 'must be an array of secret strings' })
+  @MinLength(32, { each: true, message: 'must hold keys of at least 32 characters' })
+  recordKeys?: string[];
   @ValidateIf((o: OptionsSchema) => o.cookie !== undefined && o.cookie !== false)
   @ValidateNested()
   @Type(() => CookieOptionsSchema)
@@ -173,7 +195,14 @@ function describeErrors(errors: ValidationError[], parent = ''): string[] {
     for (const message of Object.values(error.constraints ?? {})) {
       // class-validator messages start with the property name; ours do not.
       const text = message.startsWith(error.property) ? message.slice(error.property.length).trim() : message;
-      lines.push(`\`${path}\` ${text} (got ${JSON.stringify(error.value) ?? String(error.value)})`);
+      // Secrets never reach a message (it may be logged): only their shape is told.
+      const got =
+        path === 'recordKeys'
+          ? Array.isArray(error.value)
+            ? `${error.value.length} value(s), not shown`
+            : typeof error.value
+          : (JSON.stringify(error.value) ?? String(error.value));
+      lines.push(`\`${path}\` ${text} (got ${got})`);
     }
     lines.push(...describeErrors(error.children ?? [], path));
   }
@@ -218,11 +247,15 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
   const known = new Set([
     'idleTimeoutMs',
     'absoluteTimeoutMs',
+    'guestIdleTimeoutMs',
     'touchIntervalMs',
     'storeTimeoutMs',
     'expiredRecordGraceMs',
     'eagerSessions',
     'carryAttributesOnLogin',
+    'maxAttributes',
+    'maxRecordBytes',
+    'recordKeys',
     'store',
     'realm',
     'realms',
@@ -288,6 +321,23 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
       `(${touchIntervalMs}) must be shorter than \`idleTimeoutMs\` (${idleTimeoutMs}), or active sessions would expire between touches.`,
     );
   }
+  // The default never makes a configuration that worked before invalid: with a touch interval of 15 minutes or
+  // more, guests keep the full idle timeout.
+  const defaultGuestIdle = Math.min(YOSAI_DEFAULTS.guestIdleTimeoutMs, idleTimeoutMs);
+  const guestIdleTimeoutMs =
+    plain.guestIdleTimeoutMs ?? (touchIntervalMs < defaultGuestIdle ? defaultGuestIdle : idleTimeoutMs);
+  if (guestIdleTimeoutMs > idleTimeoutMs) {
+    fail(
+      'guestIdleTimeoutMs',
+      `(${guestIdleTimeoutMs}) must not be longer than \`idleTimeoutMs\` (${idleTimeoutMs}): a guest would outlive a signed-in user.`,
+    );
+  }
+  if (touchIntervalMs >= guestIdleTimeoutMs) {
+    fail(
+      'guestIdleTimeoutMs',
+      `(${guestIdleTimeoutMs}) must be longer than \`touchIntervalMs\` (${touchIntervalMs}), or active guest sessions would expire between touches.`,
+    );
+  }
 
   const given = plain.cookie === false ? null : { ...YOSAI_DEFAULTS.cookie, ...(plain.cookie ?? {}) };
   // A Secure cookie gets the __Host- prefix unless the app says otherwise: a sibling subdomain cannot plant
@@ -324,11 +374,15 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
   return Object.freeze({
     idleTimeoutMs,
     absoluteTimeoutMs,
+    guestIdleTimeoutMs,
     touchIntervalMs,
     storeTimeoutMs: plain.storeTimeoutMs ?? YOSAI_DEFAULTS.storeTimeoutMs,
     expiredRecordGraceMs: plain.expiredRecordGraceMs ?? YOSAI_DEFAULTS.expiredRecordGraceMs,
     eagerSessions: plain.eagerSessions ?? YOSAI_DEFAULTS.eagerSessions,
     carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
+    maxAttributes: plain.maxAttributes ?? YOSAI_DEFAULTS.maxAttributes,
+    maxRecordBytes: plain.maxRecordBytes ?? YOSAI_DEFAULTS.maxRecordBytes,
+    recordKeys: Object.freeze([...(plain.recordKeys ?? [])]),
     store: store ?? null,
     realms: Object.freeze([...(realm ? [realm] : []), ...(realms ?? [])]),
     authenticationStrategy: plain.authenticationStrategy ?? YOSAI_DEFAULTS.authenticationStrategy,

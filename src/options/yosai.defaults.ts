@@ -2,12 +2,16 @@
 export const YOSAI_DEFAULTS = Object.freeze({
   idleTimeoutMs: 30 * 60_000,
   absoluteTimeoutMs: 8 * 60 * 60_000,
+  /** guestIdleTimeoutMs defaults to this, capped by idleTimeoutMs. */
+  guestIdleTimeoutMs: 15 * 60_000,
   /** touchIntervalMs defaults to idleTimeoutMs / 10, capped here. */
   maxDefaultTouchIntervalMs: 60_000,
   storeTimeoutMs: 2_000,
   expiredRecordGraceMs: 60_000,
   eagerSessions: false,
   carryAttributesOnLogin: true,
+  maxAttributes: 100,
+  maxRecordBytes: 64 * 1024,
   /** `hostPrefix` is not here: it defaults to `secure === true` (see the validator). */
   cookie: Object.freeze({ name: 'sid', secure: true, sameSite: 'lax' as const }),
   header: Object.freeze({ name: 'authorization', responseHeader: 'x-session-token' }),

@@ -23,12 +23,17 @@ export class ChangedKeyWriter {
     private readonly codec: RecordCodec,
     private readonly ttlOf: (record: SessionRecord, now: number) => number,
     private readonly now: () => number,
+    /** Checks the record about to be written against the one it replaces; throws to refuse it (limits). */
+    private readonly admit: (id: string, next: RecordSnapshot, current: RecordSnapshot) => void = () =>
+      undefined,
   ) {}
 
   /**
    * @param change The new record for a snapshot; it may throw to abandon the write (e.g. the session expired).
+   * The record it returns is then checked by `admit`, which may refuse it (nothing is written).
    * @param reread The freshest snapshot; it throws when the record is gone.
    * @returns The snapshot written.
+   * @throws SessionLimitError (from `admit`) when the new record passes a limit.
    * @throws SessionStoreError after {@link MAX_WRITE_ATTEMPTS} lost races, or when the store fails.
    */
   async write(
@@ -40,7 +45,14 @@ export class ChangedKeyWriter {
     let current = held;
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const now = this.now();
-      const next = this.codec.encode(change(current.record, now));
+      const next = this.codec.encode(change(current.record, now), id);
+      // Judged on each attempt, on the freshest record: writers that raced each other cannot pass a limit together.
+      try {
+        this.admit(id, next, current);
+      } catch (error) {
+        this.codec.forget(next.raw);
+        throw error;
+      }
       if (await this.store.compareAndSet(id, current.raw, next.raw, this.ttlOf(next.record, now))) {
         this.codec.forget(current.raw);
         return next;

@@ -4,6 +4,7 @@ import type { SessionRecord } from './record.codec.js';
 const MIN = 60_000;
 const policy = new ExpiryPolicy({
   idleTimeoutMs: 30 * MIN,
+  guestIdleTimeoutMs: 30 * MIN,
   absoluteTimeoutMs: 8 * 60 * MIN,
   expiredRecordGraceMs: MIN,
 });
@@ -75,6 +76,41 @@ describe('ExpiryPolicy', () => {
     it('times ahead by more than a session can live, or running backwards, are implausible', () => {
       expect(policy.plausibility(record(t0 + 9 * 60 * MIN, t0 + 9 * 60 * MIN), t0)).toBe('implausible');
       expect(policy.plausibility(record(t0, t0 - 1), t0)).toBe('implausible');
+    });
+  });
+
+  describe('guest idle timeout', () => {
+    const guarded = new ExpiryPolicy({
+      idleTimeoutMs: 30 * MIN,
+      guestIdleTimeoutMs: 10 * MIN,
+      absoluteTimeoutMs: 8 * 60 * MIN,
+      expiredRecordGraceMs: MIN,
+    });
+
+    it('new sessions: the guest timeout without identifiers, the full one with', () => {
+      expect(guarded.configuredIdleTimeoutOf(null)).toBe(10 * MIN);
+      expect(guarded.configuredIdleTimeoutOf([])).toBe(10 * MIN);
+      expect(guarded.configuredIdleTimeoutOf(['thedude'])).toBe(30 * MIN);
+    });
+
+    it('a guest record is held to the guest timeout even when it was written with a longer one', () => {
+      const guest = record(t0, t0, { idleTimeoutMs: 30 * MIN });
+      expect(guarded.idleTimeoutOf(guest)).toBe(10 * MIN);
+      expect(guarded.expiryOf(guest, t0 + 10 * MIN)).toBeNull();
+      expect(guarded.expiryOf(guest, t0 + 10 * MIN + 1)).toBe('idle');
+      expect(guarded.ttlOf(guest, t0)).toBe(10 * MIN + MIN + 1);
+    });
+
+    it('an authenticated record keeps the full idle timeout', () => {
+      const user = record(t0, t0, { identifiers: ['thedude'], authenticated: true });
+      expect(guarded.idleTimeoutOf(user)).toBe(30 * MIN);
+      expect(guarded.expiryOf(user, t0 + 10 * MIN + 1)).toBeNull();
+      expect(guarded.expiryOf(user, t0 + 30 * MIN + 1)).toBe('idle');
+    });
+
+    it("a guest record's own shorter timeout is kept", () => {
+      const guest = record(t0, t0, { idleTimeoutMs: 2 * MIN });
+      expect(guarded.idleTimeoutOf(guest)).toBe(2 * MIN);
     });
   });
 });

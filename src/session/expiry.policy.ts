@@ -4,6 +4,8 @@ import type { SessionRecord } from './record.codec.js';
 /** The timeouts in force, and how far apart the clocks of instances sharing a store may be. */
 export interface ExpiryPolicyConfig {
   readonly idleTimeoutMs: number;
+  /** Idle timeout of sessions without identifiers (guests); at most `idleTimeoutMs`. */
+  readonly guestIdleTimeoutMs: number;
   readonly absoluteTimeoutMs: number;
   /** Extra store TTL past expiry, during which a late request still sees (and reports) the expiry. */
   readonly expiredRecordGraceMs: number;
@@ -31,9 +33,17 @@ export const CLOCK_SKEW_TOLERANCE_MS = 5 * 60_000;
 export class ExpiryPolicy {
   constructor(private readonly config: ExpiryPolicyConfig) {}
 
-  /** The idle timeout enforced for a record: its own, capped by the configuration. */
+  /**
+   * The idle timeout enforced for a record: its own, capped by the configuration (the guest one when the record
+   * has no identifiers, so a guest record written with a longer timeout is held to the guest one).
+   */
   idleTimeoutOf(record: SessionRecord): number {
-    return Math.min(record.idleTimeoutMs, this.config.idleTimeoutMs);
+    return Math.min(record.idleTimeoutMs, this.configuredIdleTimeoutOf(record.identifiers));
+  }
+
+  /** The idle timeout a new session with these identifiers gets: the guest one without any. */
+  configuredIdleTimeoutOf(identifiers: readonly string[] | null): number {
+    return identifiers && identifiers.length > 0 ? this.config.idleTimeoutMs : this.config.guestIdleTimeoutMs;
   }
 
   /** The absolute timeout enforced for a record: its own, capped by the configuration. */

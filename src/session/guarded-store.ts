@@ -1,6 +1,6 @@
 import { SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
-import type { SessionStore, StoredValue } from '../store/session.store.js';
+import type { SessionStore, SessionWriteHints, StoredValue } from '../store/session.store.js';
 
 /** A store call waiting for its answer. */
 interface InFlightCall {
@@ -45,8 +45,8 @@ export class GuardedStore {
     return this.call('get', () => this.store.get(id));
   }
 
-  set(id: string, value: string, ttlMs: number): Promise<void> {
-    return this.call('set', () => this.store.set(id, value, ttlMs));
+  set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints): Promise<void> {
+    return this.call('set', () => this.store.set(id, value, ttlMs, hints));
   }
 
   compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean> {

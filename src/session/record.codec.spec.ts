@@ -159,3 +159,48 @@ function catchError(fn: () => unknown): unknown {
   }
   throw new Error('expected a throw');
 }
+
+describe('RecordCodec with recordKeys (signed records)', () => {
+  const KEY_A = 'a'.repeat(32);
+  const KEY_B = 'b'.repeat(32);
+  const ID = 'x'.repeat(43);
+  const OTHER_ID = 'y'.repeat(43);
+  const signed = (keys: string[]) => new RecordCodec(RECORD_FORMAT_V1, [], new RecordCache(0), keys);
+
+  it('writes `h1.<mac>.<envelope>` and reads it back for the same id', () => {
+    const { raw } = signed([KEY_A]).encode(record(), ID);
+    expect(raw).toMatch(/^h1\.[A-Za-z0-9_-]{43}\.\{"v":1,/);
+    expect(signed([KEY_A]).decode(raw, ID)).toEqual(record());
+  });
+
+  it('refuses an unsigned record, a changed one, and one copied under another id', () => {
+    const codec = signed([KEY_A]);
+    expect(() => codec.decode(encodeV1(record()), ID)).toThrow(/not signed/);
+    const { raw } = signed([KEY_A]).encode(record(), ID);
+    const altered = raw.replace('"au":true', '"au":false').replace('thedude', 'walter');
+    expect(() => codec.decode(altered, ID)).toThrow(UnreadableRecordError);
+    expect(() => codec.decode(raw, OTHER_ID)).toThrow(/matches none/);
+    expect(() => codec.decode(`h1.${'A'.repeat(43)}.${encodeV1(record())}`, ID)).toThrow(/matches none/);
+  });
+
+  it('a record signed for one id and cached is still refused under another id', () => {
+    const codec = new RecordCodec(RECORD_FORMAT_V1, [], new RecordCache(), [KEY_A]);
+    const { raw } = codec.encode(record(), ID);
+    expect(codec.decode(raw, ID)).toEqual(record());
+    expect(() => codec.decode(raw, OTHER_ID)).toThrow(UnreadableRecordError);
+  });
+
+  it('rotation: the first key signs, every key verifies; a dropped key no longer verifies', () => {
+    const old = signed([KEY_A]).encode(record(), ID).raw;
+    const rotated = signed([KEY_B, KEY_A]);
+    expect(rotated.decode(old, ID)).toEqual(record());
+    const fresh = rotated.encode(record(), ID).raw;
+    expect(signed([KEY_B]).decode(fresh, ID)).toEqual(record());
+    expect(() => signed([KEY_B]).decode(old, ID)).toThrow(UnreadableRecordError);
+  });
+
+  it('without keys, a signed record is read without checking (turning signing off signs nobody out)', () => {
+    const { raw } = signed([KEY_A]).encode(record(), ID);
+    expect(new RecordCodec().decode(raw, OTHER_ID)).toEqual(record());
+  });
+});

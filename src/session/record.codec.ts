@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { YosaiError } from '../errors/yosai.errors.js';
 
 /** What the store holds for one session (internal; the stored form is a versioned JSON envelope). */
@@ -100,15 +101,22 @@ export class RecordCodec {
   private readonly readers = new Map<number, RecordReader>();
   private readonly newest: number;
   private readonly cache: RecordCache;
+  private readonly signer: RecordSigner | undefined;
 
+  /**
+   * @param keys Record keys (`recordKeys`): when given, every record is written signed with the first and must
+   * carry a valid signature by one of them to be read (see {@link RecordSigner}).
+   */
   constructor(
     private readonly current: RecordFormat = RECORD_FORMAT_V1,
     previous: readonly RecordFormat[] = [],
     cache = new RecordCache(),
+    keys: readonly string[] = [],
   ) {
     for (const format of [current, ...previous]) this.readers.set(format.version, format.read);
     this.newest = Math.max(...this.readers.keys());
     this.cache = cache;
+    this.signer = keys.length > 0 ? new RecordSigner(keys) : undefined;
   }
 
   /** The envelope version this codec writes. */
@@ -116,18 +124,32 @@ export class RecordCodec {
     return this.current.version;
   }
 
-  /** Serialises a record into the current envelope version, and keeps it decoded for the next read. */
-  encode(record: SessionRecord): { raw: string; record: SessionRecord } {
-    const raw = this.current.encode(record);
-    return { raw, record: this.cache.remember(raw, record) };
+  /**
+   * Serialises a record into the current envelope version (signed for session `id` when keys are set), and keeps
+   * it decoded for the next read.
+   */
+  encode(record: SessionRecord, id = ''): { raw: string; record: SessionRecord } {
+    const envelope = this.current.encode(record);
+    const raw = this.signer ? this.signer.sign(id, envelope) : envelope;
+    return { raw, record: this.cache.remember(raw, record, this.signer && id) };
   }
 
   /**
-   * The record stored as `raw` (frozen; shared).
-   * @throws UnreadableRecordError when it is not a record this release can read (`newer` when a newer one wrote it).
+   * The record stored as `raw` under session `id` (frozen; shared).
+   * @throws UnreadableRecordError when it is not a record this release can read (`newer` when a newer one wrote
+   * it), or, with keys set, when its signature is missing or not valid for this id.
    */
-  decode(raw: string): SessionRecord {
-    return this.cache.get(raw) ?? this.cache.remember(raw, this.parse(raw));
+  decode(raw: string, id = ''): SessionRecord {
+    // A signed record is cached for the id it was verified under: the same string copied under another id is
+    // verified (and refused) anew.
+    const owner = this.signer && id;
+    return this.cache.get(raw, owner) ?? this.cache.remember(raw, this.parse(this.unwrap(raw, id)), owner);
+  }
+
+  /** The envelope inside a stored string: verified when keys are set; a signed one is read as is without. */
+  private unwrap(raw: string, id: string): string {
+    if (this.signer) return this.signer.verify(id, raw);
+    return RecordSigner.isSigned(raw) ? RecordSigner.envelopeOf(raw) : raw;
   }
 
   /** Drops the decoded copy of a record that no longer exists. */
@@ -162,6 +184,63 @@ export class RecordCodec {
   }
 }
 
+/** How a signed record starts: the wrapper's own version, then the MAC, then the envelope. */
+const SIGNED_PREFIX = 'h1.';
+const MAC_LENGTH = 43; // base64url of 32 bytes
+
+/**
+ * The optional integrity wrapper: `h1.<HMAC-SHA256, base64url>.<envelope>`, the MAC taken over the session id
+ * and the envelope, so that a record can neither be altered nor copied under another session's id. The first
+ * key signs, every key verifies (rotation: put the new key first, drop the old one after the longest session).
+ * Write access to the store alone can then no longer mint a session.
+ */
+export class RecordSigner {
+  private readonly keys: Buffer[];
+
+  constructor(keys: readonly string[]) {
+    this.keys = keys.map((key) => Buffer.from(key, 'utf8'));
+  }
+
+  static isSigned(raw: string): boolean {
+    return raw.startsWith(SIGNED_PREFIX) && raw.charAt(SIGNED_PREFIX.length + MAC_LENGTH) === '.';
+  }
+
+  static envelopeOf(raw: string): string {
+    return raw.slice(SIGNED_PREFIX.length + MAC_LENGTH + 1);
+  }
+
+  sign(id: string, envelope: string): string {
+    return `${SIGNED_PREFIX}${mac(this.keys[0], id, envelope).toString('base64url')}.${envelope}`;
+  }
+
+  /**
+   * The envelope of a record signed by one of the keys for this id.
+   * @throws UnreadableRecordError when the MAC is missing or matches no key.
+   */
+  verify(id: string, raw: string): string {
+    if (!RecordSigner.isSigned(raw)) {
+      throw new UnreadableRecordError('stored session record is not signed, and recordKeys are set');
+    }
+    const given = Buffer.from(
+      raw.slice(SIGNED_PREFIX.length, SIGNED_PREFIX.length + MAC_LENGTH),
+      'base64url',
+    );
+    const envelope = RecordSigner.envelopeOf(raw);
+    for (const key of this.keys) {
+      const expected = mac(key, id, envelope);
+      if (given.length === expected.length && timingSafeEqual(given, expected)) return envelope;
+    }
+    throw new UnreadableRecordError(
+      'stored session record has a signature that matches none of the recordKeys',
+    );
+  }
+}
+
+function mac(key: Buffer, id: string, envelope: string): Buffer {
+  // The id has a fixed alphabet without '\n': the separator makes (id, envelope) pairs unambiguous.
+  return createHmac('sha256', key).update(id).update('\n').update(envelope).digest();
+}
+
 /** How many decoded records a codec keeps. */
 export const RECORD_CACHE_ENTRIES = 1024;
 /** Longer stored strings are decoded every time, so the cache holds at most ~1024 × 2048 characters. */
@@ -177,7 +256,7 @@ export const RECORD_CACHE_MAX_LENGTH = 2048;
  * caller can change what the next request sees.
  */
 export class RecordCache {
-  private readonly entries = new Map<string, SessionRecord>();
+  private readonly entries = new Map<string, { record: SessionRecord; owner: string | undefined }>();
 
   constructor(
     private readonly capacity = RECORD_CACHE_ENTRIES,
@@ -188,20 +267,21 @@ export class RecordCache {
     return this.entries.size;
   }
 
-  /** The record kept for `raw`, if any. */
-  get(raw: string): SessionRecord | undefined {
-    return this.entries.get(raw);
+  /** The record kept for `raw`, if any, and if it was kept for the same `owner` (the id a signed record is for). */
+  get(raw: string, owner?: string): SessionRecord | undefined {
+    const entry = this.entries.get(raw);
+    return entry && entry.owner === owner ? entry.record : undefined;
   }
 
-  /** Keeps `record` (freezing it) as what `raw` decodes to, and returns it. */
-  remember(raw: string, record: SessionRecord): SessionRecord {
+  /** Keeps `record` (freezing it) as what `raw` decodes to (for `owner`, when signed), and returns it. */
+  remember(raw: string, record: SessionRecord, owner?: string): SessionRecord {
     freezeRecord(record);
     if (raw.length > this.maxLength || this.capacity === 0) return record;
     if (this.entries.size >= this.capacity && !this.entries.has(raw)) {
       // Oldest first (insertion order): a session that is still in use comes back at its next write.
       this.entries.delete(this.entries.keys().next().value!);
     }
-    this.entries.set(raw, record);
+    this.entries.set(raw, { record, owner });
     return record;
   }
 

@@ -1,7 +1,10 @@
 /** Payloads of the events emitted on `@nestjs/event-emitter`. None of them ever carries a token. */
 
-/** Why a session was stopped. */
-export type SessionStopReason = 'logout' | 'stopped' | 'regenerated';
+/**
+ * Why a session was stopped. `evicted`: a store with a size cap (`maxSessions` of the in-memory store) removed it
+ * to make room for a new session.
+ */
+export type SessionStopReason = 'logout' | 'stopped' | 'regenerated' | 'evicted';
 /** Which timeout ended a session. */
 export type SessionExpiryReason = 'idle' | 'absolute';
 

@@ -147,11 +147,22 @@ describe('SessionManager edge cases', () => {
     const clock = new ManualClock();
     const before = await createManagerHarness({
       store: shared,
-      yosai: { clock, idleTimeoutMs: 60 * 60_000, absoluteTimeoutMs: 10 * 60 * 60_000 },
+      yosai: {
+        clock,
+        idleTimeoutMs: 60 * 60_000,
+        guestIdleTimeoutMs: 60 * 60_000,
+        absoluteTimeoutMs: 10 * 60 * 60_000,
+      },
     });
     const after = await createManagerHarness({
       store: shared,
-      yosai: { clock, idleTimeoutMs: 10 * 60_000, absoluteTimeoutMs: 60 * 60_000, touchIntervalMs: 60_000 },
+      yosai: {
+        clock,
+        idleTimeoutMs: 10 * 60_000,
+        guestIdleTimeoutMs: 10 * 60_000,
+        absoluteTimeoutMs: 60 * 60_000,
+        touchIntervalMs: 60_000,
+      },
     });
     try {
       let token: string | null = null;

@@ -127,9 +127,9 @@ describe.each([
       });
     });
 
-    it('default idle timeout: 30 min', async () => {
+    it('default idle timeout: 30 min (signed-in sessions)', async () => {
       await boot();
-      const session = await h.manager.start();
+      const session = await h.manager.start({ identifiers: ['thedude'], authenticated: true });
       expect(session.idleTimeoutMs).toBe(30 * MIN);
       h.clock.advance(30 * MIN);
       valid(await h.manager.resolve(tokenOf(session))); // exactly 30 min idle: valid (and touched)
@@ -142,7 +142,7 @@ describe.each([
 
     it('default absolute timeout: 8 h', async () => {
       await boot();
-      const session = await h.manager.start();
+      const session = await h.manager.start({ identifiers: ['thedude'], authenticated: true });
       expect(session.absoluteTimeoutMs).toBe(8 * HOUR);
       const token = tokenOf(session);
       let elapsed = 0;
@@ -155,6 +155,84 @@ describe.each([
       valid(await h.manager.resolve(token));
       h.clock.advance(1);
       await expect(h.manager.resolve(token)).resolves.toEqual({ status: 'expired', reason: 'absolute' });
+    });
+
+    it('default guest idle timeout: 15 min, written into the record', async () => {
+      await boot();
+      const session = await h.manager.start();
+      expect(session.idleTimeoutMs).toBe(15 * MIN);
+      expect(JSON.parse((await h.store.inner.get(session.id))!)).toMatchObject({ i: 15 * MIN });
+      h.clock.advance(15 * MIN);
+      valid(await h.manager.resolve(tokenOf(session)));
+      h.clock.advance(15 * MIN + 1);
+      await expect(h.manager.resolve(tokenOf(session))).resolves.toEqual({
+        status: 'expired',
+        reason: 'idle',
+      });
+    });
+
+    it('guestIdleTimeoutMs: a guest expires after it, the session that replaces it at login gets the full idle timeout', async () => {
+      await boot({
+        yosai: { idleTimeoutMs: 10 * MIN, guestIdleTimeoutMs: 2 * MIN, touchIntervalMs: 10 * SEC },
+      });
+      const guest = await h.manager.start();
+      expect(guest.idleTimeoutMs).toBe(2 * MIN);
+      const other = await h.manager.start();
+      h.clock.advance(2 * MIN + 1);
+      await expect(h.manager.resolve(tokenOf(other))).resolves.toEqual({ status: 'expired', reason: 'idle' });
+
+      const fresh = await h.manager.start();
+      const { session: user, token } = await h.manager.replaceSession(fresh, {
+        identifiers: ['walter'],
+        authenticated: true,
+      });
+      expect(user.idleTimeoutMs).toBe(10 * MIN);
+      h.clock.advance(9 * MIN);
+      expect(valid(await h.manager.resolve(token)).id).toBe(user.id);
+    });
+
+    it('guestIdleTimeoutMs: a guest regenerated stays a guest (guest timeout); a logout-like replacement to a guest gets it too', async () => {
+      await boot({
+        yosai: { idleTimeoutMs: 10 * MIN, guestIdleTimeoutMs: 2 * MIN, touchIntervalMs: 10 * SEC },
+      });
+      const guest = await h.manager.start();
+      const regenerated = await h.manager.replaceSession(
+        guest,
+        { identifiers: null, authenticated: false },
+        { reason: 'regenerate' },
+      );
+      expect(regenerated.session.idleTimeoutMs).toBe(2 * MIN);
+      const user = await h.manager.start({ identifiers: ['walter'], authenticated: true });
+      expect(user.idleTimeoutMs).toBe(10 * MIN);
+      const dropped = await h.manager.replaceSession(user, { identifiers: null, authenticated: false });
+      expect(dropped.session.idleTimeoutMs).toBe(2 * MIN);
+    });
+
+    it('guestIdleTimeoutMs shortened: running guests are held to the new one at once, signed-in sessions are not', async () => {
+      const shared = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
+      await boot({ store: shared, yosai: { idleTimeoutMs: 10 * MIN, guestIdleTimeoutMs: 10 * MIN } });
+      const guest = await h.manager.start();
+      const user = await h.manager.start({ identifiers: ['walter'], authenticated: true });
+      const after = await createManagerHarness({
+        store: shared,
+        syncReads,
+        yosai: {
+          clock: h.clock,
+          idleTimeoutMs: 10 * MIN,
+          guestIdleTimeoutMs: MIN,
+          touchIntervalMs: 10 * SEC,
+        },
+      });
+      try {
+        h.clock.advance(MIN + 1);
+        await expect(after.manager.resolve(tokenOf(guest))).resolves.toEqual({
+          status: 'expired',
+          reason: 'idle',
+        });
+        expect(valid(await after.manager.resolve(tokenOf(user))).idleTimeoutMs).toBe(10 * MIN);
+      } finally {
+        await after.close();
+      }
     });
 
     it('default touch interval: 60 s with the default idle timeout', async () => {

@@ -14,6 +14,7 @@ import { ChangedKeyWriter, type RecordSnapshot } from './changed-key.writer.js';
 import { ExpiryPolicy } from './expiry.policy.js';
 import { GuardedStore } from './guarded-store.js';
 import { RecordCodec, UnreadableRecordError, type SessionRecord } from './record.codec.js';
+import { checkSessionLimits } from './session.limits.js';
 import {
   SessionExpiredEvent,
   SessionStartedEvent,
@@ -116,7 +117,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private readonly store: GuardedStore;
   /** @internal */
   readonly policy: ExpiryPolicy;
-  private readonly codec = new RecordCodec();
+  private readonly codec: RecordCodec;
   private readonly writer: ChangedKeyWriter;
   /** Writes to one session from this process never race each other. */
   private readonly queues = new KeyedQueue();
@@ -130,17 +131,20 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     private readonly events: YosaiEventPublisher,
   ) {
     this.store = new GuardedStore(config.store, config.storeTimeoutMs);
+    this.codec = new RecordCodec(undefined, [], undefined, config.recordKeys);
     this.policy = new ExpiryPolicy(config);
     this.writer = new ChangedKeyWriter(
       this.store,
       this.codec,
       (record, now) => this.policy.ttlOf(record, now),
       () => this.now(),
+      (id, next, current) => checkSessionLimits(config, id, next, current),
     );
   }
 
   async onModuleInit(): Promise<void> {
     this.config.store.onExpired?.((id, raw) => this.expiredInStore(id, raw));
+    this.config.store.onEvicted?.((id, raw) => this.evictedInStore(id, raw));
     try {
       await this.config.store.ready?.();
     } catch (error) {
@@ -160,6 +164,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
    * Starts a new session: a fresh 256-bit token, one store write, then `yosai.session.started`.
    * @returns The session and its token, to send to the client.
    * @throws SessionSerializationError when an initial attribute cannot be stored.
+   * @throws SessionLimitError when the initial attributes pass `maxAttributes` or `maxRecordBytes`.
    * @throws SessionStoreError when the store fails.
    */
   async startSession(options: StartSessionOptions = {}): Promise<IssuedSession> {
@@ -168,16 +173,20 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       defineEntry(attributes, checkKey(key), encodeValue(value, key));
     }
     const now = this.now();
-    return this.create({
-      startedAt: now,
-      lastAccessedAt: now,
-      idleTimeoutMs: this.config.idleTimeoutMs,
-      absoluteTimeoutMs: this.config.absoluteTimeoutMs,
-      host: options.host ?? null,
-      identifiers: options.identifiers ? [...options.identifiers] : null,
-      authenticated: options.authenticated ?? false,
-      attributes,
-    });
+    const identifiers = options.identifiers ? [...options.identifiers] : null;
+    return this.create(
+      {
+        startedAt: now,
+        lastAccessedAt: now,
+        idleTimeoutMs: this.policy.configuredIdleTimeoutOf(identifiers),
+        absoluteTimeoutMs: this.config.absoluteTimeoutMs,
+        host: options.host ?? null,
+        identifiers,
+        authenticated: options.authenticated ?? false,
+        attributes,
+      },
+      true,
+    );
   }
 
   /** @deprecated Use {@link startSession}, which also gives the new token. Removed in 0.3. */
@@ -240,7 +249,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   ): Promise<SessionResolution> {
     this.touching.add(id);
     try {
-      const next = this.codec.encode({ ...held.record, lastAccessedAt: now });
+      const next = this.codec.encode({ ...held.record, lastAccessedAt: now }, id);
       if (await this.store.compareAndSet(id, held.raw, next.raw, this.policy.ttlOf(next.record, now))) {
         this.codec.forget(held.raw);
         const state = stateOf(session);
@@ -287,7 +296,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     return this.create({
       startedAt: regenerate ? old.startedAt : now,
       lastAccessedAt: now,
-      idleTimeoutMs: this.config.idleTimeoutMs,
+      // A login gets the full idle timeout; a replacement that leaves a guest keeps the guest one.
+      idleTimeoutMs: this.policy.configuredIdleTimeoutOf(identifiers),
       absoluteTimeoutMs: regenerate ? old.absoluteTimeoutMs : this.config.absoluteTimeoutMs,
       host: old.host,
       identifiers,
@@ -324,7 +334,9 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
 
   /**
    * @internal Applies attribute changes to the freshest stored record. Values are checked before anything is
-   * written. Also records an access. Called by `Session`; use the Session's methods.
+   * written, and the record about to be written against `maxAttributes` and `maxRecordBytes` (on every attempt
+   * of the compare-and-set loop). Also records an access. Called by `Session`; use the Session's methods.
+   * @throws SessionLimitError when the record would pass a limit: nothing is written.
    */
   async updateAttributes(
     session: Session,
@@ -417,11 +429,23 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private async create(record: SessionRecord): Promise<IssuedSession> {
+  /**
+   * Writes a new session. `limited`: check the limits (a new session's attributes come from the caller). A
+   * replacement is not checked: it carries attributes that were admitted when written, and a login must not fail
+   * over them.
+   */
+  private async create(record: SessionRecord, limited = false): Promise<IssuedSession> {
     const token = generateToken();
     const id = sessionIdOf(token);
-    const written = this.codec.encode(record);
-    await this.store.set(id, written.raw, this.policy.ttlOf(written.record, this.now()));
+    const written = this.codec.encode(record, id);
+    try {
+      if (limited) checkSessionLimits(this.config, id, written);
+    } catch (error) {
+      this.codec.forget(written.raw);
+      throw error;
+    }
+    const guest = !written.record.identifiers || written.record.identifiers.length === 0;
+    await this.store.set(id, written.raw, this.policy.ttlOf(written.record, this.now()), { guest });
     const session = this.materialize(id, token, written);
     this.notify({ type: 'started', id, record: written.record });
     return { session, token };
@@ -464,7 +488,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
    * @throws UnreadableRecordError when it cannot be read or believed.
    */
   private readable(id: string, raw: string, now: number): SessionRecord {
-    const record = this.codec.decode(raw);
+    const record = this.codec.decode(raw, id);
     const plausibility = this.policy.plausibility(record, now);
     if (plausibility === 'implausible') {
       this.codec.forget(raw);
@@ -496,13 +520,25 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private expiredInStore(id: string, raw: string): void {
     let record: SessionRecord;
     try {
-      record = this.codec.decode(raw);
+      record = this.codec.decode(raw, id);
     } catch {
       return; // not a record of ours (or a newer release's): nothing to report
     }
     this.codec.forget(raw);
     const at = Math.max(this.now(), this.policy.expiresAtOf(record) + 1);
     this.notify({ type: 'expired', id, record, reason: this.policy.expiryOf(record, at) ?? 'idle' });
+  }
+
+  /** A record a capped store removed to make room: the session stopped, reason `evicted`. */
+  private evictedInStore(id: string, raw: string): void {
+    let record: SessionRecord;
+    try {
+      record = this.codec.decode(raw, id);
+    } catch {
+      return; // not a record of ours (or a newer release's): nothing to report
+    }
+    this.codec.forget(raw);
+    this.notify({ type: 'stopped', id, record, reason: 'evicted' });
   }
 
   /** A record that cannot be read back is treated as no session: removed and logged (without the token). */

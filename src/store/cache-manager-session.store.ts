@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { KeyedQueue } from '../common/keyed-queue.js';
-import { SessionStoreError } from '../errors/yosai.errors.js';
-import { SessionStore, type StoredValue } from './session.store.js';
+import { SessionStoreError, YosaiConfigurationError } from '../errors/yosai.errors.js';
+import { SessionStore, type SessionWriteHints, type StoredValue } from './session.store.js';
 
 /** Options of {@link CacheManagerSessionStore}. */
 export interface CacheManagerSessionStoreOptions {
@@ -31,6 +31,16 @@ export interface CacheManagerSessionStoreOptions {
    * @default Date
    */
   clock?: { now(): number };
+  /**
+   * In-memory only: the most sessions the store holds. A new session beyond it evicts one: the least recently
+   * written guest (a record `set` with the hint `guest`), else the least recently written other session. Each
+   * eviction is reported to {@link SessionStore.onEvicted}, so `yosai.session.stopped` goes out with reason
+   * `evicted` (an evicted record already past its TTL is reported as expired instead). Unset: no cap, as memory
+   * is then bounded by the timeouts; set it when a flood of new sessions must not exhaust the process's memory.
+   * @default undefined (no cap)
+   * @throws YosaiConfigurationError when it is not a positive integer, or given for a store that is not in memory.
+   */
+  maxSessions?: number;
 }
 
 /** Called with the id (without prefix) and value of a record the store removed because its TTL passed. */
@@ -39,7 +49,7 @@ type ExpiredListener = (id: string, value: string) => void;
 interface Backend {
   readonly kind: 'memory' | 'redis' | 'keyv';
   get(id: string): Promise<string | undefined>;
-  set(id: string, value: string, ttlMs: number): Promise<void>;
+  set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints): Promise<void>;
   compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
   delete(id: string): Promise<boolean>;
   close(): void;
@@ -117,7 +127,13 @@ class MapBackend implements Backend {
   readonly kind = 'memory' as const;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private listener: ExpiredListener | undefined;
+  private evictedListener: ExpiredListener | undefined;
   private readonly logger = new Logger('CacheManagerSessionStore');
+  /**
+   * With `maxSessions` only: this store's keys, least recently written first (a Set keeps insertion order, and a
+   * write moves its key to the end), guests apart from the others so that they are evicted first.
+   */
+  private readonly index: { readonly guests: Set<string>; readonly others: Set<string> } | undefined;
 
   constructor(
     readonly map: Map<string, unknown>,
@@ -125,7 +141,9 @@ class MapBackend implements Backend {
     private readonly keyPrefix: string,
     sweepIntervalMs: number,
     private readonly clock: { now(): number },
+    private readonly maxSessions?: number,
   ) {
+    if (maxSessions !== undefined) this.index = { guests: new Set(), others: new Set() };
     if (sweepIntervalMs > 0) {
       this.timer = setInterval(() => this.sweep(), sweepIntervalMs);
       this.timer.unref();
@@ -150,13 +168,49 @@ class MapBackend implements Backend {
   async get(id: string) {
     return this.readNow(id);
   }
-  async set(id: string, value: string, ttlMs: number) {
+  async set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints) {
+    const index = this.index;
+    if (!index) {
+      this.put(id, value, ttlMs);
+      return;
+    }
+    const key = this.keyPrefix + id;
+    this.unindex(key);
+    this.makeRoom(index);
     this.put(id, value, ttlMs);
+    (hints?.guest ? index.guests : index.others).add(key);
   }
   async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     if (this.readNow(id) !== expected) return false;
     this.put(id, value, ttlMs);
+    if (this.index) {
+      const key = this.keyPrefix + id;
+      const guest = this.index.guests.has(key);
+      this.unindex(key);
+      (guest ? this.index.guests : this.index.others).add(key);
+    }
     return true;
+  }
+
+  /** Evicts records, guests first, least recently written first, until a new one fits under `maxSessions`. */
+  private makeRoom(index: { readonly guests: Set<string>; readonly others: Set<string> }) {
+    while (index.guests.size + index.others.size >= this.maxSessions!) {
+      const victim = first(index.guests) ?? first(index.others);
+      if (victim === undefined) return;
+      this.unindex(victim);
+      const entry = this.map.get(victim);
+      if (!isMapEntry(entry)) continue; // removed or replaced behind this store's back
+      if (entry.expires < this.clock.now()) {
+        this.expire(victim, entry);
+        continue;
+      }
+      this.map.delete(victim);
+      this.report(this.evictedListener, 'onEvicted', victim, entry);
+    }
+  }
+
+  private unindex(key: string) {
+    if (this.index && !this.index.guests.delete(key)) this.index.others.delete(key);
   }
   private put(id: string, value: string, ttlMs: number) {
     const entry: MapEntry = { value: flat(value), expires: this.clock.now() + ttlMs };
@@ -165,11 +219,16 @@ class MapBackend implements Backend {
   async delete(id: string) {
     const existed = this.readNow(id) !== undefined;
     this.map.delete(this.keyPrefix + id);
+    this.unindex(this.keyPrefix + id);
     return existed;
   }
 
   onExpired(listener: ExpiredListener): void {
     this.listener = listener;
+  }
+
+  onEvicted(listener: ExpiredListener): void {
+    this.evictedListener = listener;
   }
 
   /** Removes this store's expired entries, so abandoned sessions do not stay in memory until someone reads them. */
@@ -187,18 +246,28 @@ class MapBackend implements Backend {
 
   private expire(key: string, entry: MapEntry) {
     this.map.delete(key);
-    if (!this.listener) return;
+    this.unindex(key);
+    this.report(this.listener, 'onExpired', key, entry);
+  }
+
+  private report(listener: ExpiredListener | undefined, name: string, key: string, entry: MapEntry) {
+    if (!listener) return;
     try {
-      this.listener(key.slice(this.keyPrefix.length), entry.value);
+      listener(key.slice(this.keyPrefix.length), entry.value);
     } catch (error) {
-      // A failing listener must not stop the sweep, nor fail the read that found the record expired.
-      this.logger.error(`The onExpired listener threw: ${String(error)}`);
+      // A failing listener must not stop the sweep, nor fail the read or write that removed the record.
+      this.logger.error(`The ${name} listener threw: ${String(error)}`);
     }
   }
 
   close() {
     if (this.timer) clearInterval(this.timer);
   }
+}
+
+function first(set: Set<string>): string | undefined {
+  for (const value of set) return value;
+  return undefined;
 }
 
 /**
@@ -414,12 +483,26 @@ export class CacheManagerSessionStore extends SessionStore {
     }
     const prefix = options.prefix ?? 'yosai:sess:';
     const only = stores.length === 1 ? stores[0] : undefined;
+    const { maxSessions } = options;
+    if (maxSessions !== undefined && (!Number.isSafeInteger(maxSessions) || maxSessions < 1)) {
+      throw new YosaiConfigurationError(
+        `CacheManagerSessionStore option \`maxSessions\` must be a positive integer (got ${String(maxSessions)}).`,
+        'maxSessions',
+      );
+    }
     if (only && only.store instanceof Map) {
       this.backend = new MapBackend(
         only.store as Map<string, unknown>,
         keyvKeyPrefix(only) + prefix,
         options.sweepIntervalMs ?? 60_000,
         options.clock ?? Date,
+        maxSessions,
+      );
+    } else if (maxSessions !== undefined) {
+      throw new YosaiConfigurationError(
+        'CacheManagerSessionStore option `maxSessions` is for the in-memory store only; bound Redis with its ' +
+          '`maxmemory` setting instead.',
+        'maxSessions',
       );
     } else if (only && isKeyvRedis(only.store)) {
       const readyTimeoutMs =
@@ -431,6 +514,9 @@ export class CacheManagerSessionStore extends SessionStore {
     const backend = this.backend;
     if (backend.readNow) this.readNow = (id: string) => backend.readNow!(id);
     if (backend.onExpired) this.onExpired = (listener) => backend.onExpired!(listener);
+    if (maxSessions !== undefined && backend instanceof MapBackend) {
+      this.onEvicted = (listener) => backend.onEvicted(listener);
+    }
   }
 
   /** A store in this process's memory: for one instance, development and tests. */
@@ -450,12 +536,14 @@ export class CacheManagerSessionStore extends SessionStore {
   declare readonly readNow?: (id: string) => StoredValue | Promise<StoredValue>;
   /** In memory only: records removed because their TTL passed (by the sweep, or found so by a read). */
   declare readonly onExpired?: (listener: ExpiredListener) => void;
+  /** In memory with `maxSessions` only: records evicted to make room for a new session. */
+  declare readonly onEvicted?: (listener: ExpiredListener) => void;
 
   get(id: string) {
     return this.backend.get(id);
   }
-  set(id: string, value: string, ttlMs: number) {
-    return this.backend.set(id, value, ttlMs);
+  set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints) {
+    return this.backend.set(id, value, ttlMs, hints);
   }
   compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     return this.backend.compareAndSet(id, expected, value, ttlMs);

@@ -21,6 +21,10 @@
  * - {@link SessionStore.onExpired}: tells the library about records the store removed by itself, so that the
  *   `yosai.session.expired` event goes out for them too.
  * - {@link SessionStore.close}: called at shutdown for a store the module made itself.
+ * - {@link SessionStore.onEvicted}: tells the library about records a store with a size cap removed to make room,
+ *   so that `yosai.session.stopped` (reason `evicted`) goes out for them. Such a store may use the
+ *   {@link SessionWriteHints} that `set` receives (whether the new record is a guest's) to choose what to evict:
+ *   records stay opaque strings to it.
  *
  * Every implementation must pass the shared contract suite, `sessionStoreContract` from
  * `nestjs-yosai/testing`.
@@ -28,8 +32,12 @@
 export abstract class SessionStore {
   /** The stored value, or `undefined` when there is none (never stored, deleted, or past its TTL). */
   abstract get(id: string): Promise<string | undefined>;
-  /** Stores `value` unconditionally, expiring after `ttlMs` milliseconds. */
-  abstract set(id: string, value: string, ttlMs: number): Promise<void>;
+  /**
+   * Stores `value` unconditionally, expiring after `ttlMs` milliseconds. The library only `set`s new sessions.
+   * @param hints What the library knows of the record (optional to use): a store with a size cap may evict guests
+   * first. A store that keeps no such index ignores it.
+   */
+  abstract set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints): Promise<void>;
   /**
    * Replaces the value only if the stored value is still exactly `expected`, and resolves to whether it
    * did. A missing record is never written, so a write can never bring back a deleted session.
@@ -59,8 +67,20 @@ export abstract class SessionStore {
    */
   onExpired?(listener: (id: string, value: string) => void): void;
 
+  /**
+   * Optional. Registers the one listener told about each record the store removed to make room for another (a
+   * size cap), with the value it held. The library emits `yosai.session.stopped` with reason `evicted` for it.
+   */
+  onEvicted?(listener: (id: string, value: string) => void): void;
+
   /** Optional. Releases timers or connections the store itself created. */
   close?(): Promise<void>;
+}
+
+/** What the library tells a store about a record it `set`s. */
+export interface SessionWriteHints {
+  /** True when the session has no identifiers (a guest): a capped store evicts these first. */
+  readonly guest: boolean;
 }
 
 /** A stored value as {@link SessionStore.readNow} answers it: the string, or `null`/`undefined` for none. */

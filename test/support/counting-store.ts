@@ -1,4 +1,4 @@
-import { SessionStore, type StoredValue } from '../../src/index.js';
+import { SessionStore, type SessionWriteHints, type StoredValue } from '../../src/index.js';
 
 /** Operation counts of a {@link CountingStore}. */
 export interface StoreCounts {
@@ -36,6 +36,8 @@ export class CountingStore extends SessionStore {
     }
     const onExpired = inner.onExpired?.bind(inner);
     if (onExpired) this.onExpired = onExpired;
+    const onEvicted = inner.onEvicted?.bind(inner);
+    if (onEvicted) this.onEvicted = onEvicted;
     const ready = inner.ready?.bind(inner);
     if (ready) this.ready = ready;
   }
@@ -61,9 +63,9 @@ export class CountingStore extends SessionStore {
     this.reads.push(id);
     return this.inner.get(id);
   }
-  set(id: string, value: string, ttlMs: number) {
+  set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints) {
     this.counts.set++;
-    return this.inner.set(id, value, ttlMs);
+    return this.inner.set(id, value, ttlMs, hints);
   }
   compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     this.counts.compareAndSet++;

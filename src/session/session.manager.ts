@@ -518,27 +518,27 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
 
   /** A record the store removed by itself (its TTL passed): the same `expired` event a read would have caused. */
   private expiredInStore(id: string, raw: string): void {
-    let record: SessionRecord;
-    try {
-      record = this.codec.decode(raw, id);
-    } catch {
-      return; // not a record of ours (or a newer release's): nothing to report
-    }
-    this.codec.forget(raw);
+    const record = this.removedByStore(id, raw);
+    if (!record) return;
     const at = Math.max(this.now(), this.policy.expiresAtOf(record) + 1);
     this.notify({ type: 'expired', id, record, reason: this.policy.expiryOf(record, at) ?? 'idle' });
   }
 
   /** A record a capped store removed to make room: the session stopped, reason `evicted`. */
   private evictedInStore(id: string, raw: string): void {
-    let record: SessionRecord;
+    const record = this.removedByStore(id, raw);
+    if (record) this.notify({ type: 'stopped', id, record, reason: 'evicted' });
+  }
+
+  /** The record a store removed by itself, or undefined when it is not one of ours (or a newer release's). */
+  private removedByStore(id: string, raw: string): SessionRecord | undefined {
     try {
-      record = this.codec.decode(raw, id);
+      const record = this.codec.decode(raw, id);
+      this.codec.forget(raw);
+      return record;
     } catch {
-      return; // not a record of ours (or a newer release's): nothing to report
+      return undefined;
     }
-    this.codec.forget(raw);
-    this.notify({ type: 'stopped', id, record, reason: 'evicted' });
   }
 
   /** A record that cannot be read back is treated as no session: removed and logged (without the token). */

@@ -125,7 +125,10 @@ export class WildcardPermission {
     return a.every((part, i) => part.size === b[i].size && [...part].every((value) => b[i].has(value)));
   }
 
-  /** The permission as text, e.g. `lane:read,write:7`, which parses back to an equal permission. */
+  /**
+   * The permission as text, e.g. `lane:read,write:7`, which parses back to an equal permission. Not so for one made
+   * by {@link fromParts} whose values hold `:` or `,` literally: its text is for reading (logs, messages) only.
+   */
   toString(): string {
     return this.#parts.map((part) => [...part].join(SUBPART)).join(PART);
   }

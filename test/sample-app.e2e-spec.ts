@@ -731,22 +731,26 @@ interface SampleAppModule {
   }>;
 }
 
+/** The built sample app in this process, on a free port, with the given environment and clock. */
+async function startInProcess(env: Record<string, string>, clock: ManualClock) {
+  const { createSampleApp } = (await import(
+    pathToFileURL(join(ROOT, 'sample-app/dist/app.js')).href
+  )) as SampleAppModule;
+  const { app } = await createSampleApp(env, { logger: false, clock });
+  await app.listen(0, '127.0.0.1');
+  return { url: await app.getUrl(), close: () => app.close() };
+}
+
 describe('sample app in-process (createSampleApp from the build, with a ManualClock)', () => {
   const clock = new ManualClock(Date.now());
   let close: () => Promise<void>;
   let url: string;
 
   beforeAll(async () => {
-    const { createSampleApp } = (await import(
-      pathToFileURL(join(ROOT, 'sample-app/dist/app.js')).href
-    )) as SampleAppModule;
-    const { app } = await createSampleApp(
+    ({ url, close } = await startInProcess(
       { YOSAI_IDLE_TIMEOUT_MS: '60000', YOSAI_ABSOLUTE_TIMEOUT_MS: '600000' },
-      { logger: false, clock },
-    );
-    await app.listen(0, '127.0.0.1');
-    url = await app.getUrl();
-    close = () => app.close();
+      clock,
+    ));
   });
   afterAll(async () => {
     await close?.();
@@ -795,16 +799,10 @@ describe('sample app in-process: YOSAI_GUEST_IDLE_TIMEOUT_MS (ManualClock)', () 
   let url: string;
 
   beforeAll(async () => {
-    const { createSampleApp } = (await import(
-      pathToFileURL(join(ROOT, 'sample-app/dist/app.js')).href
-    )) as SampleAppModule;
-    const { app } = await createSampleApp(
+    ({ url, close } = await startInProcess(
       { YOSAI_IDLE_TIMEOUT_MS: '60000', YOSAI_GUEST_IDLE_TIMEOUT_MS: '20000' },
-      { logger: false, clock },
-    );
-    await app.listen(0, '127.0.0.1');
-    url = await app.getUrl();
-    close = () => app.close();
+      clock,
+    ));
   });
   afterAll(async () => {
     await close?.();

@@ -10,7 +10,7 @@ import {
   YOSAI_SESSION_STARTED,
   type SessionStore,
 } from '../src/index.js';
-import { redisAvailable, redisSessionStore } from './support/redis.js';
+import { redisAvailable, redisStorePair } from './support/redis.js';
 import { createTestApp, PLATFORMS, sessionCookie, USERS, type TestApp } from './support/test-app.js';
 
 const DUDE = { username: 'thedude', password: USERS.thedude };
@@ -126,19 +126,10 @@ describe.each(targets)('a regeneration racing a logout (%s store, two instances)
         return;
       }
       const namespace = `yosai-harden-race-${process.pid}`;
-      const ra = redisSessionStore(namespace);
-      const rb = redisSessionStore(namespace);
-      storeA = ra.store;
-      storeB = rb.store;
-      closers.push(
-        async () => {
-          const client = await ra.adapter.getClient();
-          const keys = await client.keys(`${namespace}::*`);
-          if (keys.length) await client.del(keys);
-        },
-        ra.close,
-        rb.close,
-      );
+      const pair = redisStorePair(namespace);
+      storeA = pair.a;
+      storeB = pair.b;
+      closers.push(pair.close);
     }
     a = await createTestApp({ platform: 'express', yosai: { store: storeA } });
     b = await createTestApp({ platform: 'express', yosai: { store: storeB } });

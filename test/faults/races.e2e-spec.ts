@@ -11,7 +11,7 @@ import {
   type Subject,
 } from '../../src/index.js';
 import { CountingStore } from '../support/counting-store.js';
-import { redisAvailable, redisSessionStore } from '../support/redis.js';
+import { redisAvailable, redisStorePair } from '../support/redis.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { idOf, prng } from './fault-kit.js';
 
@@ -68,19 +68,10 @@ describe.each(targets)('races (%s store, two instances)', (kind) => {
     if (kind === 'memory') {
       storeA = storeB = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
     } else {
-      const ra = redisSessionStore(namespace);
-      const rb = redisSessionStore(namespace);
-      storeA = ra.store;
-      storeB = rb.store;
-      closers.push(
-        async () => {
-          const client = await ra.adapter.getClient();
-          const keys = await client.keys(`${namespace}::*`);
-          if (keys.length) await client.del(keys);
-        },
-        ra.close,
-        rb.close,
-      );
+      const pair = redisStorePair(namespace);
+      storeA = pair.a;
+      storeB = pair.b;
+      closers.push(pair.close);
     }
     const hooked = new HookedStore(storeA);
     const options = { clock, idleTimeoutMs: IDLE, touchIntervalMs: 0, cookie: { secure: false } as const };

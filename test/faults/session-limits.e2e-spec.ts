@@ -5,7 +5,7 @@
 import { Agent } from 'node:http';
 import { CacheManagerSessionStore, type SessionStore } from '../../src/index.js';
 import { CountingStore } from '../support/counting-store.js';
-import { redisAvailable, redisSessionStore } from '../support/redis.js';
+import { redisAvailable, redisStorePair } from '../support/redis.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { cookieToken, listen, pool, send } from './fault-kit.js';
 
@@ -53,18 +53,9 @@ describe.each(['memory', 'redis'] as const)('session limits under 1,500 parallel
       stores = [shared, shared];
     } else {
       const namespace = `yosai-faults-limits-${process.pid}`;
-      const ra = redisSessionStore(namespace);
-      const rb = redisSessionStore(namespace);
-      stores = [ra.store, rb.store];
-      closers.push(
-        async () => {
-          const client = await ra.adapter.getClient();
-          const keys = await client.keys(`${namespace}::*`);
-          if (keys.length) await client.del(keys);
-        },
-        ra.close,
-        rb.close,
-      );
+      const pair = redisStorePair(namespace);
+      stores = [pair.a, pair.b];
+      closers.push(pair.close);
     }
     watched = stores.map((s) => new WatchingStore(s));
     peek = stores[0];

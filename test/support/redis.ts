@@ -46,6 +46,26 @@ export function redisSessionStore(namespace: string, url = REDIS_URL, options: {
   return { store, cache, keyv, adapter, close: () => cache.disconnect() };
 }
 
+/**
+ * Two stores over one namespace of the shared Redis, each with its own connection: two app instances. `close`
+ * deletes the namespace's keys and closes both.
+ */
+export function redisStorePair(namespace: string) {
+  const a = redisSessionStore(namespace);
+  const b = redisSessionStore(namespace);
+  return {
+    a: a.store,
+    b: b.store,
+    close: async () => {
+      const client = await a.adapter.getClient();
+      const keys = await client.keys(`${namespace}::*`);
+      if (keys.length) await client.del(keys);
+      await a.close();
+      await b.close();
+    },
+  };
+}
+
 /** A throw-away redis-server on its own port, for tests that stop or break Redis. */
 export class OwnRedis {
   private process: ChildProcess | null = null;

@@ -57,6 +57,25 @@ export class GuardedStore {
     return this.call('delete', () => this.store.delete(id));
   }
 
+  /** True when the store has an atomic {@link SessionStore.setIfAbsent}. */
+  get hasSetIfAbsent(): boolean {
+    return typeof this.store.setIfAbsent === 'function';
+  }
+
+  /**
+   * The store's atomic `setIfAbsent`; on a store without one, a read then an unconditional write (two concurrent
+   * callers may then both write).
+   */
+  setIfAbsent(id: string, value: string, ttlMs: number): Promise<boolean> {
+    const store = this.store;
+    if (store.setIfAbsent) return this.call('setIfAbsent', () => store.setIfAbsent!(id, value, ttlMs));
+    return this.get(id).then(async (current) => {
+      if (current !== undefined) return false;
+      await this.set(id, value, ttlMs);
+      return true;
+    });
+  }
+
   /** Stops the watchdog when nothing is in flight (at shutdown). */
   close(): void {
     if (this.inFlight.size === 0 && this.watchdog) {

@@ -51,6 +51,8 @@ interface Backend {
   get(id: string): Promise<string | undefined>;
   set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints): Promise<void>;
   compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Absent on the generic Keyv path, where it could be atomic within one process only. */
+  setIfAbsent?(id: string, value: string, ttlMs: number): Promise<boolean>;
   delete(id: string): Promise<boolean>;
   close(): void;
   /** The backend's cheaper read, where it has one (see `SessionStore.readNow`). */
@@ -79,7 +81,7 @@ interface RedisClientLike {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   off(event: string, listener: (...args: unknown[]) => void): unknown;
   get(key: string): Promise<string | null>;
-  set(key: string, value: string, options: { PX: number }): Promise<unknown>;
+  set(key: string, value: string, options: { PX: number; NX?: boolean }): Promise<unknown>;
   del(key: string): Promise<number>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
@@ -189,6 +191,12 @@ class MapBackend implements Backend {
       this.unindex(key);
       (guest ? this.index.guests : this.index.others).add(key);
     }
+    return true;
+  }
+
+  async setIfAbsent(id: string, value: string, ttlMs: number) {
+    if (this.readNow(id) !== undefined) return false;
+    await this.set(id, value, ttlMs);
     return true;
   }
 
@@ -396,6 +404,11 @@ class RedisBackend implements Backend {
     });
     return Number(done) === 1;
   }
+  async setIfAbsent(id: string, value: string, ttlMs: number) {
+    const client = await this.client();
+    const done = await client.set(this.key(id), value, { PX: Math.max(1, Math.ceil(ttlMs)), NX: true });
+    return done === 'OK';
+  }
   async delete(id: string) {
     const client = await this.client();
     return (await client.del(this.key(id))) > 0;
@@ -514,6 +527,9 @@ export class CacheManagerSessionStore extends SessionStore {
     const backend = this.backend;
     if (backend.readNow) this.readNow = (id: string) => backend.readNow!(id);
     if (backend.onExpired) this.onExpired = (listener) => backend.onExpired!(listener);
+    if (backend.setIfAbsent) {
+      this.setIfAbsent = (id: string, value: string, ttlMs: number) => backend.setIfAbsent!(id, value, ttlMs);
+    }
     if (maxSessions !== undefined && backend instanceof MapBackend) {
       this.onEvicted = (listener) => backend.onEvicted(listener);
     }
@@ -534,6 +550,11 @@ export class CacheManagerSessionStore extends SessionStore {
    * Absent on the generic Keyv path, where `get` is the only read.
    */
   declare readonly readNow?: (id: string) => StoredValue | Promise<StoredValue>;
+  /**
+   * Stores the value only if the id holds no record: atomic in memory and on Redis (`SET NX`). Absent on the generic
+   * Keyv path, which cannot make it atomic across processes.
+   */
+  declare readonly setIfAbsent?: (id: string, value: string, ttlMs: number) => Promise<boolean>;
   /** In memory only: records removed because their TTL passed (by the sweep, or found so by a read). */
   declare readonly onExpired?: (listener: ExpiredListener) => void;
   /** In memory with `maxSessions` only: records evicted to make room for a new session. */

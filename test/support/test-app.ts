@@ -43,7 +43,7 @@ export const PLATFORMS: Platform[] = ['express', 'fastify'];
 export const MOUNTS: Mount[] = ['forRoot', 'forRootAsync'];
 
 /** Cheap scrypt cost for tests: the work is the same shape, just smaller. */
-export const TEST_HASHING = { logN: 10, r: 8, p: 1 };
+export const TEST_HASHING = { logN: 10, r: 8, p: 1, allowWeakParameters: true };
 
 /** A realm over a fixed map of username → password, hashed once. */
 export class MapRealm extends Realm {

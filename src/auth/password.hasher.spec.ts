@@ -1,4 +1,4 @@
-import { PasswordHasher, type ScryptParameters } from './password.hasher.js';
+import { DEFAULT_SCRYPT_PARAMETERS, PasswordHasher, type ScryptParameters } from './password.hasher.js';
 
 /** Counts key derivations: the unit of work whose equality hides which usernames exist. */
 class CountingHasher extends PasswordHasher {
@@ -91,5 +91,27 @@ describe('PasswordHasher', () => {
     hasher.derivations = [];
     await hasher.verifyDummy('anything');
     expect(hasher.derivations[hasher.derivations.length - 1]).toEqual({ logN: 11, r: 8, p: 1 });
+  });
+
+  it("defaults to OWASP's N = 2^15, r = 8, p = 3 and refuses weaker parameters unless allowed", () => {
+    expect(new PasswordHasher().parameters).toEqual(DEFAULT_SCRYPT_PARAMETERS);
+    expect(DEFAULT_SCRYPT_PARAMETERS).toEqual({ logN: 15, r: 8, p: 3 });
+    expect(() => new PasswordHasher({ logN: 15, r: 8, p: 1 })).toThrow(/OWASP's floor.*allowWeakParameters/s);
+    expect(() => new PasswordHasher({ logN: 12, r: 8, p: 16 })).toThrow(/MiB per hash/);
+    expect(new PasswordHasher({ logN: 17, r: 8, p: 1 }).parameters).toEqual({ logN: 17, r: 8, p: 1 });
+    expect(new PasswordHasher(CHEAP).parameters).toEqual(COST); // the switch is not a parameter
+  });
+
+  it('calls a hash weaker than its configuration only when it has less work or less memory', async () => {
+    const hasher = new PasswordHasher({ logN: 12, r: 8, p: 2, allowWeakParameters: true });
+    const phc = (logN: number, r: number, p: number) =>
+      `$scrypt$ln=${logN},r=${r},p=${p}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
+    expect(hasher.isWeakerThanConfigured(phc(12, 8, 1))).toBe(true); // less work
+    expect(hasher.isWeakerThanConfigured(phc(11, 8, 4))).toBe(true); // same work, less memory
+    expect(hasher.isWeakerThanConfigured(phc(12, 8, 2))).toBe(false);
+    expect(hasher.isWeakerThanConfigured(phc(13, 8, 1))).toBe(false); // same work, more memory
+    expect(hasher.isWeakerThanConfigured(phc(14, 8, 3))).toBe(false); // stronger: left alone
+    expect(hasher.isWeakerThanConfigured('not a hash')).toBe(false);
+    expect(hasher.isWeakerThanConfigured(await hasher.hash('pw'))).toBe(false);
   });
 });

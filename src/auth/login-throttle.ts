@@ -82,7 +82,8 @@ export class LoginThrottle implements OnModuleDestroy {
   /** The password was right: the username's count restarts, and the address gets its place back. */
   async succeeded(ticket: ThrottleTicket): Promise<void> {
     await this.store.delete(ticket.usernameId);
-    if (ticket.addressId) await this.giveBack(ticket.addressId, this.config.loginThrottle.maxFailuresPerAddress);
+    if (ticket.addressId)
+      await this.giveBack(ticket.addressId, this.config.loginThrottle.maxFailuresPerAddress);
   }
 
   private async take(id: string, max: number, scope: 'username' | 'address'): Promise<void> {
@@ -95,6 +96,13 @@ export class LoginThrottle implements OnModuleDestroy {
       const n = (current?.n ?? 0) + 1;
       const next = JSON.stringify({ n, l: now, u: n >= max ? now + lockMs : 0 } satisfies Counter);
       const ttl = lockMs + STORE_GRACE_MS;
+      if (raw === undefined && !this.store.hasSetIfAbsent) {
+        // No atomic create: start an empty counter, and take the place by compare-and-set in the next round. Of
+        // concurrent first attempts only one then wins each round; a late empty counter can still overwrite a
+        // count, so the count is exact only on a store with setIfAbsent.
+        await this.store.set(id, JSON.stringify({ n: 0, l: now, u: 0 } satisfies Counter), ttl);
+        continue;
+      }
       const written =
         raw === undefined
           ? await this.store.setIfAbsent(id, next, ttl)

@@ -62,18 +62,9 @@ export class GuardedStore {
     return typeof this.store.setIfAbsent === 'function';
   }
 
-  /**
-   * The store's atomic `setIfAbsent`; on a store without one, a read then an unconditional write (two concurrent
-   * callers may then both write).
-   */
+  /** The store's atomic `setIfAbsent` (see {@link hasSetIfAbsent}). */
   setIfAbsent(id: string, value: string, ttlMs: number): Promise<boolean> {
-    const store = this.store;
-    if (store.setIfAbsent) return this.call('setIfAbsent', () => store.setIfAbsent!(id, value, ttlMs));
-    return this.get(id).then(async (current) => {
-      if (current !== undefined) return false;
-      await this.set(id, value, ttlMs);
-      return true;
-    });
+    return this.call('setIfAbsent', () => this.store.setIfAbsent!(id, value, ttlMs));
   }
 
   /** Stops the watchdog when nothing is in flight (at shutdown). */

@@ -37,6 +37,8 @@ export interface CacheManagerSessionStoreOptions {
    * eviction is reported to {@link SessionStore.onEvicted}, so `yosai.session.stopped` goes out with reason
    * `evicted` (an evicted record already past its TTL is reported as expired instead). Unset: no cap, as memory
    * is then bounded by the timeouts; set it when a flood of new sessions must not exhaust the process's memory.
+   * Only records written by `set` count: login-throttle counters (written by `setIfAbsent`) neither take a place
+   * nor get evicted.
    * @default undefined (no cap)
    * @throws YosaiConfigurationError when it is not a positive integer, or given for a store that is not in memory.
    */
@@ -186,17 +188,22 @@ class MapBackend implements Backend {
     if (this.readNow(id) !== expected) return false;
     this.put(id, value, ttlMs);
     if (this.index) {
+      // The most recently written now; a record that was never `set` (a login-throttle counter) stays unindexed.
       const key = this.keyPrefix + id;
-      const guest = this.index.guests.has(key);
-      this.unindex(key);
-      (guest ? this.index.guests : this.index.others).add(key);
+      if (this.index.guests.delete(key)) this.index.guests.add(key);
+      else if (this.index.others.delete(key)) this.index.others.add(key);
     }
     return true;
   }
 
+  /**
+   * The library uses it for login-throttle counters only, which are not sessions: they stay out of the
+   * `maxSessions` index, so they neither take a session's place nor get evicted to make room (they are small, and
+   * expire by their TTL).
+   */
   async setIfAbsent(id: string, value: string, ttlMs: number) {
     if (this.readNow(id) !== undefined) return false;
-    await this.set(id, value, ttlMs);
+    this.put(id, value, ttlMs);
     return true;
   }
 

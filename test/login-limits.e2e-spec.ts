@@ -271,13 +271,13 @@ describe('the cap on concurrent password verifications', () => {
   });
 
   it('a login that waits longer than maxWaitMs is refused with scope capacity', async () => {
+    const gated = new GatedHasher();
     const short = await createTestApp({
       platform: 'express',
       yosai: { passwordVerification: { maxConcurrent: 1, maxWaitMs: 5, maxQueued: 4 } },
-      hasher: new GatedHasher(),
+      hasher: gated,
     });
     try {
-      const gated = short.app.get(PasswordHasher) as GatedHasher;
       const factory = short.app.get(SubjectFactory);
       gated.close();
       const first = (await factory.fromToken(null, { host: '192.0.2.9' })).login(

@@ -60,7 +60,10 @@ export class Authenticator implements OnModuleInit {
    * @throws SessionStoreError when the throttle's counters cannot be read or written (fail closed)
    * @throws YosaiConfigurationError when no realm is configured or a realm returns a bad account
    */
-  async authenticate(token: AuthenticationToken, context: AttemptContext = {}): Promise<AuthenticatedAccount> {
+  async authenticate(
+    token: AuthenticationToken,
+    context: AttemptContext = {},
+  ): Promise<AuthenticatedAccount> {
     const address = context.clientAddress ?? null;
     try {
       const realms = await this.registry.realms();
@@ -122,7 +125,6 @@ export class Authenticator implements OnModuleInit {
     throw failure!;
   }
 
-
   /** One realm's verdict: the account, or an `AuthenticationError`. */
   private async attempt(
     realm: Realm,
@@ -163,7 +165,10 @@ export class Authenticator implements OnModuleInit {
     if (!(await this.limiter.run(address, () => this.hasher.verify(account.credentials, password)))) {
       throw new IncorrectCredentialsError();
     }
-    if (typeof realm.upgradeCredentials === 'function' && this.hasher.isWeakerThanConfigured(account.credentials)) {
+    if (
+      typeof realm.upgradeCredentials === 'function' &&
+      this.hasher.isWeakerThanConfigured(account.credentials)
+    ) {
       await this.upgrade(realm, username, password as string, address);
     }
     return account;

@@ -424,7 +424,11 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
   }
 
   const { allowWeakParameters = false, ...scrypt } = plain.passwordHashing ?? {};
-  const passwordHashing = Object.freeze({ ...YOSAI_DEFAULTS.passwordHashing, ...scrypt, allowWeakParameters });
+  const passwordHashing = Object.freeze({
+    ...YOSAI_DEFAULTS.passwordHashing,
+    ...scrypt,
+    allowWeakParameters,
+  });
   const weak = belowScryptFloor(passwordHashing);
   if (weak && !allowWeakParameters) {
     fail(

@@ -16,7 +16,12 @@ export const YOSAI_DEFAULTS = Object.freeze({
   cookie: Object.freeze({ name: 'sid', secure: true, sameSite: 'lax' as const }),
   header: Object.freeze({ name: 'authorization', responseHeader: 'x-session-token' }),
   passwordHashing: Object.freeze({ logN: 15, r: 8, p: 3 }),
-  loginThrottle: Object.freeze({ enabled: true, maxFailures: 5, maxFailuresPerAddress: 50, lockMs: 15 * 60_000 }),
+  loginThrottle: Object.freeze({
+    enabled: true,
+    maxFailures: 5,
+    maxFailuresPerAddress: 50,
+    lockMs: 15 * 60_000,
+  }),
   passwordVerification: Object.freeze({ maxConcurrent: 2, maxWaitMs: 2_000, maxQueued: 64 }),
   authenticationStrategy: 'first-success' as const,
   authorizationCacheTtlMs: 60_000,

@@ -261,7 +261,10 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
           logger: false,
         });
   if (options.platform === 'express' && options.trustProxy) {
-    (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', true);
+    (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set(
+      'trust proxy',
+      true,
+    );
   }
   await app.init();
   if (options.platform === 'fastify')

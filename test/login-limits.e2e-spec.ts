@@ -299,6 +299,37 @@ describe('the cap on concurrent password verifications', () => {
   });
 });
 
+describe('the throttle and the cap together', () => {
+  it('a login the cap refuses was not judged: it does not count towards the username lock', async () => {
+    const gated = new GatedHasher();
+    const t = await createTestApp({
+      platform: 'express',
+      yosai: {
+        loginThrottle: { maxFailures: 2 },
+        passwordVerification: { maxConcurrent: 1, maxQueued: 0 },
+      },
+      hasher: gated,
+    });
+    try {
+      const subjects = t.app.get(SubjectFactory);
+      const attempt = async (username: string, password: string) =>
+        (await subjects.fromToken(null)).login(new UsernamePasswordToken(username, password));
+      gated.close();
+      const held = attempt('walter', 'held');
+      await until(() => gated.waiting === 1);
+      for (let i = 0; i < 3; i++) {
+        const refused = await attempt('thedude', `try-${i}`).catch((e: unknown) => e);
+        expect(refused).toMatchObject({ scope: 'capacity' });
+      }
+      gated.open();
+      await expect(held).rejects.toBeInstanceOf(IncorrectCredentialsError);
+      await attempt('thedude', USERS.thedude); // not locked: none of the three refusals counted
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('rehash on login (Realm.upgradeCredentials)', () => {
   const CONFIGURED = { logN: 11, r: 8, p: 1, allowWeakParameters: true };
 

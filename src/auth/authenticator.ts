@@ -86,7 +86,14 @@ export class Authenticator implements OnModuleInit {
         supporting.some((realm) => typeof realm.findAccount === 'function')
           ? await this.throttle.admit(token.username, address)
           : null;
-      const account = await this.judge(supporting, token, address);
+      let account: AuthenticatedAccount;
+      try {
+        account = await this.judge(supporting, token, address);
+      } catch (error) {
+        // Only a judged failure counts: not one the verification cap refused, nor a realm that failed.
+        if (ticket && !(error instanceof AuthenticationError)) await this.throttle.release(ticket);
+        throw error;
+      }
       if (ticket) await this.throttle.succeeded(ticket);
       return account;
     } catch (error) {

@@ -86,6 +86,16 @@ export class LoginThrottle implements OnModuleDestroy {
       await this.giveBack(ticket.addressId, this.config.loginThrottle.maxFailuresPerAddress);
   }
 
+  /**
+   * The attempt ended without its password being judged (the verification cap refused it, or the realm failed): both
+   * places are given back, so only judged failures count. Best effort: a store failure here is not reported.
+   */
+  async release(ticket: ThrottleTicket): Promise<void> {
+    const { maxFailures, maxFailuresPerAddress } = this.config.loginThrottle;
+    await this.giveBack(ticket.usernameId, maxFailures).catch(() => undefined);
+    if (ticket.addressId) await this.giveBack(ticket.addressId, maxFailuresPerAddress).catch(() => undefined);
+  }
+
   private async take(id: string, max: number, scope: 'username' | 'address'): Promise<void> {
     const { lockMs } = this.config.loginThrottle;
     for (let round = 0; round < MAX_ROUNDS; round++) {

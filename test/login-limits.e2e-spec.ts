@@ -4,16 +4,19 @@
 import request from 'supertest';
 import {
   AuthenticationError,
+  CacheManagerSessionStore,
   IncorrectCredentialsError,
   LoginThrottledError,
   LOGIN_THROTTLED_MESSAGE,
   PasswordHasher,
   Realm,
+  SessionStore,
   SubjectFactory,
   UsernamePasswordToken,
   YOSAI_LOGIN_FAILED,
   YOSAI_LOGIN_SUCCEEDED,
   type Account,
+  type SessionWriteHints,
   type YosaiModuleOptions,
 } from '../src/index.js';
 import { ManualClock } from '../src/testing/index.js';
@@ -295,6 +298,46 @@ describe('the cap on concurrent password verifications', () => {
       await expect(first).rejects.toBeInstanceOf(IncorrectCredentialsError);
     } finally {
       await short.close();
+    }
+  });
+});
+
+/** A store without the optional setIfAbsent (as a store of an app's own may be). */
+class PlainStore extends SessionStore {
+  readonly inner = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
+  get(id: string) {
+    return this.inner.get(id);
+  }
+  set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints) {
+    return this.inner.set(id, value, ttlMs, hints);
+  }
+  compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
+    return this.inner.compareAndSet(id, expected, value, ttlMs);
+  }
+  delete(id: string) {
+    return this.inner.delete(id);
+  }
+}
+
+describe('login throttling on a store without setIfAbsent', () => {
+  it('counts and locks the same way', async () => {
+    const store = new PlainStore();
+    const t = await createTestApp({
+      platform: 'express',
+      yosai: { store, loginThrottle: { maxFailures: 3 } },
+    });
+    try {
+      const subjects = t.app.get(SubjectFactory);
+      const attempt = async (password: string) =>
+        (await subjects.fromToken(null)).login(new UsernamePasswordToken('walter', password));
+      await expect(attempt('x')).rejects.toBeInstanceOf(IncorrectCredentialsError);
+      await attempt(USERS.walter); // resets
+      for (let i = 0; i < 3; i++)
+        await expect(attempt('x')).rejects.toBeInstanceOf(IncorrectCredentialsError);
+      await expect(attempt(USERS.walter)).rejects.toBeInstanceOf(LoginThrottledError);
+    } finally {
+      await t.close();
+      await store.inner.close();
     }
   });
 });

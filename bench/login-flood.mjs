@@ -8,6 +8,7 @@
 // - guests: process memory after one minute of one client creating guest sessions as fast as it can (8 requests in
 //   flight, no cookie jar) on the in-memory store, without a cap and with `maxSessions: 10_000`.
 //
+// Knobs: LOGIN_FLOOD_SAMPLES (real logins per measurement, 15), GUEST_FLOOD_MS (60000), LOGIN_FLOOD_ONLY.
 // Each server runs in a child process (`node bench/login-flood.mjs serve <kind>`); this process is the client.
 // Prints a table and one `LOGINFLOODJSON {...}` line. Run it on a quiet machine: the figures are wall-clock times.
 import 'reflect-metadata';
@@ -228,6 +229,9 @@ async function main() {
       ['login-capped', 64],
       ['login-uncapped', 1],
     ]) {
+      // LOGIN_FLOOD_ONLY=login-capped/1 (comma-separated) runs only those login scenarios.
+      const only = process.env.LOGIN_FLOOD_ONLY?.split(',');
+      if (only && !only.includes(`${serverKind}/${addresses}`)) continue;
       const r = await loginScenario(serverKind, addresses);
       results.login.push(r);
       console.log(

@@ -16,8 +16,9 @@ interface Waiter {
 
 /**
  * The cap on concurrent password verifications (`passwordVerification`): at most `maxConcurrent` run at once; the
- * next ones wait, at most `maxWaitMs` and at most `maxQueued` of them, and are served in turn by client address
- * (round robin), so a flood from one client takes one turn in each round rather than the whole queue. One address may
+ * next ones wait, at most `maxWaitMs` and at most `maxQueued` of them, and are served by client address: the address
+ * with the fewest verifications running goes first (in turn among equals), so a flood from one client waits behind
+ * everyone else rather than filling the slots. One address may
  * hold at most a quarter of the waiting places. Anything beyond is refused at once with `LoginThrottledError`
  * (scope `capacity`, 429 over HTTP).
  * @internal
@@ -28,6 +29,8 @@ export class VerificationLimiter {
   private waiting = 0;
   /** Waiters by client address; a Map keeps insertion order, and an address served goes to the back. */
   private readonly queues = new Map<string, Waiter[]>();
+  /** Verifications running per client address (absent: none). */
+  private readonly runningBy = new Map<string, number>();
   private readonly maxPerAddress: number;
 
   constructor(@Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig) {
@@ -49,18 +52,19 @@ export class VerificationLimiter {
    * @throws LoginThrottledError (scope `capacity`) when no slot frees in time or the queue is full
    */
   async run<T>(address: string | null, work: () => Promise<T>): Promise<T> {
-    await this.acquire(address === null ? '' : addressBucket(address));
+    const key = address === null ? '' : addressBucket(address);
+    await this.acquire(key);
     try {
       return await work();
     } finally {
-      this.release();
+      this.release(key);
     }
   }
 
   private acquire(key: string): Promise<void> | void {
     const { maxConcurrent, maxWaitMs, maxQueued } = this.config.passwordVerification;
     if (this.running < maxConcurrent && this.waiting === 0) {
-      this.running++;
+      this.start(key);
       return;
     }
     const queue = this.queues.get(key);
@@ -87,17 +91,39 @@ export class VerificationLimiter {
     waiter.reject(new LoginThrottledError('capacity', RETRY_AFTER_MS));
   }
 
-  private release(): void {
+  private start(key: string): void {
+    this.running++;
+    this.runningBy.set(key, (this.runningBy.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * Frees a slot and hands it to a waiting login: of the addresses that wait, the one with the fewest verifications
+   * running (the first in turn among equals), so a client that floods waits behind everyone else.
+   */
+  private release(key: string): void {
     this.running--;
-    for (const [key, queue] of this.queues) {
-      const waiter = queue.shift()!;
-      this.queues.delete(key);
-      if (queue.length > 0) this.queues.set(key, queue); // to the back: the next address is served next
-      clearTimeout(waiter.timer);
-      this.waiting--;
-      this.running++;
-      waiter.resolve();
-      return;
+    const left = (this.runningBy.get(key) ?? 1) - 1;
+    if (left > 0) this.runningBy.set(key, left);
+    else this.runningBy.delete(key);
+
+    let next: string | undefined;
+    let fewest = Infinity;
+    for (const candidate of this.queues.keys()) {
+      const running = this.runningBy.get(candidate) ?? 0;
+      if (running < fewest) {
+        next = candidate;
+        fewest = running;
+        if (running === 0) break;
+      }
     }
+    if (next === undefined) return;
+    const queue = this.queues.get(next)!;
+    const waiter = queue.shift()!;
+    this.queues.delete(next);
+    if (queue.length > 0) this.queues.set(next, queue); // to the back: the next address is served next
+    clearTimeout(waiter.timer);
+    this.waiting--;
+    this.start(next);
+    waiter.resolve();
   }
 }

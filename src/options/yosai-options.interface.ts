@@ -128,8 +128,8 @@ export interface YosaiPasswordVerificationOptions {
    */
   maxWaitMs?: number;
   /**
-   * Most logins waiting for a slot; one more is refused at once. Waiting logins are served in turn by client
-   * address (round robin), and one address may hold at most a quarter of the places, so a flood from one client
+   * Most logins waiting for a slot; one more is refused at once. A free slot goes to the waiting address with the
+   * fewest verifications running, and one address may hold at most a quarter of the places, so a flood from one client
    * neither fills the queue nor makes another client's login wait behind all of its own.
    * @default 64
    */

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -69,4 +69,32 @@ describe('README code blocks', () => {
       expect(diagnostics.get(join(dir, name))).toEqual([]);
     },
   );
+});
+
+// The install lines a user copies are the ones the fixture apps run (scripts/fixtures/run.sh runs each line of a
+// fixture's install.txt, with the packed tarball for `nestjs-yosai`). Compared without comments and extra spaces.
+const command = (line: string) => line.replace(/#.*/, '').trim().replace(/\s+/g, ' ');
+const readmeCommands = new Set(
+  [...readme.matchAll(/```bash\n([\s\S]*?)```/g)]
+    .flatMap((m) => m[1].split('\n').map(command))
+    .filter(Boolean),
+);
+const fixtures = readdirSync(join(root, 'fixtures'), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(root, 'fixtures', d.name, 'install.txt')))
+  .map((d) => d.name);
+
+describe('README install lines', () => {
+  it('has fixtures with install lines', () => {
+    expect(fixtures).toEqual(expect.arrayContaining(['nest11-cjs', 'nest12-esm']));
+  });
+
+  it.each(fixtures)('the install lines of fixtures/%s are in the README, as written', (name) => {
+    const lines = readFileSync(join(root, 'fixtures', name, 'install.txt'), 'utf8')
+      .split('\n')
+      .map(command);
+    const installs = lines.filter(Boolean);
+    expect(installs.length).toBeGreaterThan(0);
+    expect(installs.filter((line) => !readmeCommands.has(line))).toEqual([]);
+    expect(installs.every((line) => line.startsWith('npm i '))).toBe(true);
+  });
 });

@@ -1,6 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import js from '@eslint/js';
+import { ESLint } from 'eslint';
+import tseslint from 'typescript-eslint';
 import ts from 'typescript';
 
 // Every ```ts block in the README is type-checked against the real sources, so the docs cannot rot.
@@ -17,8 +20,9 @@ const blocks = [...readme.matchAll(/```ts(?: ([\w-]+\.ts))?\n([\s\S]*?)```/g)].m
 const dir = join(root, '.artifacts', 'readme');
 
 let diagnostics: Map<string, string[]>;
+let lintMessages: Map<string, string[]>;
 
-beforeAll(() => {
+beforeAll(async () => {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const files = blocks.map((b) => {
@@ -50,7 +54,51 @@ beforeAll(() => {
     const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
     diagnostics.get(file)!.push(`line ${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
   }
-}, 60_000);
+
+  // Linted with the rules `nest new` (Nest 11) ships: ESLint's recommended set and typescript-eslint's
+  // recommendedTypeChecked, with its three overrides (no-floating-promises and no-unsafe-argument as warnings,
+  // which fail here too: a user sees them). Its prettier rule is left out: formatting is the app's own choice.
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2023',
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        experimentalDecorators: true,
+        emitDecoratorMetadata: true,
+        strict: true,
+        esModuleInterop: true,
+        skipLibCheck: true,
+        noEmit: true,
+        types: ['node'],
+        paths: options.paths,
+      },
+      include: ['*.ts'],
+    }),
+  );
+  const eslint = new ESLint({
+    cwd: dir,
+    overrideConfigFile: true,
+    overrideConfig: tseslint.config(js.configs.recommended, ...tseslint.configs.recommendedTypeChecked, {
+      languageOptions: {
+        parserOptions: { projectService: false, project: './tsconfig.json', tsconfigRootDir: dir },
+      },
+      rules: {
+        '@typescript-eslint/no-explicit-any': 'off',
+        '@typescript-eslint/no-floating-promises': 'warn',
+        '@typescript-eslint/no-unsafe-argument': 'warn',
+      },
+    }) as ESLint.Options['overrideConfig'],
+  });
+  lintMessages = new Map(files.map((f) => [f, []]));
+  for (const result of await eslint.lintFiles(files)) {
+    lintMessages.set(
+      result.filePath,
+      result.messages.map((m) => `line ${m.line}: ${m.message} (${m.ruleId ?? 'parse'})`),
+    );
+  }
+}, 120_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -67,6 +115,13 @@ describe('README code blocks', () => {
     'block %i (README line %i) compiles',
     (_index, _line, name) => {
       expect(diagnostics.get(join(dir, name))).toEqual([]);
+    },
+  );
+
+  it.each(blocks.map((b) => [b.index, b.line, b.name] as const))(
+    'block %i (README line %i) passes the lint rules nest new ships',
+    (_index, _line, name) => {
+      expect(lintMessages.get(join(dir, name))).toEqual([]);
     },
   );
 });

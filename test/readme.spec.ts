@@ -58,31 +58,13 @@ beforeAll(async () => {
   // Linted with the rules `nest new` (Nest 11) ships: ESLint's recommended set and typescript-eslint's
   // recommendedTypeChecked, with its three overrides (no-floating-promises and no-unsafe-argument as warnings,
   // which fail here too: a user sees them). Its prettier rule is left out: formatting is the app's own choice.
-  writeFileSync(
-    join(dir, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        target: 'ES2023',
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        experimentalDecorators: true,
-        emitDecoratorMetadata: true,
-        strict: true,
-        esModuleInterop: true,
-        skipLibCheck: true,
-        noEmit: true,
-        types: ['node'],
-        paths: options.paths,
-      },
-      include: ['*.ts'],
-    }),
-  );
   const eslint = new ESLint({
     cwd: dir,
     overrideConfigFile: true,
     overrideConfig: tseslint.config(js.configs.recommended, ...tseslint.configs.recommendedTypeChecked, {
       languageOptions: {
-        parserOptions: { projectService: false, project: './tsconfig.json', tsconfigRootDir: dir },
+        // The program compiled above, so the blocks are type-checked once.
+        parserOptions: { projectService: false, programs: [program] },
       },
       rules: {
         '@typescript-eslint/no-explicit-any': 'off',

@@ -10,12 +10,12 @@ import { YosaiGuard } from './http/yosai.guard.js';
 import type { ResolvedYosaiConfig, YosaiModuleOptions } from './options/yosai-options.interface.js';
 import { resolveYosaiOptions } from './options/yosai-options.validator.js';
 import { SessionManager } from './session/session.manager.js';
-import { YosaiEventPublisher } from './session/yosai-event.publisher.js';
+import { loadEventEmitter, YosaiEventPublisher } from './session/yosai-event.publisher.js';
 import { CacheManagerSessionStore } from './store/cache-manager-session.store.js';
 import { SessionStore } from './store/session.store.js';
 import { SubjectFactory } from './subject/subject.factory.js';
 import { TokenSource } from './subject/token-source.js';
-import { YOSAI_CONFIG } from './yosai.internal-constants.js';
+import { YOSAI_CONFIG, YOSAI_EVENT_EMITTER_LOADER } from './yosai.internal-constants.js';
 import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-definition.js';
 
 /**
@@ -53,6 +53,7 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
       useFactory: (config: ResolvedYosaiConfig) => new PasswordHasher(config.passwordHashing),
       inject: [YOSAI_CONFIG],
     },
+    { provide: YOSAI_EVENT_EMITTER_LOADER, useValue: loadEventEmitter },
     YosaiEventPublisher,
     SessionManager,
     RealmRegistry,

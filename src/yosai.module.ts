@@ -34,11 +34,12 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
       provide: YOSAI_CONFIG,
       // Validated once, here: a bad option stops the app at bootstrap with a message naming it.
       useFactory: (options: YosaiModuleOptions): ResolvedYosaiConfig => {
-        const validated = resolveYosaiOptions(options);
+        const { closeStoreOnShutdown, ...validated } = resolveYosaiOptions(options);
         return Object.freeze({
           ...validated,
           store: validated.store ?? CacheManagerSessionStore.inMemory(),
-          ownsStore: validated.store === null,
+          // The module's own store always; the app's only when handed over.
+          ownsStore: validated.store === null || closeStoreOnShutdown,
         });
       },
       inject: [YOSAI_MODULE_OPTIONS],

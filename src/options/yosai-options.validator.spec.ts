@@ -99,6 +99,7 @@ const cases: [string, YosaiModuleOptions, string][] = [
   ['a trusted origin that is not a URL', { csrf: { trustedOrigins: ['a.example'] } }, 'csrf.trustedOrigins'],
   ['a misspelt csrf option', { csrf: { trustedOrigin: [] } as never }, 'csrf.trustedOrigin'],
   ['clearSiteDataOnLogout not a boolean', { clearSiteDataOnLogout: 1 as never }, 'clearSiteDataOnLogout'],
+  ['closeStoreOnShutdown not a boolean', { closeStoreOnShutdown: 'yes' as never }, 'closeStoreOnShutdown'],
 ];
 
 describe('YosaiModule options are validated at bootstrap', () => {

@@ -1,0 +1,24 @@
+import type { INestApplication, Type } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import type { Platform } from './test-app.js';
+
+/** Boots a real Nest app of the given root module on Express or Fastify, listening on a free local port. */
+export async function bootApp(root: Type, platform: Platform, options: { listen?: boolean } = {}) {
+  const moduleRef = await Test.createTestingModule({ imports: [root] }).compile();
+  const app: INestApplication =
+    platform === 'express'
+      ? moduleRef.createNestApplication(new ExpressAdapter(), { logger: false })
+      : moduleRef.createNestApplication(new FastifyAdapter(), { logger: false });
+  if (options.listen) await app.listen(0, '127.0.0.1');
+  else await app.init();
+  if (platform === 'fastify')
+    await (app.getHttpAdapter().getInstance() as { ready(): Promise<void> }).ready();
+  return app;
+}
+
+/** `http://127.0.0.1:<port>` of a listening app. */
+export async function baseUrl(app: INestApplication): Promise<string> {
+  return (await app.getUrl()).replace(/\[::1\]|localhost/, '127.0.0.1');
+}

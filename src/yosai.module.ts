@@ -4,6 +4,8 @@ import { Authenticator } from './auth/authenticator.js';
 import { PasswordHasher } from './auth/password.hasher.js';
 import { RealmRegistry } from './auth/realm.registry.js';
 import { Authorizer } from './authz/authorizer.js';
+import { ContextBridge } from './http/context-bridge.js';
+import { SubjectAccessor } from './http/subject-accessor.js';
 import { TokenTransport } from './http/token-transport.js';
 import { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
 import { YosaiGuard } from './http/yosai.guard.js';
@@ -64,8 +66,18 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
     { provide: TokenSource, useExisting: TokenTransport },
     SubjectFactory,
     YosaiGuard,
+    ContextBridge,
+    SubjectAccessor,
     { provide: APP_FILTER, useClass: YosaiExceptionFilter },
   ],
-  exports: [SessionManager, SubjectFactory, SessionStore, PasswordHasher, YosaiGuard, Authorizer],
+  exports: [
+    SessionManager,
+    SubjectFactory,
+    SessionStore,
+    PasswordHasher,
+    YosaiGuard,
+    Authorizer,
+    SubjectAccessor,
+  ],
 })
 export class YosaiModule extends YosaiConfigurableModule {}

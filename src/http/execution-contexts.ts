@@ -41,12 +41,27 @@ export function graphqlExchange(context: ExecutionContext): {
   return request ? { request, response: gql.res ?? reply } : { request: null };
 }
 
-/** The Subject of each gateway message, by the message's argument list (the guard's and the handler's). */
+/**
+ * The Subject of each gateway message, by the message's data when it is an object (Nest hands the guard and the
+ * parameter decorators the same data, but not the same argument list), and by the client: the most recent one
+ * resolved for it, for data that is not an object.
+ */
 const messageSubjects = new WeakMap<object, Subject>();
 
 /** @internal Keeps the Subject the guard resolved for one gateway message. */
 export function keepMessageSubject(context: ExecutionContext, subject: Subject): void {
-  messageSubjects.set(context.getArgs(), subject);
+  const client = context.getArgByIndex<unknown>(0);
+  const data = context.getArgByIndex<unknown>(1);
+  if (client && typeof client === 'object') messageSubjects.set(client, subject);
+  if (data && typeof data === 'object') messageSubjects.set(data, subject);
+}
+
+function subjectOfMessage(context: ExecutionContext): Subject | undefined {
+  const data = context.getArgByIndex<unknown>(1);
+  const byData = data && typeof data === 'object' ? messageSubjects.get(data) : undefined;
+  if (byData) return byData;
+  const client = context.getArgByIndex<unknown>(0);
+  return client && typeof client === 'object' ? messageSubjects.get(client) : undefined;
 }
 
 /**
@@ -55,7 +70,7 @@ export function keepMessageSubject(context: ExecutionContext, subject: Subject):
  */
 export function subjectOfContext(context: ExecutionContext): Subject | undefined {
   const type = context.getType<string>();
-  if (type === 'ws') return messageSubjects.get(context.getArgs());
+  if (type === 'ws') return subjectOfMessage(context);
   if (type === 'graphql') {
     const { request, response } = graphqlExchange(context);
     return request ? subjectOf(request, response) : undefined;

@@ -5,12 +5,17 @@ import { Test } from '@nestjs/testing';
 import type { Platform } from './test-app.js';
 
 /** Boots a real Nest app of the given root module on Express or Fastify, listening on a free local port. */
-export async function bootApp(root: Type, platform: Platform, options: { listen?: boolean } = {}) {
+export async function bootApp(
+  root: Type,
+  platform: Platform,
+  options: { listen?: boolean; configure?: (app: INestApplication) => void } = {},
+) {
   const moduleRef = await Test.createTestingModule({ imports: [root] }).compile();
   const app: INestApplication =
     platform === 'express'
-      ? moduleRef.createNestApplication(new ExpressAdapter(), { logger: false })
-      : moduleRef.createNestApplication(new FastifyAdapter(), { logger: false });
+      ? moduleRef.createNestApplication(new ExpressAdapter(), { logger: process.env.TEST_LOGS ? undefined : false })
+      : moduleRef.createNestApplication(new FastifyAdapter(), { logger: process.env.TEST_LOGS ? undefined : false });
+  options.configure?.(app);
   if (options.listen) await app.listen(0, '127.0.0.1');
   else await app.init();
   if (platform === 'fastify')

@@ -33,7 +33,7 @@ import { PLATFORMS, sessionCookie, TEST_HASHING, type Platform } from '../suppor
  * `emit`s them on the server-side socket object (socket.io clients get them on both).
  */
 const nativeClientsGetExceptions =
-  typeof (BaseWsExceptionFilter.prototype as { emitMessage?: unknown }).emitMessage === 'function';
+  typeof (BaseWsExceptionFilter.prototype as unknown as { emitMessage?: unknown }).emitMessage === 'function';
 
 @WebSocketGateway()
 class LaneGateway implements OnGatewayConnection {

@@ -1,26 +1,9 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Injectable,
-  Module,
-  Post,
-  type INestApplication,
-} from '@nestjs/common';
+import { Controller, Get, Injectable, Module, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ClsModule } from 'nestjs-cls';
 import request from 'supertest';
-import {
-  CurrentSubject,
-  Subject,
-  SubjectAccessor,
-  UsernamePasswordToken,
-  YosaiConfigurationError,
-  YosaiGuard,
-  YosaiModule,
-} from '../../src/index.js';
-import { bootApp } from '../support/boot.js';
+import { SubjectAccessor, YosaiConfigurationError, YosaiGuard, YosaiModule } from '../../src/index.js';
+import { bootApp, SignInController } from '../support/boot.js';
 import { MapRealm, PLATFORMS, sessionCookie, TEST_HASHING, USERS } from '../support/test-app.js';
 
 // The current Subject from a service deep in the call chain, without passing it down: nestjs-cls holds it for the
@@ -47,12 +30,6 @@ class Lanes {
 @Controller()
 class LaneController {
   constructor(private readonly lanes: Lanes) {}
-  @Post('login')
-  @HttpCode(200)
-  async login(@CurrentSubject() subject: Subject, @Body() body: { username: string; password: string }) {
-    await subject.login(new UsernamePasswordToken(body.username, body.password));
-    return {};
-  }
   @Get('book')
   async book() {
     return { booked: await this.lanes.book(7) };
@@ -69,7 +46,7 @@ describe.each(PLATFORMS)('SubjectAccessor over nestjs-cls (%s)', (platform) => {
         ClsModule.forRoot({ global: true, middleware: { mount: true } }),
         YosaiModule.forRoot({ realm, passwordHashing: TEST_HASHING, cookie: { secure: false } }),
       ],
-      controllers: [LaneController],
+      controllers: [LaneController, SignInController],
       providers: [Lanes, AuditTrail, { provide: APP_GUARD, useClass: YosaiGuard }],
     })
     class AppModule {}

@@ -1,5 +1,5 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { Body, Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
+import { Module, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Args, Field, GraphQLModule, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
@@ -10,12 +10,11 @@ import {
   RequiresPermissions,
   RequiresRoles,
   Subject,
-  UsernamePasswordToken,
   YosaiGuard,
   YosaiModule,
 } from '../../src/index.js';
 import { PASSWORDS, UsersRealm, UsersService } from '../support/authz-app.js';
-import { bootApp } from '../support/boot.js';
+import { bootApp, SignInController } from '../support/boot.js';
 import { sessionCookie, TEST_HASHING, type Platform } from '../support/test-app.js';
 
 // Resolvers behind YosaiGuard over real HTTP: Apollo on Express, Mercurius on Fastify (code first). The guard finds
@@ -57,16 +56,6 @@ class LaneResolver {
   }
 }
 
-@Controller()
-class AuthController {
-  @Post('login')
-  @HttpCode(200)
-  async login(@CurrentSubject() subject: Subject, @Body() body: { username: string; password: string }) {
-    await subject.login(new UsernamePasswordToken(body.username, body.password));
-    return { username: subject.primaryIdentifier };
-  }
-}
-
 const DRIVERS: [Platform, string][] = [
   ['express', 'Apollo'],
   ['fastify', 'Mercurius'],
@@ -87,7 +76,7 @@ describe.each(DRIVERS)('GraphQL behind YosaiGuard (%s, %s)', (platform) => {
         YosaiModule.forRoot({ realm: UsersRealm, passwordHashing: TEST_HASHING, cookie: { secure: false } }),
         graphqlModule(platform),
       ],
-      controllers: [AuthController],
+      controllers: [SignInController],
       providers: [UsersService, UsersRealm, LaneResolver, { provide: APP_GUARD, useClass: YosaiGuard }],
     })
     class AppModule {}

@@ -1,21 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Controller, Get, HttpCode, Module, Post, Body } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { CACHE_MANAGER, CacheModule } from '@nestjs/cache-manager';
 import { APP_GUARD } from '@nestjs/core';
 import KeyvRedis, { createClient } from '@keyv/redis';
 import type { Cache } from 'cache-manager';
 import { jest } from '@jest/globals';
 import request from 'supertest';
-import {
-  CacheManagerSessionStore,
-  CurrentSubject,
-  SessionStore,
-  Subject,
-  UsernamePasswordToken,
-  YosaiGuard,
-  YosaiModule,
-} from '../../src/index.js';
-import { bootApp } from '../support/boot.js';
+import { CacheManagerSessionStore, SessionStore, YosaiGuard, YosaiModule } from '../../src/index.js';
+import { bootApp, SignInController } from '../support/boot.js';
 import { sessionIdOf } from '../support/cookies.js';
 import { redisAvailable, redisSessionStore, REDIS_URL } from '../support/redis.js';
 import { MapRealm, PLATFORMS, sessionCookie, TEST_HASHING, USERS } from '../support/test-app.js';
@@ -28,20 +20,6 @@ let redisUp = false;
 beforeAll(async () => {
   redisUp = await redisAvailable('store lifecycle');
 });
-
-@Controller()
-class LoginController {
-  @Post('login')
-  @HttpCode(200)
-  async login(@CurrentSubject() subject: Subject, @Body() body: { username: string; password: string }) {
-    await subject.login(new UsernamePasswordToken(body.username, body.password));
-    return { username: subject.primaryIdentifier };
-  }
-  @Get('whoami')
-  whoami(@CurrentSubject() subject: Subject) {
-    return { username: subject.primaryIdentifier };
-  }
-}
 
 describe('the store the module makes', () => {
   it('is closed by app.close()', async () => {
@@ -134,7 +112,7 @@ describe.each(PLATFORMS)("@nestjs/cache-manager's CACHE_MANAGER reused as the st
           }),
         }),
       ],
-      controllers: [LoginController],
+      controllers: [SignInController],
       providers: [{ provide: APP_GUARD, useClass: YosaiGuard }],
     })
     class AppModule {}

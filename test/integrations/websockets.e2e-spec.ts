@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
+import { Module, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -16,12 +16,11 @@ import {
   RequiresAuthentication,
   RequiresRoles,
   Subject,
-  UsernamePasswordToken,
   YosaiGuard,
   YosaiModule,
 } from '../../src/index.js';
 import { PASSWORDS, UsersRealm, UsersService } from '../support/authz-app.js';
-import { bootApp } from '../support/boot.js';
+import { bootApp, SignInController } from '../support/boot.js';
 import { PLATFORMS, sessionCookie, TEST_HASHING, type Platform } from '../support/test-app.js';
 
 // Gateways behind YosaiGuard, with real clients on both WebSocket platforms and both HTTP platforms: the Subject
@@ -68,21 +67,6 @@ class LaneGateway implements OnGatewayConnection {
   }
 }
 
-@Controller()
-class AuthController {
-  @Post('login')
-  @HttpCode(200)
-  async login(@CurrentSubject() subject: Subject, @Body() body: { username: string; password: string }) {
-    await subject.login(new UsernamePasswordToken(body.username, body.password));
-    return { username: subject.primaryIdentifier };
-  }
-  @Post('logout')
-  @HttpCode(204)
-  async logout(@CurrentSubject() subject: Subject) {
-    await subject.logout();
-  }
-}
-
 @Module({
   imports: [
     YosaiModule.forRoot({
@@ -92,7 +76,7 @@ class AuthController {
       header: { name: 'x-session' },
     }),
   ],
-  controllers: [AuthController],
+  controllers: [SignInController],
   providers: [UsersService, UsersRealm, LaneGateway, { provide: APP_GUARD, useClass: YosaiGuard }],
 })
 class AppModule {}
@@ -107,52 +91,51 @@ interface Client {
   close(): void;
 }
 
-async function wsClient(url: string, headers: Record<string, string>): Promise<Client> {
-  const socket = new WebSocket(url.replace('http', 'ws'), { headers });
+/** Frames as they arrive, and a wait for the first one of a name. */
+function frameQueue() {
   const frames: Frame[] = [];
   const waiters: (() => void)[] = [];
-  socket.on('message', (raw: Buffer) => {
-    frames.push(JSON.parse(raw.toString()) as Frame);
-    for (const wake of waiters.splice(0)) wake();
-  });
+  return {
+    push(frame: Frame) {
+      frames.push(frame);
+      for (const wake of waiters.splice(0)) wake();
+    },
+    async until(event: string): Promise<Frame[]> {
+      for (;;) {
+        const index = frames.findIndex((f) => f.event === event);
+        if (index !== -1) return frames.splice(0, index + 1);
+        await new Promise<void>((wake) => waiters.push(wake));
+      }
+    },
+  };
+}
+
+async function wsClient(url: string, headers: Record<string, string>): Promise<Client> {
+  const socket = new WebSocket(url.replace('http', 'ws'), { headers });
+  const queue = frameQueue();
+  socket.on('message', (raw: Buffer) => queue.push(JSON.parse(raw.toString()) as Frame));
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('error', reject);
   });
   return {
     send: (event) => socket.send(JSON.stringify({ event, data: {} })),
-    until: async (event) => {
-      for (;;) {
-        const index = frames.findIndex((f) => f.event === event);
-        if (index !== -1) return frames.splice(0, index + 1);
-        await new Promise<void>((wake) => waiters.push(wake));
-      }
-    },
+    until: (event) => queue.until(event),
     close: () => socket.close(),
   };
 }
 
 async function ioClient(url: string, headers: Record<string, string>): Promise<Client> {
   const socket: Socket = io(url, { transports: ['websocket'], extraHeaders: headers, reconnection: false });
-  const frames: Frame[] = [];
-  const waiters: (() => void)[] = [];
-  socket.onAny((event: string, data: unknown) => {
-    frames.push({ event, data });
-    for (const wake of waiters.splice(0)) wake();
-  });
+  const queue = frameQueue();
+  socket.onAny((event: string, data: unknown) => queue.push({ event, data }));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
   });
   return {
     send: (event) => socket.emit(event, {}),
-    until: async (event) => {
-      for (;;) {
-        const index = frames.findIndex((f) => f.event === event);
-        if (index !== -1) return frames.splice(0, index + 1);
-        await new Promise<void>((wake) => waiters.push(wake));
-      }
-    },
+    until: (event) => queue.until(event),
     close: () => socket.close(),
   };
 }

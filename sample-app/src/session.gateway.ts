@@ -1,5 +1,6 @@
 import { SubscribeMessage, WebSocketGateway, type WsResponse } from '@nestjs/websockets';
-import { CurrentSubject, RequiresRoles, Subject } from 'nestjs-yosai';
+import { UseGuards } from '@nestjs/common';
+import { CurrentSubject, RequiresRoles, Subject, YosaiGuard } from 'nestjs-yosai';
 import { SAMPLE_ROLES } from './sample.realm.js';
 
 /**
@@ -8,6 +9,7 @@ import { SAMPLE_ROLES } from './sample.realm.js';
  * by the next message. Send `{"event":"whoami","data":{}}`.
  */
 @WebSocketGateway({ path: '/ws' })
+@UseGuards(YosaiGuard) // Nest 11 does not apply APP_GUARD guards to gateways; on Nest 12 it resolves nothing twice
 export class SessionGateway {
   @SubscribeMessage('whoami')
   async whoami(

@@ -56,9 +56,17 @@ export function keepMessageSubject(context: ExecutionContext, subject: Subject):
   if (data && typeof data === 'object') messageSubjects.set(data, subject);
 }
 
-function subjectOfMessage(context: ExecutionContext): Subject | undefined {
+/**
+ * The Subject already resolved for this very message (a second guard on it, e.g. a global one and the gateway's own),
+ * when its data is an object; `undefined` otherwise.
+ */
+export function subjectOfMessageData(context: ExecutionContext): Subject | undefined {
   const data = context.getArgByIndex<unknown>(1);
-  const byData = data && typeof data === 'object' ? messageSubjects.get(data) : undefined;
+  return data && typeof data === 'object' ? messageSubjects.get(data) : undefined;
+}
+
+function subjectOfMessage(context: ExecutionContext): Subject | undefined {
+  const byData = subjectOfMessageData(context);
   if (byData) return byData;
   const client = context.getArgByIndex<unknown>(0);
   return client && typeof client === 'object' ? messageSubjects.get(client) : undefined;

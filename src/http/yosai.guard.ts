@@ -18,7 +18,13 @@ import type { Subject } from '../subject/subject.js';
 import { SubjectFactory } from '../subject/subject.factory.js';
 import { YOSAI_AUTHORIZATION, YOSAI_REQUIREMENT } from '../yosai.internal-constants.js';
 import { crossSiteOrigin, methodOf } from './csrf.policy.js';
-import { graphqlExchange, handshakeOf, inTransportTerms, keepMessageSubject } from './execution-contexts.js';
+import {
+  graphqlExchange,
+  handshakeOf,
+  inTransportTerms,
+  keepMessageSubject,
+  subjectOfMessageData,
+} from './execution-contexts.js';
 import { keepInCls } from './subject-accessor.js';
 import { markPrivate, type HttpRequestLike, type PresentedToken } from './token-transport.js';
 import type { SubjectRequirement } from './requires.decorator.js';
@@ -84,7 +90,7 @@ export class YosaiGuard implements CanActivate {
     // A gateway message is judged on its own: the handshake stays the same for the connection's whole life, but
     // a logout or an expiry since must be seen by the next message.
     const perMessage = type === 'ws';
-    const existing = perMessage ? undefined : subjectOf(request, response);
+    const existing = perMessage ? subjectOfMessageData(context) : subjectOf(request, response);
     if (existing) return this.checkAccess(context, existing);
     let resolved: Subject | PromiseLike<Subject>;
     let viaCookie: boolean;

@@ -1,4 +1,4 @@
-import { Module, type INestApplication } from '@nestjs/common';
+import { Module, UseGuards, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
@@ -34,7 +34,10 @@ import { PLATFORMS, sessionCookie, TEST_HASHING, type Platform } from '../suppor
 const nativeClientsGetExceptions =
   typeof (BaseWsExceptionFilter.prototype as unknown as { emitMessage?: unknown }).emitMessage === 'function';
 
+// On the gateway itself: Nest 11 does not apply APP_GUARD guards to gateways (Nest 12 does; the guard then runs
+// twice per message and resolves the Subject once).
 @WebSocketGateway()
+@UseGuards(YosaiGuard)
 class LaneGateway implements OnGatewayConnection {
   /** On Nest 11, what an app does to let `ws` clients see refusals: forward the exceptions Nest emits locally. */
   handleConnection(client: {

@@ -45,9 +45,13 @@ interface RouteAccess {
  * cross-site state-changing request that carries the session cookie (the `csrf` option), and marks
  * authenticated answers `Cache-Control: no-store` and answers read from the cookie `Vary: Cookie`.
  *
- * Mount it yourself, globally (`{ provide: APP_GUARD, useClass: YosaiGuard }`) or per controller
- * (`@UseGuards(YosaiGuard)`). Subclass it and override the `protected` hooks to adapt it, e.g. to
- * GraphQL (`getRequestResponse`) or to another token source (`extractToken` via `SubjectFactory`).
+ * It serves HTTP routes, WebSocket gateways (the Subject from the handshake, judged again per message) and GraphQL
+ * resolvers (the Subject of the HTTP request), refusing in each transport's own terms.
+ *
+ * Mount it yourself, globally (`{ provide: APP_GUARD, useClass: YosaiGuard }`) or per controller or gateway
+ * (`@UseGuards(YosaiGuard)`; gateways need it on Nest 11, which applies no global guard to them). Subclass it and
+ * override the `protected` hooks to adapt it, e.g. to another transport (`getRequestResponse`) or to another token
+ * source (`extractToken` via `SubjectFactory`).
  */
 @Injectable()
 export class YosaiGuard implements CanActivate {
@@ -80,8 +84,8 @@ export class YosaiGuard implements CanActivate {
   private decide(context: ExecutionContext, type: string): boolean | Promise<boolean> {
     const { request, response } = this.getRequestResponse(context);
     if (!request) {
-      // No request to make a Subject from (WebSocket, RPC, GraphQL without an override of
-      // getRequestResponse): a route that demands something of its Subject is refused, not let through.
+      // No request to make a Subject from (an RPC handler, a GraphQL context without an HTTP request): a route
+      // that demands something of its Subject is refused, not let through.
       const { requirement, rules } = this.accessOf(context);
       if (requirement === 'guest') throw new ForbiddenException('Only for guests');
       if (requirement || rules.length > 0) throw new UnauthorizedException('Authentication required');

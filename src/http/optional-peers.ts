@@ -19,14 +19,18 @@ export interface ClsLike {
   set(key: symbol, value: unknown): void;
 }
 
+/** `BaseWsExceptionFilter` of `@nestjs/websockets`: sends a `WsException` to the client the way the transport does. */
+export type BaseWsExceptionFilterClass = new () => { catch(exception: unknown, host: unknown): void };
+
 export interface OptionalPeers {
   readonly WsException: WsExceptionClass | null;
+  readonly BaseWsExceptionFilter: BaseWsExceptionFilterClass | null;
   readonly GraphQLError: GraphQLErrorClass | null;
   /** nestjs-cls's service, when nestjs-cls is installed (whether its context is active is asked per call). */
   readonly cls: (() => ClsLike) | null;
 }
 
-let loaded: OptionalPeers = { WsException: null, GraphQLError: null, cls: null };
+let loaded: OptionalPeers = { WsException: null, BaseWsExceptionFilter: null, GraphQLError: null, cls: null };
 let loading: Promise<OptionalPeers> | undefined;
 
 async function attempt<T>(load: () => Promise<T>): Promise<T | null> {
@@ -48,6 +52,8 @@ export function loadOptionalPeers(): Promise<OptionalPeers> {
     const manager = cls?.ClsServiceManager;
     loaded = Object.freeze({
       WsException: (websockets?.WsException as WsExceptionClass | undefined) ?? null,
+      BaseWsExceptionFilter:
+        (websockets?.BaseWsExceptionFilter as BaseWsExceptionFilterClass | undefined) ?? null,
       GraphQLError: (graphql?.GraphQLError as GraphQLErrorClass | undefined) ?? null,
       cls: manager ? () => manager.getClsService() as unknown as ClsLike : null,
     });

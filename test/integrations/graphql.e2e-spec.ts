@@ -1,7 +1,7 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { Args, Field, GraphQLModule, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { Args, Field, GraphQLModule, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import request from 'supertest';
 import {
@@ -10,6 +10,7 @@ import {
   RequiresPermissions,
   RequiresRoles,
   Subject,
+  UsernamePasswordToken,
   YosaiGuard,
   YosaiModule,
 } from '../../src/index.js';
@@ -53,6 +54,17 @@ class LaneResolver {
   @RequiresPermissions('lane:read:{lane}')
   lane(@Args('lane') lane: string): string {
     return `lane ${lane}`;
+  }
+
+  /** A YosaiError thrown by a resolver (a failed login) is answered by the module's filter. */
+  @Mutation(() => String)
+  async login(
+    @CurrentSubject() subject: Subject,
+    @Args('username') username: string,
+    @Args('password') password: string,
+  ): Promise<string> {
+    await subject.login(new UsernamePasswordToken(username, password));
+    return subject.primaryIdentifier!;
   }
 }
 
@@ -119,6 +131,13 @@ describe.each(DRIVERS)('GraphQL behind YosaiGuard (%s, %s)', (platform) => {
     const refused = await gql('{ me { username } roster }', cookie);
     expect(codes(refused)).toEqual([['roster', 'FORBIDDEN', expect.stringContaining('captain')]]);
     expect(refused.data).toBeNull(); // roster is non-null, so the error nulls the whole result
+  });
+
+  it('a failed login in a resolver is UNAUTHENTICATED with one message, whether or not the user exists', async () => {
+    const unknown = await gql('mutation { login(username: "jackie", password: "treehorn") }');
+    const wrong = await gql('mutation { login(username: "walter", password: "not-shomer") }');
+    expect(codes(unknown)).toEqual([['login', 'UNAUTHENTICATED', 'Invalid username or password']]);
+    expect(codes(wrong)).toEqual(codes(unknown));
   });
 
   it('with the role, the field resolves', async () => {

@@ -1,9 +1,10 @@
-import { Module, UseGuards, type INestApplication } from '@nestjs/common';
+import { Module, UseFilters, UseGuards, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
 import {
   BaseWsExceptionFilter,
+  MessageBody,
   SubscribeMessage,
   WebSocketGateway,
   type OnGatewayConnection,
@@ -16,6 +17,8 @@ import {
   RequiresAuthentication,
   RequiresRoles,
   Subject,
+  UsernamePasswordToken,
+  YosaiExceptionFilter,
   YosaiGuard,
   YosaiModule,
 } from '../../src/index.js';
@@ -38,6 +41,7 @@ const nativeClientsGetExceptions =
 // twice per message and resolves the Subject once).
 @WebSocketGateway()
 @UseGuards(YosaiGuard)
+@UseFilters(YosaiExceptionFilter) // Nest 11 applies no global filter to gateways either
 class LaneGateway implements OnGatewayConnection {
   /** On Nest 11, what an app does to let `ws` clients see refusals: forward the exceptions Nest emits locally. */
   handleConnection(client: {
@@ -55,6 +59,16 @@ class LaneGateway implements OnGatewayConnection {
       event: 'whoami',
       data: { username: subject.primaryIdentifier, authenticated: subject.isAuthenticated },
     };
+  }
+
+  /** A YosaiError thrown by a handler (a failed login) is answered by the module's filter. */
+  @SubscribeMessage('login')
+  async login(
+    @CurrentSubject() subject: Subject,
+    @MessageBody() body: { username?: string; password?: string },
+  ) {
+    await subject.login(new UsernamePasswordToken(body.username ?? '', body.password ?? ''));
+    return { event: 'login', data: {} };
   }
 
   @SubscribeMessage('secret')
@@ -88,7 +102,7 @@ type Frame = { event: string; data: unknown };
 
 /** One connected client of either library, sending a message and collecting what comes back. */
 interface Client {
-  send(event: string): void;
+  send(event: string, data?: object): void;
   /** Frames received until one with this event name arrives (that one included). */
   until(event: string): Promise<Frame[]>;
   close(): void;
@@ -122,7 +136,7 @@ async function wsClient(url: string, headers: Record<string, string>): Promise<C
     socket.once('error', reject);
   });
   return {
-    send: (event) => socket.send(JSON.stringify({ event, data: {} })),
+    send: (event, data = {}) => socket.send(JSON.stringify({ event, data })),
     until: (event) => queue.until(event),
     close: () => socket.close(),
   };
@@ -137,7 +151,7 @@ async function ioClient(url: string, headers: Record<string, string>): Promise<C
     socket.once('connect_error', reject);
   });
   return {
-    send: (event) => socket.emit(event, {}),
+    send: (event, data = {}) => socket.emit(event, data),
     until: (event) => queue.until(event),
     close: () => socket.close(),
   };
@@ -196,6 +210,22 @@ describe.each(CASES)('gateways behind YosaiGuard (%s, %s)', (platform, library) 
       code: 'UNAUTHENTICATED',
       message: 'Authentication required',
     });
+  });
+
+  it('a failed login in a handler is UNAUTHENTICATED with one message, whether or not the user exists', async () => {
+    const client = await connect();
+    const answers = [];
+    for (const body of [
+      { username: 'jackie', password: 'x' },
+      { username: 'walter', password: 'x' },
+    ]) {
+      client.send('login', body);
+      answers.push((await client.until('exception')).at(-1)!.data);
+    }
+    expect(answers).toEqual([
+      { status: 'error', code: 'UNAUTHENTICATED', message: 'Invalid username or password' },
+      { status: 'error', code: 'UNAUTHENTICATED', message: 'Invalid username or password' },
+    ]);
   });
 
   it('a client signed in by cookie passes, and @CurrentSubject() is its Subject', async () => {

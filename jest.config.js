@@ -21,10 +21,11 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['@swc/jest', swcTs],
-    // cookie@2 (required by fastify's light-my-request) is ESM-only; Jest on Node < 24.9 cannot require() it.
+    // cookie@2 (required by fastify's light-my-request) and content-disposition@2 (by @fastify/static, which
+    // mercurius requires) are ESM-only; Jest on Node < 24.9 cannot require() them.
     '/node_modules/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(.*/)?cookie/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(.*/)?(cookie|content-disposition)/)'],
 };
 
 export const unit = {

@@ -80,6 +80,8 @@ export {
 export { YosaiGuard } from './http/yosai.guard.js';
 export { CurrentSubject } from './http/current-subject.decorator.js';
 export { subjectOf } from './http/subject-of.js';
+export { subjectOfContext } from './http/execution-contexts.js';
+export { SubjectAccessor } from './http/subject-accessor.js';
 export {
   RequiresAuthentication,
   RequiresUser,

@@ -6,18 +6,20 @@ import { VerificationLimiter } from './auth/verification-limiter.js';
 import { PasswordHasher } from './auth/password.hasher.js';
 import { RealmRegistry } from './auth/realm.registry.js';
 import { Authorizer } from './authz/authorizer.js';
+import { ContextBridge } from './http/context-bridge.js';
+import { SubjectAccessor } from './http/subject-accessor.js';
 import { TokenTransport } from './http/token-transport.js';
 import { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
 import { YosaiGuard } from './http/yosai.guard.js';
 import type { ResolvedYosaiConfig, YosaiModuleOptions } from './options/yosai-options.interface.js';
 import { resolveYosaiOptions } from './options/yosai-options.validator.js';
 import { SessionManager } from './session/session.manager.js';
-import { YosaiEventPublisher } from './session/yosai-event.publisher.js';
+import { loadEventEmitter, YosaiEventPublisher } from './session/yosai-event.publisher.js';
 import { CacheManagerSessionStore } from './store/cache-manager-session.store.js';
 import { SessionStore } from './store/session.store.js';
 import { SubjectFactory } from './subject/subject.factory.js';
 import { TokenSource } from './subject/token-source.js';
-import { YOSAI_CONFIG } from './yosai.internal-constants.js';
+import { YOSAI_CONFIG, YOSAI_EVENT_EMITTER_LOADER } from './yosai.internal-constants.js';
 import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-definition.js';
 
 /**
@@ -36,11 +38,12 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
       provide: YOSAI_CONFIG,
       // Validated once, here: a bad option stops the app at bootstrap with a message naming it.
       useFactory: (options: YosaiModuleOptions): ResolvedYosaiConfig => {
-        const validated = resolveYosaiOptions(options);
+        const { closeStoreOnShutdown, ...validated } = resolveYosaiOptions(options);
         return Object.freeze({
           ...validated,
           store: validated.store ?? CacheManagerSessionStore.inMemory(),
-          ownsStore: validated.store === null,
+          // The module's own store always; the app's only when handed over.
+          ownsStore: validated.store === null || closeStoreOnShutdown,
         });
       },
       inject: [YOSAI_MODULE_OPTIONS],
@@ -56,6 +59,7 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
       useFactory: (config: ResolvedYosaiConfig) => new PasswordHasher(config.passwordHashing),
       inject: [YOSAI_CONFIG],
     },
+    { provide: YOSAI_EVENT_EMITTER_LOADER, useValue: loadEventEmitter },
     YosaiEventPublisher,
     SessionManager,
     RealmRegistry,
@@ -67,8 +71,18 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
     { provide: TokenSource, useExisting: TokenTransport },
     SubjectFactory,
     YosaiGuard,
+    ContextBridge,
+    SubjectAccessor,
     { provide: APP_FILTER, useClass: YosaiExceptionFilter },
   ],
-  exports: [SessionManager, SubjectFactory, SessionStore, PasswordHasher, YosaiGuard, Authorizer],
+  exports: [
+    SessionManager,
+    SubjectFactory,
+    SessionStore,
+    PasswordHasher,
+    YosaiGuard,
+    Authorizer,
+    SubjectAccessor,
+  ],
 })
 export class YosaiModule extends YosaiConfigurableModule {}

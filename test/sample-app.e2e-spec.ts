@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createClient } from 'redis';
+import { BaseWsExceptionFilter } from '@nestjs/websockets';
+import WebSocket from 'ws';
 import { ManualClock } from '../src/index.js';
 import { REDIS_URL, redisAvailable } from './support/redis.js';
 import {
@@ -277,6 +279,52 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
 
   it('authorization: GET /api/league for captains, lanes by permission, roles in /api/me (#15)', async () => {
     await checkAuthorizationContract(sample.url);
+  });
+
+  it("WebSocket /ws: whoami is the cookie's Subject, league is refused with the transport's exception, logout is seen", async () => {
+    const c = client();
+    expect((await c.post('/api/login', DUDE)).status).toBe(200);
+    const socket = new WebSocket(`${sample.url.replace('http', 'ws')}/ws`, {
+      headers: { cookie: `sid=${c.token}` },
+    });
+    const frames: { event: string; data: unknown }[] = [];
+    const waiting: (() => void)[] = [];
+    socket.on('message', (raw: Buffer) => {
+      frames.push(JSON.parse(raw.toString()) as { event: string; data: unknown });
+      for (const wake of waiting.splice(0)) wake();
+    });
+    const next = async () => {
+      while (frames.length === 0) await new Promise<void>((wake) => waiting.push(wake));
+      return frames.shift()!;
+    };
+    const send = (event: string) => socket.send(JSON.stringify({ event, data: {} }));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    try {
+      send('whoami');
+      expect(await next()).toEqual({
+        event: 'whoami',
+        data: { authenticated: true, username: 'thedude', roles: ['bowler'] },
+      });
+      // Nest 12 sends exceptions to `ws` clients; Nest 11's filter only emits them on the server's socket object.
+      if (
+        typeof (BaseWsExceptionFilter.prototype as unknown as { emitMessage?: unknown }).emitMessage ===
+        'function'
+      ) {
+        send('league');
+        expect(await next()).toEqual({
+          event: 'exception',
+          data: { status: 'error', code: 'FORBIDDEN', message: expect.stringContaining('captain') },
+        });
+      }
+      expect((await c.post('/api/logout')).status).toBe(204);
+      send('whoami');
+      expect(await next()).toEqual({
+        event: 'whoami',
+        data: { authenticated: false, username: null, roles: [] },
+      });
+    } finally {
+      socket.close();
+    }
   });
 
   it('stores any JSON value in an attribute and reads it back, falsy values included', async () => {

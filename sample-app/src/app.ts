@@ -3,6 +3,7 @@ import KeyvRedis from '@keyv/redis';
 import { Logger, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import {
@@ -104,6 +105,8 @@ export async function createSampleApp(
     );
     app.disable('x-powered-by');
     useJsonBodies(app);
+    // WebSockets on the app's own port (`/ws`), with the `ws` library.
+    app.useWebSocketAdapter(new WsAdapter(app));
     await app.init();
   } catch (error) {
     if (app) await app.close().catch(() => undefined);

@@ -5,6 +5,7 @@ import { YosaiGuard, YosaiModule, type YosaiModuleOptions } from 'nestjs-yosai';
 import { ApiController } from './api.controller.js';
 import { EventLogService } from './event-log.service.js';
 import { PageController, SAMPLE_STORE_KIND } from './page.controller.js';
+import { SessionGateway } from './session.gateway.js';
 
 /** Injection token of what must run when the app shuts down (closing the Redis connection). */
 const SAMPLE_SHUTDOWN = 'SAMPLE_SHUTDOWN';
@@ -29,7 +30,7 @@ export interface SampleModuleOptions {
 
 /**
  * The sample's root module: events (wildcards on, so `@OnEvent('yosai.**')` sees every yosai event),
- * `YosaiModule`, `YosaiGuard` as a global guard, the page and the JSON API.
+ * `YosaiModule`, `YosaiGuard` as a global guard, the page, the JSON API and a WebSocket gateway (`/ws`).
  */
 @Module({})
 export class SampleModule {
@@ -43,6 +44,7 @@ export class SampleModule {
       controllers: [PageController, ApiController],
       providers: [
         EventLogService,
+        SessionGateway,
         { provide: APP_GUARD, useClass: YosaiGuard },
         { provide: SAMPLE_STORE_KIND, useValue: options.storeKind },
         { provide: SAMPLE_SHUTDOWN, useValue: options.onShutdown ? [options.onShutdown] : [] },

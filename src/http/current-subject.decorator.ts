@@ -1,18 +1,17 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { YosaiConfigurationError } from '../errors/yosai.errors.js';
 import type { Subject } from '../subject/subject.js';
-import { subjectOf } from './subject-of.js';
+import { subjectOfContext } from './execution-contexts.js';
 
 /**
- * The request's `Subject`, as resolved by `YosaiGuard`.
+ * The request's `Subject`, as resolved by `YosaiGuard`: in controllers, gateway message handlers and resolvers.
  * @throws YosaiConfigurationError when the guard did not run for the route.
  * @example
  * @Get('me') me(@CurrentSubject() subject: Subject) { return { username: subject.primaryIdentifier }; }
  */
 export const CurrentSubject = createParamDecorator((_data: unknown, context: ExecutionContext): Subject => {
-  // The HTTP request and response (what `switchToHttp()` gives, without the closures it makes per call).
-  const request = context.getArgByIndex<object | undefined>(0);
-  const subject = request ? subjectOf(request, context.getArgByIndex<unknown>(1)) : undefined;
+  // HTTP, a gateway message or a GraphQL operation: wherever the guard kept the Subject.
+  const subject = subjectOfContext(context);
   if (!subject) {
     throw new YosaiConfigurationError(
       '@CurrentSubject() found no Subject: mount YosaiGuard for this route (APP_GUARD or @UseGuards(YosaiGuard)).',

@@ -17,12 +17,15 @@ class Gateway {
   open() {}
 }
 
+function rpcContext(handler: keyof Gateway): ExecutionContext {
+  const context = new ExecutionContextHost([{ data: 1 }, {}], Gateway, Gateway.prototype[handler]);
+  context.setType('rpc');
+  return context;
+}
+
+/** A gateway message from a client whose handshake is unknown (no socket.io request, no recorded upgrade). */
 function wsContext(handler: keyof Gateway): ExecutionContext {
-  const context = new ExecutionContextHost(
-    [{ handshake: {} }, { data: 1 }],
-    Gateway,
-    Gateway.prototype[handler],
-  );
+  const context = new ExecutionContextHost([{}, { data: 1 }], Gateway, Gateway.prototype[handler]);
   context.setType('ws');
   return context;
 }
@@ -34,14 +37,21 @@ describe('YosaiGuard outside HTTP', () => {
     guard = moduleRef.get(YosaiGuard);
   });
 
-  // A global guard also runs for gateways and microservice handlers, where it finds no HTTP request.
+  // A global guard also runs for microservice handlers, where it finds no request.
   it('refuses @Requires…() routes it cannot check, instead of letting them through', () => {
-    expect(() => guard.canActivate(wsContext('secret'))).toThrow(UnauthorizedException);
-    expect(() => guard.canActivate(wsContext('cart'))).toThrow(UnauthorizedException);
-    expect(() => guard.canActivate(wsContext('signUp'))).toThrow(ForbiddenException);
+    expect(() => guard.canActivate(rpcContext('secret'))).toThrow(UnauthorizedException);
+    expect(() => guard.canActivate(rpcContext('cart'))).toThrow(UnauthorizedException);
+    expect(() => guard.canActivate(rpcContext('signUp'))).toThrow(ForbiddenException);
   });
 
   it('lets routes without a requirement through', () => {
+    expect(guard.canActivate(rpcContext('open'))).toBe(true);
+  });
+
+  it('treats a gateway client whose handshake it cannot see as a guest', () => {
+    expect(() => guard.canActivate(wsContext('secret'))).toThrow(UnauthorizedException);
+    expect(() => guard.canActivate(wsContext('cart'))).toThrow(UnauthorizedException);
+    expect(guard.canActivate(wsContext('signUp'))).toBe(true);
     expect(guard.canActivate(wsContext('open'))).toBe(true);
   });
 });

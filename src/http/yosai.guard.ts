@@ -18,6 +18,14 @@ import type { Subject } from '../subject/subject.js';
 import { SubjectFactory } from '../subject/subject.factory.js';
 import { YOSAI_AUTHORIZATION, YOSAI_REQUIREMENT } from '../yosai.internal-constants.js';
 import { crossSiteOrigin, methodOf } from './csrf.policy.js';
+import {
+  graphqlExchange,
+  handshakeOf,
+  inTransportTerms,
+  keepMessageSubject,
+  subjectOfMessageData,
+} from './execution-contexts.js';
+import { keepInCls } from './subject-accessor.js';
 import { markPrivate, type HttpRequestLike, type PresentedToken } from './token-transport.js';
 import type { SubjectRequirement } from './requires.decorator.js';
 import type { AuthorizationRule } from './requires-authorization.decorator.js';
@@ -37,9 +45,13 @@ interface RouteAccess {
  * cross-site state-changing request that carries the session cookie (the `csrf` option), and marks
  * authenticated answers `Cache-Control: no-store` and answers read from the cookie `Vary: Cookie`.
  *
- * Mount it yourself, globally (`{ provide: APP_GUARD, useClass: YosaiGuard }`) or per controller
- * (`@UseGuards(YosaiGuard)`). Subclass it and override the `protected` hooks to adapt it, e.g. to
- * GraphQL (`getRequestResponse`) or to another token source (`extractToken` via `SubjectFactory`).
+ * It serves HTTP routes, WebSocket gateways (the Subject from the handshake, judged again per message) and GraphQL
+ * resolvers (the Subject of the HTTP request), refusing in each transport's own terms.
+ *
+ * Mount it yourself, globally (`{ provide: APP_GUARD, useClass: YosaiGuard }`) or per controller or gateway
+ * (`@UseGuards(YosaiGuard)`; gateways need it on Nest 11, which applies no global guard to them). Subclass it and
+ * override the `protected` hooks to adapt it, e.g. to another transport (`getRequestResponse`) or to another token
+ * source (`extractToken` via `SubjectFactory`).
  */
 @Injectable()
 export class YosaiGuard implements CanActivate {
@@ -53,32 +65,55 @@ export class YosaiGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const type = context.getType<string>();
+    if (type === 'http') return this.decide(context, type);
+    // A gateway or a resolver: refusals in the transport's own terms (WsException, GraphQLError), not as HTTP
+    // exceptions, which those transports would turn into "Internal server error".
+    try {
+      const decided = this.decide(context, type);
+      return decided instanceof Promise
+        ? decided.catch((error: unknown) => {
+            throw inTransportTerms(type, error);
+          })
+        : decided;
+    } catch (error) {
+      throw inTransportTerms(type, error);
+    }
+  }
+
+  private decide(context: ExecutionContext, type: string): boolean | Promise<boolean> {
     const { request, response } = this.getRequestResponse(context);
     if (!request) {
-      // No request to make a Subject from (WebSocket, RPC, GraphQL without an override of
-      // getRequestResponse): a route that demands something of its Subject is refused, not let through.
+      // No request to make a Subject from (an RPC handler, a GraphQL context without an HTTP request): a route
+      // that demands something of its Subject is refused, not let through.
       const { requirement, rules } = this.accessOf(context);
       if (requirement === 'guest') throw new ForbiddenException('Only for guests');
       if (requirement || rules.length > 0) throw new UnauthorizedException('Authentication required');
       return true;
     }
-    const existing = subjectOf(request, response);
+    // A gateway message is judged on its own: the handshake stays the same for the connection's whole life, but
+    // a logout or an expiry since must be seen by the next message.
+    const perMessage = type === 'ws';
+    const existing = perMessage ? subjectOfMessageData(context) : subjectOf(request, response);
     if (existing) return this.checkAccess(context, existing);
     let resolved: Subject | PromiseLike<Subject>;
     let viaCookie: boolean;
     try {
       const presented = this.extractToken(request);
       viaCookie = presented.viaCookie;
-      // Judged before the store is asked: a forged request costs nothing and changes nothing.
-      if (viaCookie) this.refuseCrossSite(request);
+      // Judged before the store is asked: a forged request costs nothing and changes nothing. A WebSocket
+      // handshake is a GET, but what follows it acts as the user: it is judged like a state-changing request.
+      if (viaCookie)
+        this.refuseCrossSite(perMessage ? { headers: request.headers, method: 'CONNECT' } : request);
       resolved = this.resolveSubject(request, response, presented);
     } catch (error) {
       throw this.mapError(error);
     }
     // A request without a token is answered synchronously: no promise, no microtask.
-    if (!isPromiseLike(resolved)) return this.attach(context, request, response, resolved, viaCookie);
+    if (!isPromiseLike(resolved))
+      return this.attach(context, request, response, resolved, viaCookie, perMessage);
     return Promise.resolve(resolved).then(
-      (subject) => this.attach(context, request, response, subject, viaCookie),
+      (subject) => this.attach(context, request, response, subject, viaCookie, perMessage),
       (error: unknown) => {
         throw this.mapError(error);
       },
@@ -91,8 +126,11 @@ export class YosaiGuard implements CanActivate {
     response: unknown,
     subject: Subject,
     viaCookie: boolean,
+    perMessage: boolean,
   ): boolean | Promise<boolean> {
-    keepSubject(request, response, subject);
+    if (perMessage) keepMessageSubject(context, subject);
+    else keepSubject(request, response, subject);
+    keepInCls(subject);
     // Before the handler runs, so that every way of answering (a return, an exception, a stream) carries them:
     // an authenticated answer is never kept by a cache, and one read from the cookie is never served to another.
     if (viaCookie || subject.isAuthenticated) {
@@ -127,7 +165,7 @@ export class YosaiGuard implements CanActivate {
     if (requirement === 'guest' && subject.isAuthenticated) throw new ForbiddenException('Only for guests');
     if (rules.length === 0) return true;
     if (subject.identifiers.length === 0) throw new UnauthorizedException('Authentication required');
-    const params = routeParams(this.getRequestResponse(context).request);
+    const params = routeParams(context, this.getRequestResponse(context).request);
     return this.authorize(subject, rules, params).then(
       () => true,
       (error: unknown) => {
@@ -182,20 +220,43 @@ export class YosaiGuard implements CanActivate {
   }
 
   /**
-   * Where the request and response are. HTTP by default. `{ request: null }` skips the Subject: such a route
-   * passes only if it carries no `@Requires…()` decorator.
-   * GraphQL: `const ctx = GqlExecutionContext.create(context).getContext(); return { request: ctx.req, response: ctx.res };`
+   * Where the request and response are: the HTTP exchange; for a gateway message, the client's handshake request
+   * (socket.io's `socket.request`, or the upgrade request of a `ws` client on the app's HTTP server); for GraphQL,
+   * the HTTP request in the GraphQL context (Apollo's `req`/`res`, Mercurius's `reply`). `{ request: null }` skips
+   * the Subject: such a route passes only if it carries no `@Requires…()` decorator. Override it for another
+   * transport.
    */
   protected getRequestResponse(context: ExecutionContext): {
     request: HttpRequestLike | null;
     response?: unknown;
   } {
-    if (context.getType() !== 'http') return { request: null };
-    // What `switchToHttp().getRequest()` returns, without the three closures `switchToHttp()` makes per call.
-    return {
-      request: context.getArgByIndex<HttpRequestLike>(0),
-      response: context.getArgByIndex<unknown>(1),
-    };
+    const type = context.getType<string>();
+    if (type === 'http') {
+      // What `switchToHttp().getRequest()` returns, without the three closures `switchToHttp()` makes per call.
+      return {
+        request: context.getArgByIndex<HttpRequestLike>(0),
+        response: context.getArgByIndex<unknown>(1),
+      };
+    }
+    if (type === 'graphql') return graphqlExchange(context);
+    if (type === 'ws') {
+      const handshake = handshakeOf(context.getArgByIndex<unknown>(0));
+      if (handshake) return { request: handshake };
+      // A `ws` gateway on a port of its own: its upgrade requests are not seen, so its clients are guests.
+      this.warnOnce(
+        'a WebSocket client without a known handshake request is a guest (with @nestjs/platform-ws, ' +
+          "put the gateway on the app's own port: @WebSocketGateway() without a port)",
+      );
+      return { request: NO_HANDSHAKE };
+    }
+    return { request: null };
+  }
+
+  private warned = false;
+  private warnOnce(message: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.logger.warn(message);
   }
 
   /** The token the request presents. Override to read it from elsewhere (e.g. a WebSocket handshake field). */
@@ -227,8 +288,24 @@ export class YosaiGuard implements CanActivate {
   }
 }
 
-function routeParams(request: HttpRequestLike | null): Readonly<Record<string, unknown>> | undefined {
-  const params = (request as { params?: unknown } | null)?.params;
+/** A request with no token: the Subject of a gateway client whose handshake is unknown is a guest. */
+const NO_HANDSHAKE: HttpRequestLike = Object.freeze({ headers: Object.freeze({}) });
+
+/**
+ * What `{name}` placeholders of `@RequiresPermissions` are filled from: the route's parameters over HTTP, the
+ * field's arguments in GraphQL, the message's data (an object) in a gateway.
+ */
+function routeParams(
+  context: ExecutionContext,
+  request: HttpRequestLike | null,
+): Readonly<Record<string, unknown>> | undefined {
+  const type = context.getType<string>();
+  const params =
+    type === 'graphql'
+      ? context.getArgByIndex<unknown>(1)
+      : type === 'ws'
+        ? context.getArgByIndex<unknown>(1)
+        : (request as { params?: unknown } | null)?.params;
   return params && typeof params === 'object' ? (params as Record<string, unknown>) : undefined;
 }
 

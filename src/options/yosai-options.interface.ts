@@ -217,6 +217,15 @@ export interface YosaiModuleOptions {
    */
   store?: SessionStore;
   /**
+   * Hand the `store` you pass over to the module: `app.close()` then calls its `close()` (a
+   * `CacheManagerSessionStore` disconnects its cache, so a Redis client is closed). Off by default: a store the app
+   * passes is the app's to close (it may share the connection). The store the module makes itself (none passed)
+   * is always closed at shutdown. Leave it off for a cache that another module closes (`@nestjs/cache-manager`'s
+   * `CACHE_MANAGER`).
+   * @default false
+   */
+  closeStoreOnShutdown?: boolean;
+  /**
    * The app's source of accounts, roles and permissions; needed for `subject.login()` and for authorization. An
    * instance, or a class or injection token resolved by Nest (so it may inject the app's services and the
    * module's `PasswordHasher`): register the class as a provider in one of your modules, or the module builds it.
@@ -297,6 +306,7 @@ export interface YosaiModuleOptions {
 /** The validated options with every default filled in, before the module makes the default store (internal). */
 export type ValidatedYosaiOptions = Omit<ResolvedYosaiConfig, 'store' | 'ownsStore'> & {
   readonly store: SessionStore | null;
+  readonly closeStoreOnShutdown: boolean;
 };
 
 /** The configuration in force: validated options, and the store in use (internal). */
@@ -313,7 +323,7 @@ export interface ResolvedYosaiConfig {
   readonly maxRecordBytes: number;
   readonly recordKeys: readonly string[];
   readonly store: SessionStore;
-  /** True when the module created the store and so must close it at shutdown. */
+  /** True when the module closes the store at shutdown: it made the store, or `closeStoreOnShutdown` handed it over. */
   readonly ownsStore: boolean;
   /** `realm` then `realms`, as given (resolved to instances by the module at bootstrap). */
   readonly realms: readonly RealmProvider[];

@@ -143,6 +143,7 @@ const cases: [string, YosaiModuleOptions, string][] = [
     { passwordVerification: { maxQueue: 3 } as never },
     'passwordVerification.maxQueue',
   ],
+  ['closeStoreOnShutdown not a boolean', { closeStoreOnShutdown: 'yes' as never }, 'closeStoreOnShutdown'],
 ];
 
 describe('YosaiModule options are validated at bootstrap', () => {

@@ -239,6 +239,9 @@ class OptionsSchema {
   @IsOptional()
   @IsBoolean({ message: 'must be a boolean' })
   clearSiteDataOnLogout?: boolean;
+  @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
+  closeStoreOnShutdown?: boolean;
 }
 
 function describeErrors(errors: ValidationError[], parent = ''): string[] {
@@ -310,6 +313,7 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'maxRecordBytes',
     'recordKeys',
     'store',
+    'closeStoreOnShutdown',
     'realm',
     'realms',
     'authenticationStrategy',
@@ -454,6 +458,7 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     maxRecordBytes: plain.maxRecordBytes ?? YOSAI_DEFAULTS.maxRecordBytes,
     recordKeys: Object.freeze([...(plain.recordKeys ?? [])]),
     store: store ?? null,
+    closeStoreOnShutdown: plain.closeStoreOnShutdown ?? YOSAI_DEFAULTS.closeStoreOnShutdown,
     realms: Object.freeze([...(realm ? [realm] : []), ...(realms ?? [])]),
     authenticationStrategy: plain.authenticationStrategy ?? YOSAI_DEFAULTS.authenticationStrategy,
     authorizationCacheTtlMs: plain.authorizationCacheTtlMs ?? YOSAI_DEFAULTS.authorizationCacheTtlMs,

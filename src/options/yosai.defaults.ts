@@ -28,4 +28,5 @@ export const YOSAI_DEFAULTS = Object.freeze({
   authorizationCacheSize: 10_000,
   csrf: Object.freeze({ enabled: true }),
   clearSiteDataOnLogout: false,
+  closeStoreOnShutdown: false,
 });

@@ -9,7 +9,9 @@ import { SessionStore, type SessionWriteHints, type StoredValue } from './sessio
 export interface CacheManagerSessionStoreOptions {
   /**
    * Prefix of every key this store writes, so sessions do not collide with other data in the same cache
-   * or with another app's sessions. Keys are `<prefix><session id>`; the id is a SHA-256 hash of the token.
+   * or with another app's sessions. Keys are `<prefix><session id>`; the id is a SHA-256 hash of the token. On
+   * `@keyv/redis` with a namespace, `<namespace>::<prefix><session id>`: the namespace once, whether or not the
+   * Keyv instance prefixes keys itself (`useKeyPrefix`).
    * @default 'yosai:sess:'
    */
   prefix?: string;
@@ -492,9 +494,11 @@ function isKeyvRedis(store: unknown): store is KeyvRedisLike {
  */
 export class CacheManagerSessionStore extends SessionStore {
   private readonly backend: Backend;
+  private readonly cache: Cache;
 
   constructor(cache: Cache, options: CacheManagerSessionStoreOptions = {}) {
     super();
+    this.cache = cache;
     const stores = (cache as { stores?: Keyv[] })?.stores;
     if (!Array.isArray(stores) || stores.length === 0) {
       throw new TypeError(
@@ -527,7 +531,9 @@ export class CacheManagerSessionStore extends SessionStore {
     } else if (only && isKeyvRedis(only.store)) {
       const readyTimeoutMs =
         options.readyTimeoutMs ?? (only.store as { connectionTimeout?: number }).connectionTimeout ?? 10_000;
-      this.backend = new RedisBackend(only.store, keyvKeyPrefix(only) + prefix, readyTimeoutMs);
+      // The adapter puts its namespace before the key; Keyv's own prefix (`useKeyPrefix`, on by default, as in
+      // `CacheModule.register({ namespace })`) would repeat it, so it is not added here.
+      this.backend = new RedisBackend(only.store, prefix, readyTimeoutMs);
     } else {
       this.backend = new KeyvBackend(stores, prefix);
     }
@@ -591,7 +597,13 @@ export class CacheManagerSessionStore extends SessionStore {
   sweep(): number {
     return this.backend instanceof MapBackend ? this.backend.sweep() : 0;
   }
+  /**
+   * Ends the store: stops the in-memory sweep and disconnects the cache it was made over (`cache.disconnect()`, which
+   * closes a Redis client). `YosaiModule` calls it at shutdown for the store it made, and for a store handed over
+   * with `closeStoreOnShutdown`; otherwise it is the app's to call. Safe to call twice.
+   */
   async close() {
     this.backend.close();
+    await this.cache.disconnect();
   }
 }

@@ -2,6 +2,9 @@
 // redis-server with no replica the WAIT cannot be met and the revocation fails closed; with a replica started by
 // the test (`--replicaof`) it is met, and the replica has lost the key by the time the logout answers.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import {
   CacheManagerSessionStore,
@@ -22,15 +25,19 @@ const NS = `yosai-wait-${process.pid}`;
 /** A redis-server replicating `master`, on its own port. */
 class OwnReplica {
   private child: ChildProcess | undefined;
+  /** Where the replica keeps the copy it receives from its master (not the working directory). */
+  private dir: string | undefined;
   constructor(
     readonly port: number,
     private readonly masterPort: number,
   ) {}
   async start(): Promise<void> {
+    this.dir = mkdtempSync(join(tmpdir(), 'yosai-redis-replica-'));
     this.child = spawn(
       'redis-server',
       [
         ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        ...['--dir', this.dir],
         ...['--replicaof', '127.0.0.1', String(this.masterPort)],
       ],
       { stdio: 'ignore' },
@@ -56,10 +63,13 @@ class OwnReplica {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGKILL');
-    await exited;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
   }
 }
 
@@ -133,8 +143,13 @@ maybe('waitForReplicas (durable revocation)', () => {
     const { manager, events } = await harness(1, 2_000);
     const session = await manager.start({ identifiers: ['thedude'], authenticated: true });
     const key = `${NS}::yosai:sess:${session.id}`;
+    // The start was not waited for (only revocations are): the replica copies it in its own time.
+    for (let i = 0; i < 100 && replica.cli('EXISTS', key).trim() !== '1'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(replica.cli('EXISTS', key).trim()).toBe('1');
     await session.stop();
+    // The revocation was: once stop() resolved, the replica has it.
     expect(replica.cli('EXISTS', key).trim()).toBe('0');
     expect(events.named('yosai.session.stopped')).toHaveLength(1);
     // More replicas than exist: not met, fail closed.

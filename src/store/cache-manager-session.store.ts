@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
@@ -110,6 +111,7 @@ interface RedisClientLike {
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
   del(key: string): Promise<number>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   /**
    * A raw command: `(args)` on a client, `(firstKey, isReadonly, args)` on a cluster (sent to the key's master),
    * `(isReadonly, args)` on a sentinel.
@@ -125,8 +127,39 @@ interface WaitForReplicas {
   readonly timeoutMs: number;
 }
 
-const CAS_SCRIPT =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
+/** A Lua script and its SHA-1, run by `EVALSHA` (see {@link runScript}). */
+interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const CAS_SCRIPT = script(
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0",
+);
+
+/**
+ * Runs a script by its SHA-1 (`EVALSHA`: the script is not sent again on every write). A node that does not know
+ * it (a restart, a failover to a replica that never saw it, a slot moved to another node, `SCRIPT FLUSH`) answers
+ * `NOSCRIPT`; the script is then sent with `EVAL`, which also loads it on that node for the next time. Every script
+ * touches the keys it is given, all in one hash slot, so a cluster routes it by its first key.
+ */
+async function runScript(
+  client: RedisClientLike,
+  { source, sha }: Script,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  try {
+    return await client.evalSha(sha, { keys, arguments: args });
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return client.eval(source, { keys, arguments: args });
+  }
+}
 
 /** The part Keyv puts before a key when it has a namespace and prefixes keys itself. */
 function keyvKeyPrefix(keyv: Keyv): string {
@@ -432,10 +465,12 @@ class RedisBackend implements Backend {
   }
   async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     const client = await this.client();
-    const done = await client.eval(CAS_SCRIPT, {
-      keys: [this.key(id)],
-      arguments: [expected, value, String(Math.max(1, Math.ceil(ttlMs)))],
-    });
+    const done = await runScript(
+      client,
+      CAS_SCRIPT,
+      [this.key(id)],
+      [expected, value, String(Math.max(1, Math.ceil(ttlMs)))],
+    );
     return Number(done) === 1;
   }
   async delete(id: string, hints?: SessionDeleteHints) {
@@ -521,9 +556,9 @@ class KeyvBackend implements Backend {
 }
 
 /** The `waitForReplicas` option, checked; undefined when not given. */
-function checkWaitForReplicas(value: unknown): WaitForReplicas | undefined {
+function checkWaitForReplicas(value: WaitForReplicas | undefined): WaitForReplicas | undefined {
   if (value === undefined) return undefined;
-  const v = value;
+  const v = value as Partial<WaitForReplicas> | null;
   const positive = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
   if (!v || typeof v !== 'object' || !positive(v.replicas) || !positive(v.timeoutMs)) {
     throw new YosaiConfigurationError(

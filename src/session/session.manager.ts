@@ -312,11 +312,16 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       : { raw: form.convertFrom, fields: this.fields!.encode(record) };
   }
 
-  /** Keeps what a patch wrote; cached as that version only when no other write came between. */
+  /**
+   * Keeps what a patch wrote. This process's record is the whole stored one only when no other write came between
+   * the version it held and the one it wrote; then it is cached as that version. Otherwise it lacks the others'
+   * changes until the next read, and is marked so (version -1: never cached, never followed by a cached one).
+   */
   private wrote(id: string, state: SessionState, record: SessionRecord, form: FieldForm, version: number) {
-    if (version === form.version + 1) this.fields!.remember(id, String(version), record);
+    const whole = form.version >= 0 && version === form.version + 1;
+    if (whole) this.fields!.remember(id, String(version), record);
     state.record = record;
-    state.form = { version, legacy: form.legacy };
+    state.form = { version: whole ? version : -1, legacy: form.legacy };
   }
 
   /**

@@ -35,7 +35,10 @@ export interface SessionState {
 
 /** A record of the field model as this process last read or wrote it. */
 export interface FieldForm {
-  /** The record's version (the store's field `v`); 0 for a string-model record not yet converted. */
+  /**
+   * The record's version (the store's field `v`); 0 for a string-model record not yet converted; -1 when this
+   * process's copy may lack other instances' changes (until it is read again).
+   */
   readonly version: number;
   /** Kept where the string model keeps records (an earlier release's record, converted in place or not yet). */
   readonly legacy: boolean;

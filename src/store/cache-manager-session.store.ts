@@ -861,6 +861,12 @@ export class CacheManagerSessionStore extends SessionStore {
     } else {
       this.backend = new KeyvBackend(stores, prefix);
     }
+    if (options.fieldRecords !== undefined && typeof options.fieldRecords !== 'boolean') {
+      throw new YosaiConfigurationError(
+        `CacheManagerSessionStore option \`fieldRecords\` must be a boolean (got ${typeof options.fieldRecords}).`,
+        'fieldRecords',
+      );
+    }
     if (options.fieldRecords !== undefined && this.backend.kind !== 'redis') {
       throw new YosaiConfigurationError(
         'CacheManagerSessionStore option `fieldRecords` is for a Redis store (@keyv/redis) only.',

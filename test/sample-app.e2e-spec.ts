@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createClient } from 'redis';
 import { ManualClock } from '../src/index.js';
+import { bucketTag, sessionBucketOf } from '../src/store/session-tag.js';
 import { REDIS_URL, redisAvailable } from './support/redis.js';
 import {
   ensureSampleBuilt,
@@ -600,6 +601,8 @@ describe('sample app configuration', () => {
   });
 });
 
+/** The sample's Redis key of a session (field model: hash-tagged by the id's bucket). */
+const sampleKey = (id: string) => `yosai-sample::yosai:sess:{${bucketTag(sessionBucketOf(id))}}${id}`;
 const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Redis)');
 
 (redisUp ? describe : describe.skip)('sample app on Redis (REDIS_URL)', () => {
@@ -623,7 +626,7 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
       const session = await onA.get('/api/session');
       expect(session.status).toBe(200);
       expect(session.body.attributes).toEqual({ cart: ['rug'] });
-      expect(await redis.exists(`yosai-sample::yosai:sess:${session.body.id}`)).toBe(1);
+      expect(await redis.type(sampleKey(session.body.id))).toBe('hash');
       expect((await onA.get('/')).text).toContain('<strong id="store-kind">redis</strong>');
 
       // Instance B serves the same session from Redis.
@@ -638,7 +641,7 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
 
       // Logout on B; A refuses the token at once.
       expect((await onB.post('/api/logout')).status).toBe(204);
-      expect(await redis.exists(`yosai-sample::yosai:sess:${session.body.id}`)).toBe(0);
+      expect(await redis.exists(sampleKey(session.body.id))).toBe(0);
       expect((await onA.get('/api/session')).status).toBe(404);
       expect((await onA.get('/api/profile')).status).toBe(401);
 

@@ -583,6 +583,9 @@ describe('sample app configuration', () => {
     ['YOSAI_GUEST_IDLE_TIMEOUT_MS', '0'],
     ['PORT', '70000'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_WAIT_REPLICAS', 'one'],
+    ['REDIS_WAIT_REPLICAS', '0'],
+    ['REDIS_WAIT_TIMEOUT_MS', '200'],
   ])('refuses to start when %s=%s, naming the variable', (name, value) => {
     const env: Record<string, string | undefined> = {
       ...process.env,
@@ -659,6 +662,23 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
       await redis.close();
     }
     for (const sample of started.splice(0)) expect(await sample.stop()).not.toBe('SIGKILL');
+  }, 60_000);
+
+  it('REDIS_WAIT_REPLICAS: with fewer replicas than asked, a logout answers 503 and the session ends all the same', async () => {
+    const sample = await startSample({ REDIS_URL, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '50' });
+    started.push(sample);
+    const c = new SampleClient(sample.url);
+    expect((await c.post('/api/login', DUDE)).status).toBe(200);
+    const id = (await c.get('/api/session')).body.id as string;
+    expect((await c.post('/api/logout')).status).toBe(503);
+    const redis = createClient({ url: REDIS_URL });
+    await redis.connect();
+    try {
+      expect(await redis.exists(sampleKey(id))).toBe(0);
+    } finally {
+      await redis.close();
+    }
+    expect((await c.get('/api/me')).body).toMatchObject({ authenticated: false });
   }, 60_000);
 
   it('authorization: the same contract on Redis (#15)', async () => {

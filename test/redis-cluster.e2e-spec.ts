@@ -19,6 +19,7 @@ if (hasServer) {
   afterAll(() => cluster.stop());
 
   sessionStoreContract('Redis Cluster (@keyv/redis, createCluster), Keyv namespace per namespace', {
+    fieldRecords: true,
     create: async (ns) => {
       const made = clusterSessionStore(cluster, `${RUN}-${ns}`);
       expect(made.store.kind).toBe('redis');
@@ -27,6 +28,7 @@ if (hasServer) {
   });
 
   sessionStoreContract('Redis Cluster, offline queue disabled, prefix per namespace', {
+    fieldRecords: true,
     create: async (ns) => {
       const made = clusterSessionStore(cluster, RUN, { prefix: `yosai:${ns}:`, disableOfflineQueue: true });
       return made;

@@ -45,7 +45,17 @@ export {
   type SessionStopReason,
   type SessionExpiryReason,
 } from './session/session.events.js';
-export { SessionStore, type SessionWriteHints, type StoredValue } from './store/session.store.js';
+export {
+  SessionStore,
+  type FieldPatch,
+  type FieldPatchResult,
+  type FieldRead,
+  type FieldRecords,
+  type StoredFields,
+  type SessionDeleteHints,
+  type SessionWriteHints,
+  type StoredValue,
+} from './store/session.store.js';
 export {
   CacheManagerSessionStore,
   type CacheManagerSessionStoreOptions,

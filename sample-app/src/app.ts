@@ -38,7 +38,10 @@ interface RedisStore {
 }
 
 /** Sessions in Redis through @keyv/redis, under their own namespace. Fails fast when Redis does not answer. */
-async function redisStore(url: string): Promise<RedisStore> {
+async function redisStore(
+  url: string,
+  waitForReplicas: SampleConfig['waitForReplicas'],
+): Promise<RedisStore> {
   // disableOfflineQueue: while Redis is down, commands fail at once (503) instead of queueing and running
   // after Redis returns, long after their requests were answered (see the README's Redis section).
   const adapter = new KeyvRedis(
@@ -48,7 +51,8 @@ async function redisStore(url: string): Promise<RedisStore> {
   const cache = createCache({
     stores: [new Keyv({ store: adapter, namespace: REDIS_NAMESPACE, useKeyPrefix: false })],
   });
-  const store = new CacheManagerSessionStore(cache);
+  // waitForReplicas (REDIS_WAIT_REPLICAS): a logout answers only once that many replicas have the delete.
+  const store = new CacheManagerSessionStore(cache, waitForReplicas && { waitForReplicas });
   try {
     await store.get('startup-probe');
   } catch (error) {
@@ -70,7 +74,7 @@ export async function createSampleApp(
 ): Promise<SampleApp> {
   const config = readSampleConfig(env);
   const realm = await SampleRealm.create();
-  const redis = config.redisUrl ? await redisStore(config.redisUrl) : null;
+  const redis = config.redisUrl ? await redisStore(config.redisUrl, config.waitForReplicas) : null;
 
   const yosai: YosaiModuleOptions = {
     realm,

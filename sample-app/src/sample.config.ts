@@ -4,6 +4,11 @@ export interface SampleConfig {
   readonly port: number;
   /** `REDIS_URL`; null keeps sessions in this process's memory. */
   readonly redisUrl: string | null;
+  /**
+   * `REDIS_WAIT_REPLICAS` (and `REDIS_WAIT_TIMEOUT_MS`, default 500): durable revocation, the store's
+   * `waitForReplicas`. Undefined: logouts do not wait for replicas.
+   */
+  readonly waitForReplicas: { replicas: number; timeoutMs: number } | undefined;
   /** `YOSAI_IDLE_TIMEOUT_MS`; undefined keeps the module's default (30 min). */
   readonly idleTimeoutMs: number | undefined;
   /** `YOSAI_ABSOLUTE_TIMEOUT_MS`; undefined keeps the module's default (8 h). */
@@ -20,7 +25,7 @@ export interface SampleConfig {
 
 /** Where `npm run sample:redis` looks when REDIS_URL is not set. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-/** Keyv namespace of the sample's Redis keys (`yosai-sample::yosai:sess:<id>`). */
+/** Keyv namespace of the sample's Redis keys (`yosai-sample::yosai:sess:{<tag>}<id>`, see the README's key layout). */
 export const REDIS_NAMESPACE = 'yosai-sample';
 
 /** Limits on what clients may send. Anything beyond them is a 400, never a 500. */
@@ -56,12 +61,12 @@ function unset(value: string | undefined): value is undefined {
   return value === undefined || value.trim() === '';
 }
 
-function positiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, unit = 'milliseconds'): number | undefined {
   const raw = env[name];
   if (unset(raw)) return undefined;
   const value = Number(raw.trim());
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new SampleConfigError(name, `expected a positive whole number of milliseconds, got "${raw}"`);
+    throw new SampleConfigError(name, `expected a positive whole number of ${unit}, got "${raw}"`);
   }
   return value;
 }
@@ -124,9 +129,22 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
     );
   }
 
+  const replicas = positiveInteger(env, 'REDIS_WAIT_REPLICAS', 'replicas');
+  const waitTimeoutMs = positiveInteger(env, 'REDIS_WAIT_TIMEOUT_MS');
+  if (waitTimeoutMs !== undefined && replicas === undefined) {
+    throw new SampleConfigError('REDIS_WAIT_TIMEOUT_MS', 'expected REDIS_WAIT_REPLICAS to be set too');
+  }
+  if (replicas !== undefined && redisUrl === null) {
+    throw new SampleConfigError(
+      'REDIS_WAIT_REPLICAS',
+      'expected REDIS_URL to be set too (replicas are Redis’s)',
+    );
+  }
+
   return {
     port,
     redisUrl,
+    waitForReplicas: replicas === undefined ? undefined : { replicas, timeoutMs: waitTimeoutMs ?? 500 },
     idleTimeoutMs: positiveInteger(env, 'YOSAI_IDLE_TIMEOUT_MS'),
     absoluteTimeoutMs: positiveInteger(env, 'YOSAI_ABSOLUTE_TIMEOUT_MS'),
     guestIdleTimeoutMs: positiveInteger(env, 'YOSAI_GUEST_IDLE_TIMEOUT_MS'),

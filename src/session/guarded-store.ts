@@ -1,6 +1,15 @@
 import { SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
-import type { SessionStore, SessionWriteHints, StoredValue } from '../store/session.store.js';
+import type {
+  FieldPatch,
+  FieldPatchResult,
+  FieldRead,
+  FieldRecords,
+  SessionDeleteHints,
+  SessionStore,
+  SessionWriteHints,
+  StoredValue,
+} from '../store/session.store.js';
 
 /** A store call waiting for its answer. */
 interface InFlightCall {
@@ -53,8 +62,25 @@ export class GuardedStore {
     return this.call('compareAndSet', () => this.store.compareAndSet(id, expected, value, ttlMs));
   }
 
-  delete(id: string): Promise<boolean> {
-    return this.call('delete', () => this.store.delete(id));
+  delete(id: string, hints?: SessionDeleteHints): Promise<boolean> {
+    return this.call('delete', () => (hints ? this.store.delete(id, hints) : this.store.delete(id)));
+  }
+
+  /** The store's field model, when it has one. */
+  get fieldRecords(): FieldRecords | undefined {
+    return this.store.fieldRecords;
+  }
+
+  readFields(id: string): Promise<FieldRead> {
+    return this.call('get', () => this.store.fieldRecords!.read(id));
+  }
+
+  createFields(id: string, fields: Record<string, string>, ttlMs: number, hints?: SessionWriteHints) {
+    return this.call('set', () => this.store.fieldRecords!.create(id, fields, ttlMs, hints));
+  }
+
+  patchFields(id: string, patch: FieldPatch): Promise<FieldPatchResult> {
+    return this.call('patch', () => this.store.fieldRecords!.patch(id, patch));
   }
 
   /** True when the store has an atomic {@link SessionStore.setIfAbsent}. */

@@ -1,9 +1,21 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { KeyedQueue } from '../common/keyed-queue.js';
-import { SessionStoreError, YosaiConfigurationError } from '../errors/yosai.errors.js';
-import { SessionStore, type SessionWriteHints, type StoredValue } from './session.store.js';
+import {
+  ReplicationTimeoutError,
+  SessionStoreError,
+  YosaiConfigurationError,
+} from '../errors/yosai.errors.js';
+import { bucketTag, sessionBucketOf } from './session-tag.js';
+import {
+  SessionStore,
+  type FieldRecords,
+  type SessionDeleteHints,
+  type SessionWriteHints,
+  type StoredValue,
+} from './session.store.js';
 
 /** Options of {@link CacheManagerSessionStore}. */
 export interface CacheManagerSessionStoreOptions {
@@ -45,6 +57,36 @@ export interface CacheManagerSessionStoreOptions {
    * @throws YosaiConfigurationError when it is not a positive integer, or given for a store that is not in memory.
    */
   maxSessions?: number;
+  /**
+   * Redis only: durable revocation. After every delete that ends a session (logout, `stop()`, a revocation, and
+   * the delete of the old session at login or regeneration), the store sends `WAIT replicas timeoutMs` to the
+   * Redis master that holds the key, on the connection that sent the delete, and resolves only once that many
+   * replicas acknowledged it. When fewer did within `timeoutMs`, the operation rejects with
+   * `ReplicationTimeoutError` (a `SessionStoreError`: the request answers 503): the session is gone from the
+   * master and is reported stopped, but the app is not told the logout is durable when it is not.
+   *
+   * This is the knob between latency and "a revoked session cannot come back after a failover": without it a
+   * logout acknowledged by the master can be lost if the master dies before its replicas copied it, and the token
+   * is valid again on the promoted replica. Its cost is one replication round trip per logout or login, and, while
+   * replicas lag, up to `timeoutMs` during which that connection (shared by this instance's other commands to that
+   * master) waits. Keep `timeoutMs` well below `storeTimeoutMs`. Other writes (new sessions, attribute changes,
+   * touches) do not wait.
+   * @default undefined (no WAIT)
+   * @throws YosaiConfigurationError when given for a store that is not Redis, or when `replicas` or `timeoutMs` is
+   * not a positive integer.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
+  /**
+   * Redis only: keep sessions in the field model ({@link SessionStore.fieldRecords}): a hash per session, a field
+   * per attribute, so that a write sends only what changed and concurrent writers of different attributes never
+   * conflict. Records an earlier release wrote as strings are still read, and converted on their next write.
+   *
+   * `false` keeps the string model of 0.1 (a whole-record compare-and-set per write). Use it for one deploy when
+   * upgrading instances one by one from a release without the field model: instances of that release do not read
+   * field records. Turn it on once none runs any more.
+   * @default true
+   */
+  fieldRecords?: boolean;
 }
 
 /** Called with the id (without prefix) and value of a record the store removed because its TTL passed. */
@@ -57,7 +99,7 @@ interface Backend {
   compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
   /** Absent on the generic Keyv path, where it could be atomic within one process only. */
   setIfAbsent?(id: string, value: string, ttlMs: number): Promise<boolean>;
-  delete(id: string): Promise<boolean>;
+  delete(id: string, hints?: SessionDeleteHints): Promise<boolean>;
   close(): void;
   /** The backend's cheaper read, where it has one (see `SessionStore.readNow`). */
   readNow?(id: string): StoredValue | Promise<StoredValue>;
@@ -87,11 +129,160 @@ interface RedisClientLike {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, options: { PX: number; NX?: boolean }): Promise<unknown>;
   del(key: string): Promise<number>;
+  hGetAll(key: string): Promise<Record<string, string>>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /**
+   * A raw command: `(args)` on a client, `(firstKey, isReadonly, args)` on a cluster (sent to the key's master),
+   * `(isReadonly, args)` on a sentinel.
+   */
+  sendCommand(...args: unknown[]): Promise<unknown>;
+  /** A sentinel's: runs `fn` on a master connection leased for it alone. */
+  use?<T>(fn: (client: RedisClientLike) => Promise<T>): Promise<T>;
 }
 
-const CAS_SCRIPT =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
+/** `waitForReplicas` as the store uses it. */
+interface WaitForReplicas {
+  readonly replicas: number;
+  readonly timeoutMs: number;
+}
+
+/** A Lua script and its SHA-1, run by `EVALSHA` (see {@link runScript}). */
+interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const CAS_SCRIPT = script(
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0",
+);
+
+/*
+ * The field model's scripts. Each touches one key (so one hash slot); fields `v` (version), `n` (attribute count) and
+ * `b` (byte total of the other fields) are kept by the scripts. HSET is sent in chunks, as Lua's `unpack` has a
+ * bounded stack.
+ */
+const HSET_CHUNKS = `
+local function hset(k, list)
+  for c = 1, #list, 200 do
+    redis.call('HSET', k, unpack(list, c, math.min(c + 199, #list)))
+  end
+end
+`;
+
+/** KEYS[1]; ARGV: ttl, n, b, then field/value pairs. */
+const CREATE_SCRIPT = script(`${HSET_CHUNKS}
+local k = KEYS[1]
+redis.call('DEL', k)
+local list = {'v', '1', 'n', ARGV[2], 'b', ARGV[3]}
+for i = 4, #ARGV do list[#list + 1] = ARGV[i] end
+hset(k, list)
+redis.call('PEXPIRE', k, ARGV[1])
+return 1`);
+
+/**
+ * KEYS[1]; ARGV: ttl, accessedAt, maxAttributes (-1: none), maxBytes, #set, #remove, convertRaw, #convert, then the
+ * set pairs, the removed names, the convert pairs, and the converted record's n and b.
+ * Answers {1, version} written, {0} missing, {-1} conflict, {-2} not a record, {-3, n} or {-4, b} refused by a limit.
+ */
+const PATCH_SCRIPT = script(`${HSET_CHUNKS}
+local k = KEYS[1]
+local nset, nrem, nconv = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
+local first = 9
+local t = redis.call('TYPE', k).ok
+if t == 'none' then return {0} end
+if t == 'string' then
+  if nconv == 0 or redis.call('GET', k) ~= ARGV[7] then return {-1} end
+  local at = first + 2 * nset + nrem
+  local list = {'v', '0', 'n', ARGV[at + 2 * nconv], 'b', ARGV[at + 2 * nconv + 1]}
+  for i = at, at + 2 * nconv - 1 do list[#list + 1] = ARGV[i] end
+  local pttl = redis.call('PTTL', k)
+  redis.call('DEL', k)
+  hset(k, list)
+  if pttl > 0 then redis.call('PEXPIRE', k, pttl) end
+elseif t ~= 'hash' then
+  return {-2}
+end
+local n0 = tonumber(redis.call('HGET', k, 'n') or '0')
+local b0 = tonumber(redis.call('HGET', k, 'b') or '0')
+local n, b = n0, b0
+local list = {}
+for i = first, first + 2 * nset - 1, 2 do
+  local f, value = ARGV[i], ARGV[i + 1]
+  local len = redis.call('HSTRLEN', k, f)
+  if len == 0 then
+    b = b + #f + #value
+    if string.sub(f, 1, 2) == 'a:' then n = n + 1 end
+  else
+    b = b + #value - len
+  end
+  list[#list + 1] = f
+  list[#list + 1] = value
+end
+local removed = {}
+for i = first + 2 * nset, first + 2 * nset + nrem - 1 do
+  local f = ARGV[i]
+  local len = redis.call('HSTRLEN', k, f)
+  if len > 0 then
+    b = b - #f - len
+    if string.sub(f, 1, 2) == 'a:' then n = n - 1 end
+    removed[#removed + 1] = f
+  end
+end
+local l = redis.call('HGET', k, 'l')
+if l and tonumber(ARGV[2]) > tonumber(l) then
+  b = b + #ARGV[2] - #l
+  list[#list + 1] = 'l'
+  list[#list + 1] = ARGV[2]
+end
+local maxn, maxb = tonumber(ARGV[3]), tonumber(ARGV[4])
+if maxn >= 0 and n > maxn and n > n0 then return {-3, n} end
+if maxb >= 0 and b > maxb and b > b0 then return {-4, b} end
+if #removed > 0 then redis.call('HDEL', k, unpack(removed)) end
+list[#list + 1] = 'n'
+list[#list + 1] = tostring(n)
+list[#list + 1] = 'b'
+list[#list + 1] = tostring(b)
+hset(k, list)
+local v = redis.call('HINCRBY', k, 'v', 1)
+redis.call('PEXPIRE', k, ARGV[1])
+return {1, v}`);
+
+/** KEYS[1], a string-model key: {'s', value} for a string, {'h', field, value, …} for a hash, nil for none. */
+const LEGACY_READ_SCRIPT = script(`
+local k = KEYS[1]
+local t = redis.call('TYPE', k).ok
+if t == 'string' then return {'s', redis.call('GET', k)} end
+if t == 'hash' then
+  local reply = redis.call('HGETALL', k)
+  table.insert(reply, 1, 'h')
+  return reply
+end
+return false`);
+
+/**
+ * Runs a script by its SHA-1 (`EVALSHA`: the script is not sent again on every write). A node that does not know
+ * it (a restart, a failover to a replica that never saw it, a slot moved to another node, `SCRIPT FLUSH`) answers
+ * `NOSCRIPT`; the script is then sent with `EVAL`, which also loads it on that node for the next time. Every script
+ * touches the keys it is given, all in one hash slot, so a cluster routes it by its first key.
+ */
+async function runScript(
+  client: RedisClientLike,
+  { source, sha }: Script,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  try {
+    return await client.evalSha(sha, { keys, arguments: args });
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return client.eval(source, { keys, arguments: args });
+  }
+}
 
 /** The part Keyv puts before a key when it has a namespace and prefixes keys itself. */
 function keyvKeyPrefix(keyv: Keyv): string {
@@ -320,10 +511,20 @@ class RedisBackend implements Backend {
     /** What Keyv and this store put before the id, inside the adapter's namespace. */
     private readonly keyPrefix: string,
     private readonly readyTimeoutMs: number,
+    private readonly waitForReplicas?: WaitForReplicas,
   ) {}
 
+  /** Where the string model keeps a record (and where a record of an earlier release is converted in place). */
   private key(id: string) {
     return this.adapter.createKeyPrefix(this.keyPrefix + id, this.adapter.namespace);
+  }
+
+  /** Where the field model keeps a new record: hash-tagged by the id's bucket. */
+  private fieldKey(id: string) {
+    return this.adapter.createKeyPrefix(
+      `${this.keyPrefix}{${bucketTag(sessionBucketOf(id))}}${id}`,
+      this.adapter.namespace,
+    );
   }
 
   /** The client, when commands can be sent to it now. */
@@ -403,26 +604,157 @@ class RedisBackend implements Backend {
   }
   async set(id: string, value: string, ttlMs: number) {
     const client = await this.client();
-    await client.set(this.key(id), value, { PX: Math.max(1, Math.ceil(ttlMs)) });
+    await client.set(this.key(id), value, { PX: ttlMillis(ttlMs) });
   }
   async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     const client = await this.client();
-    const done = await client.eval(CAS_SCRIPT, {
-      keys: [this.key(id)],
-      arguments: [expected, value, String(Math.max(1, Math.ceil(ttlMs)))],
-    });
+    const done = await runScript(
+      client,
+      CAS_SCRIPT,
+      [this.key(id)],
+      [expected, value, String(ttlMillis(ttlMs))],
+    );
     return Number(done) === 1;
   }
+  /**
+   * The field model (`fieldRecords`). New records live under the hash-tagged key; a record that is not there is
+   * looked for where the string model keeps it (a second command, only for unknown tokens and for sessions of an
+   * earlier release until they end).
+   */
+  readonly fields: FieldRecords = {
+    read: async (id) => {
+      const client = await this.client();
+      const fields = await client.hGetAll(this.fieldKey(id));
+      for (const _ in fields) return { fields, legacy: false };
+      const legacy = (await runScript(client, LEGACY_READ_SCRIPT, [this.key(id)], [])) as string[] | null;
+      if (!legacy) return undefined;
+      if (legacy[0] === 's') return { raw: legacy[1] };
+      const found: Record<string, string> = {};
+      for (let i = 1; i < legacy.length; i += 2) found[legacy[i]] = legacy[i + 1];
+      return { fields: found, legacy: true };
+    },
+    create: async (id, fields, ttlMs) => {
+      const client = await this.client();
+      const args = [String(ttlMillis(ttlMs)), '0', '0'];
+      let n = 0;
+      let b = 0;
+      for (const name in fields) {
+        const value = fields[name];
+        if (name === 'v' || name === 'n' || name === 'b') continue;
+        if (name.startsWith('a:')) n++;
+        b += Buffer.byteLength(name) + Buffer.byteLength(value);
+        args.push(name, value);
+      }
+      args[1] = String(n);
+      args[2] = String(b);
+      await runScript(client, CREATE_SCRIPT, [this.fieldKey(id)], args);
+    },
+    patch: async (id, patch) => {
+      const client = await this.client();
+      const convert = patch.convert;
+      const args = [
+        String(ttlMillis(patch.ttlMs)),
+        String(patch.accessedAt),
+        String(patch.limits?.maxAttributes ?? -1),
+        String(patch.limits?.maxBytes ?? -1),
+        String(patch.set.length),
+        String(patch.remove.length),
+        convert?.raw ?? '',
+        '0',
+      ];
+      for (const [name, value] of patch.set) args.push(name, value);
+      for (const name of patch.remove) args.push(name);
+      if (convert) {
+        let pairs = 0;
+        let n = 0;
+        let b = 0;
+        for (const name in convert.fields) {
+          const value = convert.fields[name];
+          if (name.startsWith('a:')) n++;
+          b += Buffer.byteLength(name) + Buffer.byteLength(value);
+          args.push(name, value);
+          pairs++;
+        }
+        args[7] = String(pairs);
+        args.push(String(n), String(b));
+      }
+      const key = patch.legacy || convert ? this.key(id) : this.fieldKey(id);
+      const [code, value] = (await runScript(client, PATCH_SCRIPT, [key], args)) as number[];
+      switch (code) {
+        case 1:
+          return { status: 'written', version: value };
+        case 0:
+          return { status: 'missing' };
+        case -1:
+          return { status: 'conflict' };
+        case -3:
+          return { status: 'maxAttributes', value };
+        case -4:
+          return { status: 'maxRecordBytes', value };
+        default:
+          throw new SessionStoreError('patch', 'the key holds something that is not a session record');
+      }
+    },
+  };
+
   async setIfAbsent(id: string, value: string, ttlMs: number) {
     const client = await this.client();
-    const done = await client.set(this.key(id), value, { PX: Math.max(1, Math.ceil(ttlMs)), NX: true });
+    const done = await client.set(this.key(id), value, { PX: ttlMillis(ttlMs), NX: true });
     return done === 'OK';
   }
-  async delete(id: string) {
+  /**
+   * Deletes the record in either model: the field model's key first, then the string model's. With
+   * `waitForReplicas`, a revocation then waits for the replicas of the key it removed (the field model's key when
+   * it removed none, which a retried revocation of a new session finds).
+   */
+  async delete(id: string, hints?: SessionDeleteHints) {
     const client = await this.client();
-    return (await client.del(this.key(id))) > 0;
+    // WAIT counts the replicas that acknowledged this connection's writes. A sentinel may send commands over any
+    // connection of its master pool, so a durable revocation runs over one connection leased for it.
+    if (this.waitForReplicas && hints?.revocation && client.use) {
+      return client.use((leased) => this.deleteOn(leased, id, hints));
+    }
+    return this.deleteOn(client, id, hints);
+  }
+
+  private async deleteOn(client: RedisClientLike, id: string, hints: SessionDeleteHints | undefined) {
+    const fieldKey = this.fieldKey(id);
+    if ((await client.del(fieldKey)) > 0) return this.afterDelete(client, fieldKey, true, hints);
+    const key = this.key(id);
+    const removed = (await client.del(key)) > 0;
+    return this.afterDelete(client, removed ? key : fieldKey, removed, hints);
+  }
+
+  private async afterDelete(
+    client: RedisClientLike,
+    key: string,
+    removed: boolean,
+    hints: SessionDeleteHints | undefined,
+  ): Promise<boolean> {
+    const wait = this.waitForReplicas;
+    if (!wait || !hints?.revocation) return removed;
+    // On the connection that sent the delete (a cluster: the connection to the key's master). A retried revocation
+    // waits too, even when its delete found nothing: the first attempt's delete may be the one not yet acknowledged.
+    const args = ['WAIT', String(wait.replicas), String(wait.timeoutMs)];
+    const acknowledged = Number(
+      await (isCluster(client) ? client.sendCommand(key, false, args) : client.sendCommand(args)),
+    );
+    if (acknowledged < wait.replicas) {
+      throw new ReplicationTimeoutError(removed, acknowledged, wait.replicas, wait.timeoutMs);
+    }
+    return removed;
   }
   close() {}
+}
+
+/** A node-redis cluster: it knows its masters (a client or sentinel has no such list). */
+function isCluster(client: RedisClientLike): boolean {
+  return client.masters !== undefined;
+}
+
+/** A TTL as Redis takes it: whole milliseconds, at least 1. */
+function ttlMillis(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
 }
 
 function orUndefined(value: string | null): string | undefined {
@@ -469,6 +801,21 @@ class KeyvBackend implements Backend {
     });
   }
   close() {}
+}
+
+/** The `waitForReplicas` option, checked; undefined when not given. */
+function checkWaitForReplicas(value: WaitForReplicas | undefined): WaitForReplicas | undefined {
+  if (value === undefined) return undefined;
+  const v = value as Partial<WaitForReplicas> | null;
+  const positive = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
+  if (!v || typeof v !== 'object' || !positive(v.replicas) || !positive(v.timeoutMs)) {
+    throw new YosaiConfigurationError(
+      'CacheManagerSessionStore option `waitForReplicas` must be { replicas, timeoutMs } with both positive ' +
+        'integers (timeoutMs 0 would make WAIT block for ever).',
+      'waitForReplicas',
+    );
+  }
+  return { replicas: v.replicas!, timeoutMs: v.timeoutMs! };
 }
 
 function isKeyvRedis(store: unknown): store is KeyvRedisLike {
@@ -533,13 +880,38 @@ export class CacheManagerSessionStore extends SessionStore {
         options.readyTimeoutMs ?? (only.store as { connectionTimeout?: number }).connectionTimeout ?? 10_000;
       // The adapter puts its namespace before the key; Keyv's own prefix (`useKeyPrefix`, on by default, as in
       // `CacheModule.register({ namespace })`) would repeat it, so it is not added here.
-      this.backend = new RedisBackend(only.store, prefix, readyTimeoutMs);
+      this.backend = new RedisBackend(
+        only.store,
+        prefix,
+        readyTimeoutMs,
+        checkWaitForReplicas(options.waitForReplicas),
+      );
     } else {
       this.backend = new KeyvBackend(stores, prefix);
+    }
+    if (options.fieldRecords !== undefined && typeof options.fieldRecords !== 'boolean') {
+      throw new YosaiConfigurationError(
+        `CacheManagerSessionStore option \`fieldRecords\` must be a boolean (got ${typeof options.fieldRecords}).`,
+        'fieldRecords',
+      );
+    }
+    if (options.fieldRecords !== undefined && this.backend.kind !== 'redis') {
+      throw new YosaiConfigurationError(
+        'CacheManagerSessionStore option `fieldRecords` is for a Redis store (@keyv/redis) only.',
+        'fieldRecords',
+      );
+    }
+    if (options.waitForReplicas !== undefined && this.backend.kind !== 'redis') {
+      throw new YosaiConfigurationError(
+        'CacheManagerSessionStore option `waitForReplicas` is for a Redis store (@keyv/redis) only: other stores ' +
+          'have no replicas to wait for.',
+        'waitForReplicas',
+      );
     }
     const backend = this.backend;
     if (backend.readNow) this.readNow = (id: string) => backend.readNow!(id);
     if (backend.onExpired) this.onExpired = (listener) => backend.onExpired!(listener);
+    if (backend instanceof RedisBackend && options.fieldRecords !== false) this.fieldRecords = backend.fields;
     if (backend.setIfAbsent) {
       this.setIfAbsent = (id: string, value: string, ttlMs: number) => backend.setIfAbsent!(id, value, ttlMs);
     }
@@ -572,6 +944,8 @@ export class CacheManagerSessionStore extends SessionStore {
   declare readonly onExpired?: (listener: ExpiredListener) => void;
   /** In memory with `maxSessions` only: records evicted to make room for a new session. */
   declare readonly onEvicted?: (listener: ExpiredListener) => void;
+  /** On Redis (unless `fieldRecords: false`): the field model, a hash per session. */
+  declare readonly fieldRecords?: FieldRecords;
 
   get(id: string) {
     return this.backend.get(id);
@@ -582,8 +956,12 @@ export class CacheManagerSessionStore extends SessionStore {
   compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     return this.backend.compareAndSet(id, expected, value, ttlMs);
   }
-  delete(id: string) {
-    return this.backend.delete(id);
+  /**
+   * Deletes the record. On Redis with `waitForReplicas`, a delete hinted as a `revocation` also waits for the
+   * replicas and rejects with `ReplicationTimeoutError` when too few acknowledged it.
+   */
+  delete(id: string, hints?: SessionDeleteHints) {
+    return this.backend.delete(id, hints);
   }
   /**
    * Resolves once the store can serve requests. On Redis it connects the client if nobody has, and waits

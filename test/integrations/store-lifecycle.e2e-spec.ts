@@ -8,6 +8,7 @@ import { jest } from '@jest/globals';
 import request from 'supertest';
 import { CacheManagerSessionStore, SessionStore, YosaiGuard, YosaiModule } from '../../src/index.js';
 import { bootApp, SignInController } from '../support/boot.js';
+import { bucketTag, sessionBucketOf } from '../../src/store/session-tag.js';
 import { sessionIdOf } from '../support/cookies.js';
 import { redisAvailable, redisSessionStore, REDIS_URL } from '../support/redis.js';
 import { MapRealm, PLATFORMS, sessionCookie, TEST_HASHING, USERS } from '../support/test-app.js';
@@ -125,7 +126,13 @@ describe.each(PLATFORMS)("@nestjs/cache-manager's CACHE_MANAGER reused as the st
     const me = await request(server).get('/whoami').set('Cookie', `sid=${token}`).expect(200);
     expect(me.body).toEqual({ username: 'thedude' });
 
-    expect(await raw.keys(`${namespace}*`)).toEqual([`${namespace}::yosai:sess:${sessionIdOf(token)}`]);
+    // The field model's key: the namespace once, the prefix, the id's bucket as a hash tag, the id.
+    const id = sessionIdOf(token);
+    // Besides it, only the login throttle's counter for the client address (a success gives its place back).
+    const keys = await raw.keys(`${namespace}*`);
+    expect(keys.filter((key) => !key.startsWith(`${namespace}::yosai:sess:yosai-login-throttle:`))).toEqual([
+      `${namespace}::yosai:sess:{${bucketTag(sessionBucketOf(id))}}${id}`,
+    ]);
 
     const client = adapter.client;
     expect(client.isOpen).toBe(true);

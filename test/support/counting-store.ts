@@ -1,4 +1,11 @@
-import { SessionStore, type SessionWriteHints, type StoredValue } from '../../src/index.js';
+import {
+  SessionStore,
+  type FieldPatch,
+  type FieldRecords,
+  type SessionDeleteHints,
+  type SessionWriteHints,
+  type StoredValue,
+} from '../../src/index.js';
 
 /** Operation counts of a {@link CountingStore}. */
 export interface StoreCounts {
@@ -46,6 +53,27 @@ export class CountingStore extends SessionStore {
     if (onEvicted) this.onEvicted = onEvicted;
     const ready = inner.ready?.bind(inner);
     if (ready) this.ready = ready;
+    // The field model, counted as the string model's operations: a read as `get`, a new record as `set`, a patch as
+    // `compareAndSet`, so that "one read per request" means the same in both.
+    const fields = inner.fieldRecords;
+    if (fields) {
+      this.fieldRecords = {
+        read: (id) => {
+          this.counts.get++;
+          this.reads.push(id);
+          return fields.read(id);
+        },
+        create: (id, values, ttlMs, hints) => {
+          this.counts.set++;
+          return fields.create(id, values, ttlMs, hints);
+        },
+        patch: (id, patch) => {
+          this.counts.compareAndSet++;
+          this.patches.push(patch);
+          return fields.patch(id, patch);
+        },
+      };
+    }
     const setIfAbsent = inner.setIfAbsent?.bind(inner);
     if (setIfAbsent) {
       this.setIfAbsent = (id: string, value: string, ttlMs: number) => {
@@ -61,6 +89,10 @@ export class CountingStore extends SessionStore {
     if (id.startsWith(THROTTLE_PREFIX)) this.throttleOps++;
     else this.counts[operation]++;
   }
+
+  /** On a store with the field model: its patches, in order. */
+  readonly patches: FieldPatch[] = [];
+  declare readonly fieldRecords?: FieldRecords;
 
   /** Total number of operations so far. */
   get total(): number {
@@ -92,9 +124,9 @@ export class CountingStore extends SessionStore {
     this.count('compareAndSet', id);
     return this.inner.compareAndSet(id, expected, value, ttlMs);
   }
-  delete(id: string) {
+  delete(id: string, hints?: SessionDeleteHints) {
     this.count('delete', id);
-    return this.inner.delete(id);
+    return this.inner.delete(id, hints);
   }
   async close() {
     await this.inner.close?.();

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { contractId, sessionStoreContract } from '../src/testing/index.js';
 import { clusterSessionStore, OwnRedisCluster } from './support/redis-cluster.js';
 import { redisServerAvailable } from './support/redis.js';
+import { sampleSignsIn } from './support/sample-app.js';
 import { twoInstancesShareSessions } from './support/shared-sessions.js';
 import { createTestApp, USERS } from './support/test-app.js';
 
@@ -190,6 +191,14 @@ if (hasServer) {
         await Promise.all([a.close(), b.close()]);
       }
     });
+
+    it('the sample app boots on REDIS_CLUSTER_NODES and serves a login', async () => {
+      const nodes = cluster.ports.map((port) => `127.0.0.1:${port}`).join(',');
+      const output = await sampleSignsIn({ REDIS_CLUSTER_NODES: nodes });
+      expect(output).toContain(
+        `Sessions in Redis Cluster (nodes ${nodes.replaceAll(',', ', ')}) (namespace yosai-sample)`,
+      );
+    }, 90_000);
 
     it('ready() loads the slot map; a second call resolves at once', async () => {
       const made = clusterSessionStore(cluster, `${RUN}-ready`);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sessionStoreContract } from '../src/testing/index.js';
 import { redisServerAvailable } from './support/redis.js';
-import { OwnRedisSentinel, sentinelSessionStore } from './support/redis-sentinel.js';
+import { OwnRedisSentinel, SENTINEL_MASTER_NAME, sentinelSessionStore } from './support/redis-sentinel.js';
+import { sampleSignsIn } from './support/sample-app.js';
 import { twoInstancesShareSessions } from './support/shared-sessions.js';
 
 /**
@@ -44,6 +45,19 @@ if (hasServer) {
         await Promise.all([a.close(), b.close()]);
       }
     });
+
+    it('the sample app boots on REDIS_SENTINELS and REDIS_SENTINEL_NAME and serves a login', async () => {
+      const sentinels = `127.0.0.1:${sentinel.sentinelPort}`;
+      const output = await sampleSignsIn({
+        REDIS_SENTINELS: sentinels,
+        REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+      });
+      expect(output).toContain(
+        `Sessions in Redis via Sentinel (master ${SENTINEL_MASTER_NAME}, sentinels ${sentinels}) (namespace yosai-sample)`,
+      );
+      // The session went to the master the sentinel names.
+      await sentinel.waitForReplication();
+    }, 90_000);
 
     it('ready() connects through the sentinel to the master; a second call resolves at once', async () => {
       const made = sentinelSessionStore(sentinel, `${RUN}-ready`);

@@ -582,6 +582,9 @@ describe('sample app configuration', () => {
     ['YOSAI_GUEST_IDLE_TIMEOUT_MS', '0'],
     ['PORT', '70000'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1'],
+    ['REDIS_SENTINELS', '127.0.0.1:0'],
+    ['REDIS_SENTINEL_NAME', 'my master'],
   ])('refuses to start when %s=%s, naming the variable', (name, value) => {
     const env: Record<string, string | undefined> = {
       ...process.env,

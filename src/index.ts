@@ -42,7 +42,12 @@ export {
   type SessionStopReason,
   type SessionExpiryReason,
 } from './session/session.events.js';
-export { SessionStore, type SessionWriteHints, type StoredValue } from './store/session.store.js';
+export {
+  SessionStore,
+  type SessionDeleteHints,
+  type SessionWriteHints,
+  type StoredValue,
+} from './store/session.store.js';
 export {
   CacheManagerSessionStore,
   type CacheManagerSessionStoreOptions,

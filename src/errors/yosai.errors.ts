@@ -73,6 +73,30 @@ export class SessionStoreError extends YosaiError {
 }
 
 /**
+ * A revocation (a delete that ends a session) was done on the Redis master, but fewer replicas than
+ * `waitForReplicas.replicas` acknowledged it within `waitForReplicas.timeoutMs`: after a failover it could come
+ * back. The request fails closed (503) rather than claim a durable logout; the session is stopped all the same
+ * (it is gone from the master, and `yosai.session.stopped` is emitted), and a retry waits for the replicas again.
+ */
+export class ReplicationTimeoutError extends SessionStoreError {
+  constructor(
+    /** Whether the delete removed the record (on the master). */
+    readonly removed: boolean,
+    /** How many replicas acknowledged the delete in time. */
+    readonly acknowledged: number,
+    /** How many were required (`waitForReplicas.replicas`). */
+    readonly required: number,
+    timeoutMs: number,
+  ) {
+    super(
+      'delete',
+      `${acknowledged} of ${required} required replicas acknowledged the revocation within ${timeoutMs} ms ` +
+        '(waitForReplicas); it may not survive a failover',
+    );
+  }
+}
+
+/**
  * The app tried to store a value a session cannot hold (a function, a class instance, `undefined`, a cycle…), or
  * an attribute key that is not allowed. A programming error: nothing is written, and over HTTP the answer is a
  * generic 500 (the message, which names the attribute path, goes to the log, not to the client).

@@ -1,6 +1,11 @@
 import { SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
-import type { SessionStore, SessionWriteHints, StoredValue } from '../store/session.store.js';
+import type {
+  SessionDeleteHints,
+  SessionStore,
+  SessionWriteHints,
+  StoredValue,
+} from '../store/session.store.js';
 
 /** A store call waiting for its answer. */
 interface InFlightCall {
@@ -53,8 +58,8 @@ export class GuardedStore {
     return this.call('compareAndSet', () => this.store.compareAndSet(id, expected, value, ttlMs));
   }
 
-  delete(id: string): Promise<boolean> {
-    return this.call('delete', () => this.store.delete(id));
+  delete(id: string, hints?: SessionDeleteHints): Promise<boolean> {
+    return this.call('delete', () => (hints ? this.store.delete(id, hints) : this.store.delete(id)));
   }
 
   /** Stops the watchdog when nothing is in flight (at shutdown). */

@@ -3,6 +3,7 @@ import { KeyedQueue } from '../common/keyed-queue.js';
 import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 import {
   ExpiredSessionError,
+  ReplicationTimeoutError,
   SessionSerializationError,
   SessionStoreError,
   StoppedSessionError,
@@ -102,6 +103,7 @@ const MALFORMED = Object.freeze({ status: 'malformed' as const });
 const UNKNOWN = Object.freeze({ status: 'unknown' as const });
 const UNKNOWN_NEWER = Object.freeze({ status: 'unknown' as const, newer: true as const });
 const MAX_KEY_LENGTH = 256;
+const REVOCATION = Object.freeze({ revocation: true });
 /** How often, at most, a clock-skew error is logged. */
 const SKEW_LOG_INTERVAL_MS = 60_000;
 
@@ -324,7 +326,18 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     return this.queues.run(session.id, async () => {
       const state = stateOf(session);
       if (state.stopped) return false;
-      const removed = await this.store.delete(session.id);
+      let removed: boolean;
+      try {
+        removed = await this.store.delete(session.id, REVOCATION);
+      } catch (error) {
+        // Deleted on the Redis master but not acknowledged by enough replicas: the session is over here (so it is
+        // stopped, and its event goes out once), and the caller still learns that the revocation is not durable.
+        if (!(error instanceof ReplicationTimeoutError)) throw error;
+        this.codec.forget(state.raw);
+        this.markStopped(session, state);
+        if (error.removed) this.notify({ type: 'stopped', id: session.id, record: state.record, reason });
+        throw error;
+      }
       this.codec.forget(state.raw);
       this.markStopped(session, state);
       if (removed) this.notify({ type: 'stopped', id: session.id, record: state.record, reason });

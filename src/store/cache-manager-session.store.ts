@@ -1,9 +1,19 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { KeyedQueue } from '../common/keyed-queue.js';
-import { SessionStoreError, YosaiConfigurationError } from '../errors/yosai.errors.js';
-import { SessionStore, type SessionWriteHints, type StoredValue } from './session.store.js';
+import {
+  ReplicationTimeoutError,
+  SessionStoreError,
+  YosaiConfigurationError,
+} from '../errors/yosai.errors.js';
+import {
+  SessionStore,
+  type SessionDeleteHints,
+  type SessionWriteHints,
+  type StoredValue,
+} from './session.store.js';
 
 /** Options of {@link CacheManagerSessionStore}. */
 export interface CacheManagerSessionStoreOptions {
@@ -41,6 +51,25 @@ export interface CacheManagerSessionStoreOptions {
    * @throws YosaiConfigurationError when it is not a positive integer, or given for a store that is not in memory.
    */
   maxSessions?: number;
+  /**
+   * Redis only: durable revocation. After every delete that ends a session (logout, `stop()`, a revocation, and
+   * the delete of the old session at login or regeneration), the store sends `WAIT replicas timeoutMs` to the
+   * Redis master that holds the key, on the connection that sent the delete, and resolves only once that many
+   * replicas acknowledged it. When fewer did within `timeoutMs`, the operation rejects with
+   * `ReplicationTimeoutError` (a `SessionStoreError`: the request answers 503): the session is gone from the
+   * master and is reported stopped, but the app is not told the logout is durable when it is not.
+   *
+   * This is the knob between latency and "a revoked session cannot come back after a failover": without it a
+   * logout acknowledged by the master can be lost if the master dies before its replicas copied it, and the token
+   * is valid again on the promoted replica. Its cost is one replication round trip per logout or login, and, while
+   * replicas lag, up to `timeoutMs` during which that connection (shared by this instance's other commands to that
+   * master) waits. Keep `timeoutMs` well below `storeTimeoutMs`. Other writes (new sessions, attribute changes,
+   * touches) do not wait.
+   * @default undefined (no WAIT)
+   * @throws YosaiConfigurationError when given for a store that is not Redis, or when `replicas` or `timeoutMs` is
+   * not a positive integer.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
 }
 
 /** Called with the id (without prefix) and value of a record the store removed because its TTL passed. */
@@ -51,7 +80,7 @@ interface Backend {
   get(id: string): Promise<string | undefined>;
   set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints): Promise<void>;
   compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
-  delete(id: string): Promise<boolean>;
+  delete(id: string, hints?: SessionDeleteHints): Promise<boolean>;
   close(): void;
   /** The backend's cheaper read, where it has one (see `SessionStore.readNow`). */
   readNow?(id: string): StoredValue | Promise<StoredValue>;
@@ -82,10 +111,55 @@ interface RedisClientLike {
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
   del(key: string): Promise<number>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /**
+   * A raw command: `(args)` on a client, `(firstKey, isReadonly, args)` on a cluster (sent to the key's master),
+   * `(isReadonly, args)` on a sentinel.
+   */
+  sendCommand(...args: unknown[]): Promise<unknown>;
+  /** A sentinel's: runs `fn` on a master connection leased for it alone. */
+  use?<T>(fn: (client: RedisClientLike) => Promise<T>): Promise<T>;
 }
 
-const CAS_SCRIPT =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
+/** `waitForReplicas` as the store uses it. */
+interface WaitForReplicas {
+  readonly replicas: number;
+  readonly timeoutMs: number;
+}
+
+/** A Lua script and its SHA-1, run by `EVALSHA` (see {@link runScript}). */
+interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const CAS_SCRIPT = script(
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0",
+);
+
+/**
+ * Runs a script by its SHA-1 (`EVALSHA`: the script is not sent again on every write). A node that does not know
+ * it (a restart, a failover to a replica that never saw it, a slot moved to another node, `SCRIPT FLUSH`) answers
+ * `NOSCRIPT`; the script is then sent with `EVAL`, which also loads it on that node for the next time. Every script
+ * touches the keys it is given, all in one hash slot, so a cluster routes it by its first key.
+ */
+async function runScript(
+  client: RedisClientLike,
+  { source, sha }: Script,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  try {
+    return await client.evalSha(sha, { keys, arguments: args });
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return client.eval(source, { keys, arguments: args });
+  }
+}
 
 /** The part Keyv puts before a key when it has a namespace and prefixes keys itself. */
 function keyvKeyPrefix(keyv: Keyv): string {
@@ -303,6 +377,7 @@ class RedisBackend implements Backend {
     /** What Keyv and this store put before the id, inside the adapter's namespace. */
     private readonly keyPrefix: string,
     private readonly readyTimeoutMs: number,
+    private readonly waitForReplicas?: WaitForReplicas,
   ) {}
 
   private key(id: string) {
@@ -390,17 +465,48 @@ class RedisBackend implements Backend {
   }
   async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     const client = await this.client();
-    const done = await client.eval(CAS_SCRIPT, {
-      keys: [this.key(id)],
-      arguments: [expected, value, String(Math.max(1, Math.ceil(ttlMs)))],
-    });
+    const done = await runScript(
+      client,
+      CAS_SCRIPT,
+      [this.key(id)],
+      [expected, value, String(Math.max(1, Math.ceil(ttlMs)))],
+    );
     return Number(done) === 1;
   }
-  async delete(id: string) {
+  async delete(id: string, hints?: SessionDeleteHints) {
     const client = await this.client();
-    return (await client.del(this.key(id))) > 0;
+    const key = this.key(id);
+    const wait = this.waitForReplicas;
+    if (!wait || !hints?.revocation) return (await client.del(key)) > 0;
+    // WAIT counts the replicas that acknowledged this connection's writes: the delete and the WAIT go over one
+    // connection to the key's master. A retried revocation waits too, even when its delete found nothing (the
+    // first attempt's delete may be the one still unacknowledged).
+    const args = ['WAIT', String(wait.replicas), String(wait.timeoutMs)];
+    let removed: boolean;
+    let acknowledged: number;
+    if (client.use) {
+      // A sentinel: commands may go over any connection of its master pool, so both go over one leased for them.
+      [removed, acknowledged] = await client.use(async (leased) => {
+        const deleted = (await leased.del(key)) > 0;
+        return [deleted, Number(await leased.sendCommand(args))] as const;
+      });
+    } else {
+      removed = (await client.del(key)) > 0;
+      acknowledged = Number(
+        await (isCluster(client) ? client.sendCommand(key, false, args) : client.sendCommand(args)),
+      );
+    }
+    if (acknowledged < wait.replicas) {
+      throw new ReplicationTimeoutError(removed, acknowledged, wait.replicas, wait.timeoutMs);
+    }
+    return removed;
   }
   close() {}
+}
+
+/** A node-redis cluster: it knows its masters (a client or sentinel has no such list). */
+function isCluster(client: RedisClientLike): boolean {
+  return client.masters !== undefined;
 }
 
 function orUndefined(value: string | null): string | undefined {
@@ -447,6 +553,21 @@ class KeyvBackend implements Backend {
     });
   }
   close() {}
+}
+
+/** The `waitForReplicas` option, checked; undefined when not given. */
+function checkWaitForReplicas(value: WaitForReplicas | undefined): WaitForReplicas | undefined {
+  if (value === undefined) return undefined;
+  const v = value as Partial<WaitForReplicas> | null;
+  const positive = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
+  if (!v || typeof v !== 'object' || !positive(v.replicas) || !positive(v.timeoutMs)) {
+    throw new YosaiConfigurationError(
+      'CacheManagerSessionStore option `waitForReplicas` must be { replicas, timeoutMs } with both positive ' +
+        'integers (timeoutMs 0 would make WAIT block for ever).',
+      'waitForReplicas',
+    );
+  }
+  return { replicas: v.replicas!, timeoutMs: v.timeoutMs! };
 }
 
 function isKeyvRedis(store: unknown): store is KeyvRedisLike {
@@ -507,9 +628,21 @@ export class CacheManagerSessionStore extends SessionStore {
     } else if (only && isKeyvRedis(only.store)) {
       const readyTimeoutMs =
         options.readyTimeoutMs ?? (only.store as { connectionTimeout?: number }).connectionTimeout ?? 10_000;
-      this.backend = new RedisBackend(only.store, keyvKeyPrefix(only) + prefix, readyTimeoutMs);
+      this.backend = new RedisBackend(
+        only.store,
+        keyvKeyPrefix(only) + prefix,
+        readyTimeoutMs,
+        checkWaitForReplicas(options.waitForReplicas),
+      );
     } else {
       this.backend = new KeyvBackend(stores, prefix);
+    }
+    if (options.waitForReplicas !== undefined && this.backend.kind !== 'redis') {
+      throw new YosaiConfigurationError(
+        'CacheManagerSessionStore option `waitForReplicas` is for a Redis store (@keyv/redis) only: other stores ' +
+          'have no replicas to wait for.',
+        'waitForReplicas',
+      );
     }
     const backend = this.backend;
     if (backend.readNow) this.readNow = (id: string) => backend.readNow!(id);
@@ -548,8 +681,12 @@ export class CacheManagerSessionStore extends SessionStore {
   compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     return this.backend.compareAndSet(id, expected, value, ttlMs);
   }
-  delete(id: string) {
-    return this.backend.delete(id);
+  /**
+   * Deletes the record. On Redis with `waitForReplicas`, a delete hinted as a `revocation` also waits for the
+   * replicas and rejects with `ReplicationTimeoutError` when too few acknowledged it.
+   */
+  delete(id: string, hints?: SessionDeleteHints) {
+    return this.backend.delete(id, hints);
   }
   /**
    * Resolves once the store can serve requests. On Redis it connects the client if nobody has, and waits

@@ -43,8 +43,13 @@ export abstract class SessionStore {
    * did. A missing record is never written, so a write can never bring back a deleted session.
    */
   abstract compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
-  /** Deletes the record and resolves to `true` only if this call removed an existing record. */
-  abstract delete(id: string): Promise<boolean>;
+  /**
+   * Deletes the record and resolves to `true` only if this call removed an existing record.
+   * @param hints What the library knows of the delete (optional to use): `revocation` when it ends a live session
+   * (logout, stop, the old session at login or regeneration), so that a store offering durable revocation (Redis
+   * with `waitForReplicas`) makes this delete durable before it resolves.
+   */
+  abstract delete(id: string, hints?: SessionDeleteHints): Promise<boolean>;
 
   /**
    * Optional. The read the library makes on every request that presents a token, where a store has one cheaper
@@ -81,6 +86,15 @@ export abstract class SessionStore {
 export interface SessionWriteHints {
   /** True when the session has no identifiers (a guest): a capped store evicts these first. */
   readonly guest: boolean;
+}
+
+/** What the library tells a store about a record it deletes. */
+export interface SessionDeleteHints {
+  /**
+   * True when the delete ends a live session (logout, stop, revocation, the old session at login or regeneration),
+   * false or absent when it removes a record that was already dead (expired, unreadable).
+   */
+  readonly revocation: boolean;
 }
 
 /** A stored value as {@link SessionStore.readNow} answers it: the string, or `null`/`undefined` for none. */

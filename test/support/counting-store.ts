@@ -1,4 +1,9 @@
-import { SessionStore, type SessionWriteHints, type StoredValue } from '../../src/index.js';
+import {
+  SessionStore,
+  type SessionDeleteHints,
+  type SessionWriteHints,
+  type StoredValue,
+} from '../../src/index.js';
 
 /** Operation counts of a {@link CountingStore}. */
 export interface StoreCounts {
@@ -71,9 +76,9 @@ export class CountingStore extends SessionStore {
     this.counts.compareAndSet++;
     return this.inner.compareAndSet(id, expected, value, ttlMs);
   }
-  delete(id: string) {
+  delete(id: string, hints?: SessionDeleteHints) {
     this.counts.delete++;
-    return this.inner.delete(id);
+    return this.inner.delete(id, hints);
   }
   async close() {
     await this.inner.close?.();

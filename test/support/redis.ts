@@ -3,7 +3,7 @@ import { createConnection } from 'node:net';
 import KeyvRedis from '@keyv/redis';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
-import { CacheManagerSessionStore } from '../../src/index.js';
+import { CacheManagerSessionStore, type CacheManagerSessionStoreOptions } from '../../src/index.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -38,7 +38,11 @@ export async function redisAvailable(suite: string): Promise<boolean> {
 }
 
 /** A Redis-backed session store under its own namespace, plus a raw client for assertions. */
-export function redisSessionStore(namespace: string, url = REDIS_URL, options: { prefix?: string } = {}) {
+export function redisSessionStore(
+  namespace: string,
+  url = REDIS_URL,
+  options: CacheManagerSessionStoreOptions = {},
+) {
   const adapter = new KeyvRedis(url, { throwOnConnectError: true, connectionTimeout: 1000 });
   const keyv = new Keyv({ store: adapter, namespace, useKeyPrefix: false });
   const cache = createCache({ stores: [keyv] });

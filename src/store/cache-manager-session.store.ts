@@ -488,7 +488,8 @@ class RedisBackend implements Backend {
       // A sentinel: commands may go over any connection of its master pool, so both go over one leased for them.
       [removed, acknowledged] = await client.use(async (leased) => {
         const deleted = (await leased.del(key)) > 0;
-        return [deleted, Number(await leased.sendCommand(args))] as const;
+        // A leased sentinel client takes (isReadonly, args), as the sentinel does.
+        return [deleted, Number(await leased.sendCommand(false, args))] as const;
       });
     } else {
       removed = (await client.del(key)) > 0;

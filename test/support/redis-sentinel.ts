@@ -250,6 +250,8 @@ function kill(child: ChildProcess): Promise<void> {
 export interface SentinelStoreOptions extends CacheManagerSessionStoreOptions {
   /** The master's client refuses commands while offline instead of queueing them (what the README advises). */
   disableOfflineQueue?: boolean;
+  /** Connections to the master (node-redis' default is 1). */
+  masterPoolSize?: number;
 }
 
 /**
@@ -261,9 +263,10 @@ export function sentinelSessionStore(
   namespace: string,
   options: SentinelStoreOptions = {},
 ) {
-  const { disableOfflineQueue = false, ...storeOptions } = options;
+  const { disableOfflineQueue = false, masterPoolSize, ...storeOptions } = options;
   const client = createSentinel({
     name: SENTINEL_MASTER_NAME,
+    ...(masterPoolSize !== undefined && { masterPoolSize }),
     sentinelRootNodes: sentinel.sentinelRootNodes,
     nodeClientOptions: { disableOfflineQueue, socket: { connectTimeout: 1000 } },
     sentinelClientOptions: { socket: { connectTimeout: 1000 } },

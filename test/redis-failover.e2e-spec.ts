@@ -28,7 +28,7 @@ const STORE_TIMEOUT_MS = 15_000;
 async function appOn(
   sentinel: OwnRedisSentinel,
   namespace: string,
-  options: CacheManagerSessionStoreOptions = {},
+  options: SentinelStoreOptions = {},
 ) {
   const made = sentinelSessionStore(sentinel, namespace, options);
   const app: TestApp = await createTestApp({

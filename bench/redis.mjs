@@ -121,6 +121,7 @@ async function bytes() {
         changedJsonBytes: changed,
         bytesPerWrite: Math.round(perWrite),
         goalBytes: 2 * changed + 1024,
+        goalMet: perWrite <= 2 * changed + 1024,
       });
     }
     await ours.close();
@@ -193,6 +194,7 @@ async function memory(count) {
     connectRedis: results.connectRedis,
     ratio: Number((results.ours.bytesPerSession / results.connectRedis.bytesPerSession).toFixed(3)),
     goalRatio: 0.8,
+    goalMet: results.ours.bytesPerSession <= 0.8 * results.connectRedis.bytesPerSession,
   });
 }
 

@@ -113,7 +113,8 @@ export class OwnRedisSentinel {
       const ports = await freePorts(4);
       [this.masterPort, this.replicaPort, this.sentinelPort] = ports;
       await this.link.start(ports[3], this.masterPort);
-      this.spawnServer('master', this.masterPort, []);
+      // Redis waits 5 s by default for more replicas before it starts a diskless full sync; there is only one.
+      this.spawnServer('master', this.masterPort, ['--repl-diskless-sync-delay', '0']);
       await this.until('the master accepts connections', () => portOpen(this.url(this.masterPort), 100));
       this.spawnServer('replica', this.replicaPort, ['--replicaof', '127.0.0.1', String(this.link.port)]);
       await this.until('the replica is in sync', async () =>

@@ -107,7 +107,8 @@ async function bytes() {
     const changed = JSON.stringify({ visits: 1_000_000 }).length;
     for (const size of [200, 10_000, 100_000, 1_000_000]) {
       // One attribute holds the bulk; the rest of the record (timestamps, identifiers, host) is about 150 B.
-      const bulk = size <= 200 ? 'x'.repeat(40) : randomBytes(Math.ceil((size - 150) * 0.75)).toString('base64');
+      const bulk =
+        size <= 200 ? 'x'.repeat(40) : randomBytes(Math.ceil((size - 150) * 0.75)).toString('base64');
       const { session } = await start(ours, bulk);
       const before = await redis.info('stats', 'total_net_input_bytes');
       for (let i = 0; i < WRITES; i++) await session.setAttribute('visits', 1_000_000 + i);
@@ -131,7 +132,12 @@ async function bytes() {
 }
 
 async function start(ours, bulk) {
-  return ours.start({ host: '203.0.113.7', identifiers: ['thedude'], authenticated: true, attributes: { bulk } });
+  return ours.start({
+    host: '203.0.113.7',
+    identifiers: ['thedude'],
+    authenticated: true,
+    attributes: { bulk },
+  });
 }
 
 /** (b) Redis memory per session at `count` sessions: ours and connect-redis, each on a fresh server. */
@@ -177,7 +183,13 @@ async function memory(count) {
           // express-session ids: uid-safe(24), 32 base64url characters; a Session with its real Cookie.
           const sid = randomBytes(24).toString('base64url');
           const sess = new session.Session({ sessionID: sid, sessionStore: store }, data);
-          sess.cookie = new session.Cookie({ maxAge: IDLE_MS, httpOnly: true, secure: false, sameSite: 'lax', path: '/' });
+          sess.cookie = new session.Cookie({
+            maxAge: IDLE_MS,
+            httpOnly: true,
+            secure: false,
+            sameSite: 'lax',
+            path: '/',
+          });
           store.set(sid, sess, (error) => (error ? reject(error) : resolve()));
         });
       await put({ user: 'warm-up' });

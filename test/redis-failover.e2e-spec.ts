@@ -25,11 +25,7 @@ type Server = Parameters<typeof request>[0];
 const STORE_TIMEOUT_MS = 15_000;
 
 /** An app over a fresh sentinel client; `close` closes both. */
-async function appOn(
-  sentinel: OwnRedisSentinel,
-  namespace: string,
-  options: SentinelStoreOptions = {},
-) {
+async function appOn(sentinel: OwnRedisSentinel, namespace: string, options: SentinelStoreOptions = {}) {
   const made = sentinelSessionStore(sentinel, namespace, options);
   const app: TestApp = await createTestApp({
     platform: 'express',

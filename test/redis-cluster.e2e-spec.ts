@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { ReplicationTimeoutError } from '../src/index.js';
 import { contractId, sessionStoreContract } from '../src/testing/index.js';
 import { clusterSessionStore, OwnRedisCluster } from './support/redis-cluster.js';
 import { redisServerAvailable } from './support/redis.js';
@@ -199,6 +200,32 @@ if (hasServer) {
         `Sessions in Redis Cluster (nodes ${nodes.replaceAll(',', ', ')}) (namespace yosai-sample)`,
       );
     }, 90_000);
+
+    it("waitForReplicas: the WAIT goes to the key's master; with no replica there, a revocation fails closed", async () => {
+      // This cluster has no replicas, so WAIT answers 0 wherever it goes: this checks that the cluster client sends and
+      // answers it (a malformed WAIT fails with another error, as it did on Sentinel) and that the delete is done.
+      const made = clusterSessionStore(cluster, `${RUN}-wait`, {
+        waitForReplicas: { replicas: 1, timeoutMs: 50 },
+      });
+      try {
+        const ids = Array.from({ length: 6 }, () => contractId());
+        await Promise.all(ids.map((id) => made.store.set(id, 'v', 60_000)));
+        for (const id of ids) {
+          const error: unknown = await made.store.delete(id, { revocation: true }).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(error).toBeInstanceOf(ReplicationTimeoutError);
+          expect(error).toMatchObject({ removed: true, acknowledged: 0, required: 1 });
+          await expect(made.store.get(id)).resolves.toBeUndefined();
+        }
+        // A delete that ends no session does not wait.
+        await made.store.set(ids[0], 'v', 60_000);
+        await expect(made.store.delete(ids[0])).resolves.toBe(true);
+      } finally {
+        await made.close();
+      }
+    });
 
     it('ready() loads the slot map; a second call resolves at once', async () => {
       const made = clusterSessionStore(cluster, `${RUN}-ready`);

@@ -201,7 +201,7 @@ if (hasServer) {
       );
     }, 90_000);
 
-    it("waitForReplicas: the WAIT goes to the key's master; with no replica there, a revocation fails closed", async () => {
+    it('waitForReplicas on a cluster without replicas: each revocation deletes, then fails closed', async () => {
       // This cluster has no replicas, so WAIT answers 0 wherever it goes: this checks that the cluster client sends and
       // answers it (a malformed WAIT fails with another error, as it did on Sentinel) and that the delete is done.
       const made = clusterSessionStore(cluster, `${RUN}-wait`, {

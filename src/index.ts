@@ -44,6 +44,11 @@ export {
 } from './session/session.events.js';
 export {
   SessionStore,
+  type FieldPatch,
+  type FieldPatchResult,
+  type FieldRead,
+  type FieldRecords,
+  type StoredFields,
   type SessionDeleteHints,
   type SessionWriteHints,
   type StoredValue,

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { bucketTag, sessionBucketOf } from '../src/store/session-tag.js';
 import {
   CacheManagerSessionStore,
   ReplicationTimeoutError,
@@ -142,7 +143,7 @@ maybe('waitForReplicas (durable revocation)', () => {
     await replica.start();
     const { manager, events } = await harness(1, 2_000);
     const session = await manager.start({ identifiers: ['thedude'], authenticated: true });
-    const key = `${NS}::yosai:sess:${session.id}`;
+    const key = `${NS}::yosai:sess:{${bucketTag(sessionBucketOf(session.id))}}${session.id}`;
     // The start was not waited for (only revocations are): the replica copies it in its own time.
     for (let i = 0; i < 100 && replica.cli('EXISTS', key).trim() !== '1'; i++) {
       await new Promise((r) => setTimeout(r, 20));

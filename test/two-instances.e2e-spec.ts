@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { bucketTag, sessionBucketOf } from '../src/store/session-tag.js';
 import { ManualClock } from '../src/index.js';
 import { CASES, clearsCookie, sessionIdOf } from './support/cookies.js';
 import { redisAvailable, redisSessionStore } from './support/redis.js';
@@ -117,14 +118,17 @@ const PAIRS = CASES.map(([platform, mount]): [Platform, Mount, Platform, Mount] 
       await request(serverA).get('/protected').set('Cookie', `sid=${user}`).expect(401);
     });
 
-    it('the record in Redis is keyed by the hashed id and holds no token', async () => {
+    it('the record in Redis is a hash keyed by the hashed id (hash-tagged by its bucket) and holds no token', async () => {
       const put = await request(serverA).put('/attr/x').send({ value: 1 }).expect(200);
       const token = sessionCookie(put.headers)!;
       const client = await storeA.adapter.getClient();
-      const raw = await client.get(`${namespace}::yosai:sess:${sessionIdOf(token)}`);
-      expect(typeof raw).toBe('string');
-      expect(raw).not.toContain(token);
-      const ttl = await client.pTTL(`${namespace}::yosai:sess:${sessionIdOf(token)}`);
+      const id = sessionIdOf(token);
+      const key = `${namespace}::yosai:sess:{${bucketTag(sessionBucketOf(id))}}${id}`;
+      const fields = await client.hGetAll(key);
+      expect(fields).toMatchObject({ 'a:x': '1', v: '2', n: '1' });
+      expect(JSON.stringify(fields)).not.toContain(token);
+      expect(await client.exists(`${namespace}::yosai:sess:${id}`)).toBe(0);
+      const ttl = await client.pTTL(key);
       expect(ttl).toBeGreaterThan(0);
     });
 

@@ -1,6 +1,10 @@
 import { SessionStoreError, YosaiError } from '../errors/yosai.errors.js';
 import type { MaybePromise } from '../common/maybe-promise.js';
 import type {
+  FieldPatch,
+  FieldPatchResult,
+  FieldRead,
+  FieldRecords,
   SessionDeleteHints,
   SessionStore,
   SessionWriteHints,
@@ -60,6 +64,23 @@ export class GuardedStore {
 
   delete(id: string, hints?: SessionDeleteHints): Promise<boolean> {
     return this.call('delete', () => (hints ? this.store.delete(id, hints) : this.store.delete(id)));
+  }
+
+  /** The store's field model, when it has one. */
+  get fieldRecords(): FieldRecords | undefined {
+    return this.store.fieldRecords;
+  }
+
+  readFields(id: string): Promise<FieldRead> {
+    return this.call('get', () => this.store.fieldRecords!.read(id));
+  }
+
+  createFields(id: string, fields: Record<string, string>, ttlMs: number, hints?: SessionWriteHints) {
+    return this.call('set', () => this.store.fieldRecords!.create(id, fields, ttlMs, hints));
+  }
+
+  patchFields(id: string, patch: FieldPatch): Promise<FieldPatchResult> {
+    return this.call('patch', () => this.store.fieldRecords!.patch(id, patch));
   }
 
   /** Stops the watchdog when nothing is in flight (at shutdown). */

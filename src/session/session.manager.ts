@@ -4,6 +4,7 @@ import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 import {
   ExpiredSessionError,
   ReplicationTimeoutError,
+  SessionLimitError,
   SessionSerializationError,
   SessionStoreError,
   StoppedSessionError,
@@ -11,7 +12,8 @@ import {
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
 import { YOSAI_SESSION_EXPIRED, YOSAI_SESSION_STARTED, YOSAI_SESSION_STOPPED } from '../yosai.constants.js';
 import { YOSAI_CONFIG } from '../yosai.internal-constants.js';
-import { ChangedKeyWriter, type RecordSnapshot } from './changed-key.writer.js';
+import { ChangedKeyWriter, MAX_WRITE_ATTEMPTS, type RecordSnapshot } from './changed-key.writer.js';
+import { attributeField, attributeValue, FieldRecordCodec } from './field-record.codec.js';
 import { ExpiryPolicy } from './expiry.policy.js';
 import { GuardedStore } from './guarded-store.js';
 import { RecordCodec, UnreadableRecordError, type SessionRecord } from './record.codec.js';
@@ -24,8 +26,9 @@ import {
   type SessionStopReason,
 } from './session.events.js';
 import { defineEntry, encodeValue } from './session.serializer.js';
-import { generateToken, isWellFormedToken, sessionIdOf } from './session-token.js';
-import { Session, stateOf, type SessionOwner, type SessionState } from './session.js';
+import { generateToken, isWellFormedToken, principalBucket, sessionIdOf } from './session-token.js';
+import { Session, stateOf, type FieldForm, type SessionOwner, type SessionState } from './session.js';
+import type { FieldRead, StoredFields } from '../store/session.store.js';
 import { YosaiEventPublisher } from './yosai-event.publisher.js';
 
 /** What {@link SessionManager.resolve} found for a token. */
@@ -121,6 +124,11 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   readonly policy: ExpiryPolicy;
   private readonly codec: RecordCodec;
   private readonly writer: ChangedKeyWriter;
+  /**
+   * The field model's codec, when the store has the field model (`fieldRecords`) and records are not signed
+   * (`recordKeys`: signed records stay whole strings, whose MAC covers the whole record).
+   */
+  private readonly fields: FieldRecordCodec | undefined;
   /** Writes to one session from this process never race each other. */
   private readonly queues = new KeyedQueue();
   /** Sessions whose touch this process is writing now: concurrent resolutions do not write theirs too. */
@@ -135,6 +143,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     this.store = new GuardedStore(config.store, config.storeTimeoutMs);
     this.codec = new RecordCodec(undefined, [], undefined, config.recordKeys);
     this.policy = new ExpiryPolicy(config);
+    this.fields =
+      config.store.fieldRecords && config.recordKeys.length === 0 ? new FieldRecordCodec() : undefined;
     this.writer = new ChangedKeyWriter(
       this.store,
       this.codec,
@@ -213,6 +223,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     if (token === null || token === undefined || token === '') return NONE;
     if (!isWellFormedToken(token)) return MALFORMED;
     const id = sessionIdOf(token);
+    if (this.fields) return this.store.readFields(id).then((found) => this.judgeFields(id, token, found));
     return andThen(this.store.read(id), (raw) => this.judge(id, token, raw));
   }
 
@@ -227,16 +238,90 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       if (error instanceof UnreadableRecordError && error.newer) return UNKNOWN_NEWER;
       return this.discard(id, error).then(() => UNKNOWN);
     }
+    return this.settle(id, token, { raw, record }, undefined, now);
+  }
+
+  /** {@link judge} for a store with the field model. */
+  private judgeFields(id: string, token: string, found: FieldRead): MaybePromise<SessionResolution> {
+    if (found === undefined) return UNKNOWN;
+    const now = this.now();
+    let loaded: { snapshot: RecordSnapshot; form: FieldForm };
+    try {
+      loaded = this.readableFields(id, found, now);
+    } catch (error) {
+      if (error instanceof UnreadableRecordError && error.newer) return UNKNOWN_NEWER;
+      return this.discard(id, error).then(() => UNKNOWN);
+    }
+    return this.settle(id, token, loaded.snapshot, loaded.form, now);
+  }
+
+  /** A readable record: expired (removed), or valid (touched when due). */
+  private settle(
+    id: string,
+    token: string,
+    snapshot: RecordSnapshot,
+    form: FieldForm | undefined,
+    now: number,
+  ): MaybePromise<SessionResolution> {
+    const { raw, record } = snapshot;
     const expired = this.policy.expiryOf(record, now);
     if (expired) {
       this.codec.forget(raw);
       return this.expire(id, record, expired).then(() => ({ status: 'expired', reason: expired }));
     }
-    const session = this.materialize(id, token, { raw, record });
+    const session = this.materialize(id, token, snapshot, form);
     if (now - record.lastAccessedAt >= this.config.touchIntervalMs && !this.touching.has(id)) {
-      return this.touch(id, session, { raw, record }, now);
+      return form ? this.touchFields(id, session, record, form, now) : this.touch(id, session, snapshot, now);
     }
     return { status: 'valid', session };
+  }
+
+  /**
+   * {@link touch} in the field model: one patch of the access time alone (kept only when later than the stored
+   * one, so a concurrent write that already counted as an access is not undone).
+   */
+  private async touchFields(
+    id: string,
+    session: Session,
+    record: SessionRecord,
+    form: FieldForm,
+    now: number,
+  ): Promise<SessionResolution> {
+    this.touching.add(id);
+    try {
+      const next: SessionRecord = { ...record, lastAccessedAt: now };
+      const result = await this.store.patchFields(id, {
+        set: [],
+        remove: [],
+        accessedAt: now,
+        ttlMs: this.policy.ttlOf(next, now),
+        legacy: form.legacy,
+        convert: this.conversionOf(record, form),
+      });
+      if (result.status === 'written') this.wrote(id, stateOf(session), next, form, result.version);
+    } finally {
+      this.touching.delete(id);
+    }
+    return { status: 'valid', session };
+  }
+
+  /** What a patch of a string-model record carries to convert it: the string read, and the record as fields. */
+  private conversionOf(record: SessionRecord, form: FieldForm) {
+    return form.convertFrom === undefined
+      ? undefined
+      : { raw: form.convertFrom, fields: this.fields!.encode(record) };
+  }
+
+  /**
+   * Keeps what a patch wrote. This process's record is the whole stored one only when no other write came between
+   * the version it held and the one it wrote; then it is cached as that version. Otherwise it lacks the others'
+   * changes until the next read, and is marked so (version -1: never cached, never followed by a cached one).
+   */
+  private wrote(id: string, state: SessionState, record: SessionRecord, form: FieldForm, version: number) {
+    const whole = form.version >= 0 && version === form.version + 1;
+    if (whole) this.fields!.remember(id, String(version), record);
+    state.record = record;
+    state.form = { version: whole ? version : -1, legacy: form.legacy };
   }
 
   /**
@@ -334,11 +419,13 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
         // stopped, and its event goes out once), and the caller still learns that the revocation is not durable.
         if (!(error instanceof ReplicationTimeoutError)) throw error;
         this.codec.forget(state.raw);
+        this.fields?.forget(session.id);
         this.markStopped(session, state);
         if (error.removed) this.notify({ type: 'stopped', id: session.id, record: state.record, reason });
         throw error;
       }
       this.codec.forget(state.raw);
+      this.fields?.forget(session.id);
       this.markStopped(session, state);
       if (removed) this.notify({ type: 'stopped', id: session.id, record: state.record, reason });
       return removed;
@@ -359,6 +446,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     const encoded: [string, unknown][] = [];
     for (const [key, value] of Object.entries(set)) encoded.push([checkKey(key), encodeValue(value, key)]);
     for (const key of remove) checkKey(key);
+    if (this.fields) return this.updateFields(this.fields, session, encoded, remove);
 
     await this.queues.run(session.id, async () => {
       const state = stateOf(session);
@@ -402,6 +490,108 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       for (const [key] of encoded) state.decoded?.delete(key);
       for (const key of remove) state.decoded?.delete(key);
     });
+  }
+
+  /**
+   * {@link updateAttributes} in the field model: one patch carrying only the changed attributes and the access
+   * time. The store applies it to whatever the record holds now, so writers of other attributes never conflict;
+   * it refuses a write to a record that is gone and judges the limits itself. Only converting a string-model
+   * record can conflict (another write converted or changed it first): then the record is read again.
+   */
+  private updateFields(
+    codec: FieldRecordCodec,
+    session: Session,
+    encoded: readonly (readonly [string, unknown])[],
+    remove: readonly string[],
+  ): Promise<void> {
+    const id = session.id;
+    const set = encoded.map(([key, value]) => [attributeField(key), attributeValue(value)] as const);
+    const removed = remove.map(attributeField);
+    return this.queues.run(id, async () => {
+      const state = stateOf(session);
+      if (state.stopped) throw new StoppedSessionError(id);
+      let record = state.record;
+      let form = state.form!;
+      let reread = false;
+      const refresh = async () => {
+        ({ record, form } = await this.rereadFields(session, state));
+        reread = true;
+      };
+      // A long-lived Session object may hold a stale record: judge an expiry on the freshest one.
+      if (this.policy.expiryOf(record, this.now())) await refresh();
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        const now = this.now();
+        const expired = this.policy.expiryOf(record, now);
+        if (expired) {
+          await this.expire(id, record, expired);
+          this.markStopped(session, state);
+          throw new ExpiredSessionError(id, expired);
+        }
+        const attributes = { ...record.attributes };
+        for (const [key, value] of encoded) defineEntry(attributes, key, value);
+        for (const key of remove) delete attributes[key];
+        const next: SessionRecord = {
+          ...record,
+          lastAccessedAt: Math.max(record.lastAccessedAt, now),
+          attributes,
+        };
+        const result = await this.store.patchFields(id, {
+          set,
+          remove: removed,
+          accessedAt: now,
+          ttlMs: this.policy.ttlOf(next, now),
+          limits: { maxAttributes: this.config.maxAttributes, maxBytes: this.config.maxRecordBytes },
+          legacy: form.legacy,
+          convert: this.conversionOf(record, form),
+        });
+        switch (result.status) {
+          case 'written':
+            this.wrote(id, state, next, form, result.version);
+            if (reread) state.decoded = undefined;
+            for (const [key] of encoded) state.decoded?.delete(key);
+            for (const key of remove) state.decoded?.delete(key);
+            return;
+          case 'missing':
+            codec.forget(id);
+            this.markStopped(session, state);
+            throw new StoppedSessionError(id);
+          case 'conflict':
+            await refresh();
+            continue;
+          case 'maxAttributes':
+            throw new SessionLimitError(id, 'maxAttributes', this.config.maxAttributes, result.value);
+          case 'maxRecordBytes':
+            throw new SessionLimitError(id, 'maxRecordBytes', this.config.maxRecordBytes, result.value);
+        }
+      }
+      throw new SessionStoreError(
+        'patch',
+        `the session was converted or changed by others ${MAX_WRITE_ATTEMPTS} times while writing; giving up`,
+      );
+    });
+  }
+
+  /** {@link reread} in the field model. */
+  private async rereadFields(
+    session: Session,
+    state: SessionState,
+  ): Promise<{ record: SessionRecord; form: FieldForm }> {
+    const found = await this.store.readFields(session.id);
+    if (found === undefined) {
+      this.markStopped(session, state);
+      throw new StoppedSessionError(session.id);
+    }
+    try {
+      const { snapshot, form } = this.readableFields(session.id, found, this.now());
+      return { record: snapshot.record, form };
+    } catch (error) {
+      if (error instanceof UnreadableRecordError && error.newer) {
+        throw new SessionStoreError('patch', 'the session was written by a newer release; try again');
+      }
+      await this.discard(session.id, error);
+      this.markStopped(session, state);
+      throw new StoppedSessionError(session.id);
+    }
   }
 
   /** @internal Makes `owner` the one told when the session stops (the Subject holding it). */
@@ -448,6 +638,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
    * over them.
    */
   private async create(record: SessionRecord, limited = false): Promise<IssuedSession> {
+    if (this.fields) return this.createFields(this.fields, record, limited);
     const token = generateToken();
     const id = sessionIdOf(token);
     const written = this.codec.encode(record, id);
@@ -464,12 +655,49 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     return { session, token };
   }
 
-  private materialize(id: string, token: string, snapshot: RecordSnapshot): Session {
+  /**
+   * {@link create} in the field model. The id of a principal's session is drawn into the principal's bucket, so
+   * that a Redis Cluster keeps the principal's sessions in one hash slot; a guest's id falls where it falls.
+   */
+  private async createFields(
+    codec: FieldRecordCodec,
+    record: SessionRecord,
+    limited: boolean,
+  ): Promise<IssuedSession> {
+    const primary = record.identifiers?.[0];
+    const token = generateToken(primary === undefined ? undefined : principalBucket(primary));
+    const id = sessionIdOf(token);
+    const fields = codec.encode(record);
+    if (limited) this.checkNewFields(id, record, fields);
+    await this.store.createFields(id, fields, this.policy.ttlOf(record, this.now()), {
+      guest: primary === undefined,
+    });
+    codec.remember(id, '1', record);
+    const session = this.materialize(id, token, { raw: '', record }, { version: 1, legacy: false });
+    this.notify({ type: 'started', id, record });
+    return { session, token };
+  }
+
+  /** The limits on a new session's fields (the store judges every later write itself). */
+  private checkNewFields(id: string, record: SessionRecord, fields: StoredFields): void {
+    const attributes = Object.keys(record.attributes).length;
+    if (attributes > this.config.maxAttributes) {
+      throw new SessionLimitError(id, 'maxAttributes', this.config.maxAttributes, attributes);
+    }
+    let bytes = 0;
+    for (const name in fields) bytes += Buffer.byteLength(name) + Buffer.byteLength(fields[name]);
+    if (bytes > this.config.maxRecordBytes) {
+      throw new SessionLimitError(id, 'maxRecordBytes', this.config.maxRecordBytes, bytes);
+    }
+  }
+
+  private materialize(id: string, token: string, snapshot: RecordSnapshot, form?: FieldForm): Session {
     return Session.create(id, {
       token,
       operations: this,
       raw: snapshot.raw,
       record: snapshot.record,
+      form,
       decoded: undefined,
       stopped: false,
       owner: undefined,
@@ -501,10 +729,38 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
    * @throws UnreadableRecordError when it cannot be read or believed.
    */
   private readable(id: string, raw: string, now: number): SessionRecord {
-    const record = this.codec.decode(raw, id);
+    return this.plausible(id, this.codec.decode(raw, id), now, () => this.codec.forget(raw));
+  }
+
+  /**
+   * A field-model read as a snapshot (`raw` is empty for a field record) and where the record is kept.
+   * @throws UnreadableRecordError when it cannot be read or believed.
+   */
+  private readableFields(
+    id: string,
+    found: NonNullable<FieldRead>,
+    now: number,
+  ): { snapshot: RecordSnapshot; form: FieldForm } {
+    if ('raw' in found) {
+      const record = this.readable(id, found.raw, now);
+      return {
+        snapshot: { raw: found.raw, record },
+        form: { version: 0, legacy: true, convertFrom: found.raw },
+      };
+    }
+    const codec = this.fields!;
+    const record = this.plausible(id, codec.decode(id, found.fields), now, () => codec.forget(id));
+    return {
+      snapshot: { raw: '', record },
+      form: { version: Number(found.fields.v), legacy: found.legacy },
+    };
+  }
+
+  /** The record, when its times can be believed; `forget` drops an unbelievable one from its decode cache. */
+  private plausible(id: string, record: SessionRecord, now: number, forget: () => void): SessionRecord {
     const plausibility = this.policy.plausibility(record, now);
     if (plausibility === 'implausible') {
-      this.codec.forget(raw);
+      forget();
       throw new UnreadableRecordError('stored session record has times that no session of this library has');
     }
     if (plausibility === 'ahead' && now - this.skewLoggedAt >= SKEW_LOG_INTERVAL_MS) {
@@ -526,6 +782,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
 
   /** Removes an expired record; only the caller whose delete removed it emits `expired` (exactly once). */
   private async expire(id: string, record: SessionRecord, reason: SessionExpiryReason) {
+    this.fields?.forget(id);
     if (await this.store.delete(id)) this.notify({ type: 'expired', id, record, reason });
   }
 
@@ -558,6 +815,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private async discard(id: string, error: unknown) {
     const why = error instanceof Error ? error.message : String(error);
     this.logger.warn(`Discarded an unreadable session record (session ${id}): ${why}`);
+    this.fields?.forget(id);
     await this.store.delete(id);
   }
 

@@ -25,10 +25,25 @@ export interface SessionState {
   /** The stored string this process last read or wrote: the `expected` of the next compare-and-set. */
   raw: string;
   record: SessionRecord;
+  /** Where the record is kept in the field model; undefined in the string model. */
+  form?: FieldForm;
   /** Decoded attribute values, filled lazily (no Map until an attribute is read). */
   decoded: Map<string, unknown> | undefined;
   stopped: boolean;
   owner: SessionOwner | undefined;
+}
+
+/** A record of the field model as this process last read or wrote it. */
+export interface FieldForm {
+  /**
+   * The record's version (the store's field `v`); 0 for a string-model record not yet converted; -1 when this
+   * process's copy may lack other instances' changes (until it is read again).
+   */
+  readonly version: number;
+  /** Kept where the string model keeps records (an earlier release's record, converted in place or not yet). */
+  readonly legacy: boolean;
+  /** A string-model record (the exact string read), to convert on its next write. */
+  readonly convertFrom?: string;
 }
 
 let readState: (session: Session) => SessionState | undefined;

@@ -8,8 +8,10 @@ import {
   SessionStoreError,
   YosaiConfigurationError,
 } from '../errors/yosai.errors.js';
+import { bucketTag, sessionBucketOf } from './session-tag.js';
 import {
   SessionStore,
+  type FieldRecords,
   type SessionDeleteHints,
   type SessionWriteHints,
   type StoredValue,
@@ -70,6 +72,17 @@ export interface CacheManagerSessionStoreOptions {
    * not a positive integer.
    */
   waitForReplicas?: { replicas: number; timeoutMs: number };
+  /**
+   * Redis only: keep sessions in the field model ({@link SessionStore.fieldRecords}): a hash per session, a field
+   * per attribute, so that a write sends only what changed and concurrent writers of different attributes never
+   * conflict. Records an earlier release wrote as strings are still read, and converted on their next write.
+   *
+   * `false` keeps the string model of 0.1 (a whole-record compare-and-set per write). Use it for one deploy when
+   * upgrading instances one by one from a release without the field model: instances of that release do not read
+   * field records. Turn it on once none runs any more.
+   * @default true
+   */
+  fieldRecords?: boolean;
 }
 
 /** Called with the id (without prefix) and value of a record the store removed because its TTL passed. */
@@ -110,6 +123,7 @@ interface RedisClientLike {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
   del(key: string): Promise<number>;
+  hGetAll(key: string): Promise<Record<string, string>>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   /**
@@ -140,6 +154,107 @@ function script(source: string): Script {
 const CAS_SCRIPT = script(
   "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0",
 );
+
+/*
+ * The field model's scripts. Each touches one key (so one hash slot); fields `v` (version), `n` (attribute count) and
+ * `b` (byte total of the other fields) are kept by the scripts. HSET is sent in chunks, as Lua's `unpack` has a
+ * bounded stack.
+ */
+const HSET_CHUNKS = `
+local function hset(k, list)
+  for c = 1, #list, 200 do
+    redis.call('HSET', k, unpack(list, c, math.min(c + 199, #list)))
+  end
+end
+`;
+
+/** KEYS[1]; ARGV: ttl, n, b, then field/value pairs. */
+const CREATE_SCRIPT = script(`${HSET_CHUNKS}
+local k = KEYS[1]
+redis.call('DEL', k)
+local list = {'v', '1', 'n', ARGV[2], 'b', ARGV[3]}
+for i = 4, #ARGV do list[#list + 1] = ARGV[i] end
+hset(k, list)
+redis.call('PEXPIRE', k, ARGV[1])
+return 1`);
+
+/**
+ * KEYS[1]; ARGV: ttl, accessedAt, maxAttributes (-1: none), maxBytes, #set, #remove, convertRaw, #convert, then the
+ * set pairs, the removed names, the convert pairs, and the converted record's n and b.
+ * Answers {1, version} written, {0} missing, {-1} conflict, {-2} not a record, {-3, n} or {-4, b} refused by a limit.
+ */
+const PATCH_SCRIPT = script(`${HSET_CHUNKS}
+local k = KEYS[1]
+local nset, nrem, nconv = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
+local first = 9
+local t = redis.call('TYPE', k).ok
+if t == 'none' then return {0} end
+if t == 'string' then
+  if nconv == 0 or redis.call('GET', k) ~= ARGV[7] then return {-1} end
+  local at = first + 2 * nset + nrem
+  local list = {'v', '0', 'n', ARGV[at + 2 * nconv], 'b', ARGV[at + 2 * nconv + 1]}
+  for i = at, at + 2 * nconv - 1 do list[#list + 1] = ARGV[i] end
+  redis.call('DEL', k)
+  hset(k, list)
+elseif t ~= 'hash' then
+  return {-2}
+end
+local n0 = tonumber(redis.call('HGET', k, 'n') or '0')
+local b0 = tonumber(redis.call('HGET', k, 'b') or '0')
+local n, b = n0, b0
+local list = {}
+for i = first, first + 2 * nset - 1, 2 do
+  local f, value = ARGV[i], ARGV[i + 1]
+  local len = redis.call('HSTRLEN', k, f)
+  if len == 0 then
+    b = b + #f + #value
+    if string.sub(f, 1, 2) == 'a:' then n = n + 1 end
+  else
+    b = b + #value - len
+  end
+  list[#list + 1] = f
+  list[#list + 1] = value
+end
+local removed = {}
+for i = first + 2 * nset, first + 2 * nset + nrem - 1 do
+  local f = ARGV[i]
+  local len = redis.call('HSTRLEN', k, f)
+  if len > 0 then
+    b = b - #f - len
+    if string.sub(f, 1, 2) == 'a:' then n = n - 1 end
+    removed[#removed + 1] = f
+  end
+end
+local l = redis.call('HGET', k, 'l')
+if l and tonumber(ARGV[2]) > tonumber(l) then
+  b = b + #ARGV[2] - #l
+  list[#list + 1] = 'l'
+  list[#list + 1] = ARGV[2]
+end
+local maxn, maxb = tonumber(ARGV[3]), tonumber(ARGV[4])
+if maxn >= 0 and n > maxn and n > n0 then return {-3, n} end
+if maxb >= 0 and b > maxb and b > b0 then return {-4, b} end
+if #removed > 0 then redis.call('HDEL', k, unpack(removed)) end
+list[#list + 1] = 'n'
+list[#list + 1] = tostring(n)
+list[#list + 1] = 'b'
+list[#list + 1] = tostring(b)
+hset(k, list)
+local v = redis.call('HINCRBY', k, 'v', 1)
+redis.call('PEXPIRE', k, ARGV[1])
+return {1, v}`);
+
+/** KEYS[1], a string-model key: {'s', value} for a string, {'h', field, value, …} for a hash, nil for none. */
+const LEGACY_READ_SCRIPT = script(`
+local k = KEYS[1]
+local t = redis.call('TYPE', k).ok
+if t == 'string' then return {'s', redis.call('GET', k)} end
+if t == 'hash' then
+  local reply = redis.call('HGETALL', k)
+  table.insert(reply, 1, 'h')
+  return reply
+end
+return false`);
 
 /**
  * Runs a script by its SHA-1 (`EVALSHA`: the script is not sent again on every write). A node that does not know
@@ -380,8 +495,17 @@ class RedisBackend implements Backend {
     private readonly waitForReplicas?: WaitForReplicas,
   ) {}
 
+  /** Where the string model keeps a record (and where a record of an earlier release is converted in place). */
   private key(id: string) {
     return this.adapter.createKeyPrefix(this.keyPrefix + id, this.adapter.namespace);
+  }
+
+  /** Where the field model keeps a new record: hash-tagged by the id's bucket. */
+  private fieldKey(id: string) {
+    return this.adapter.createKeyPrefix(
+      `${this.keyPrefix}{${bucketTag(sessionBucketOf(id))}}${id}`,
+      this.adapter.namespace,
+    );
   }
 
   /** The client, when commands can be sent to it now. */
@@ -461,7 +585,7 @@ class RedisBackend implements Backend {
   }
   async set(id: string, value: string, ttlMs: number) {
     const client = await this.client();
-    await client.set(this.key(id), value, { PX: Math.max(1, Math.ceil(ttlMs)) });
+    await client.set(this.key(id), value, { PX: ttlMillis(ttlMs) });
   }
   async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     const client = await this.client();
@@ -469,34 +593,140 @@ class RedisBackend implements Backend {
       client,
       CAS_SCRIPT,
       [this.key(id)],
-      [expected, value, String(Math.max(1, Math.ceil(ttlMs)))],
+      [expected, value, String(ttlMillis(ttlMs))],
     );
     return Number(done) === 1;
   }
+  /**
+   * The field model (`fieldRecords`). New records live under the hash-tagged key; a record that is not there is
+   * looked for where the string model keeps it (a second command, only for unknown tokens and for sessions of an
+   * earlier release until they end).
+   */
+  readonly fields: FieldRecords = {
+    read: async (id) => {
+      const client = await this.client();
+      const fields = await client.hGetAll(this.fieldKey(id));
+      for (const _ in fields) return { fields, legacy: false };
+      const legacy = (await runScript(client, LEGACY_READ_SCRIPT, [this.key(id)], [])) as string[] | null;
+      if (!legacy) return undefined;
+      if (legacy[0] === 's') return { raw: legacy[1] };
+      const found: Record<string, string> = {};
+      for (let i = 1; i < legacy.length; i += 2) found[legacy[i]] = legacy[i + 1];
+      return { fields: found, legacy: true };
+    },
+    create: async (id, fields, ttlMs) => {
+      const client = await this.client();
+      const args = [String(ttlMillis(ttlMs)), '0', '0'];
+      let n = 0;
+      let b = 0;
+      for (const name in fields) {
+        const value = fields[name];
+        if (name === 'v' || name === 'n' || name === 'b') continue;
+        if (name.startsWith('a:')) n++;
+        b += Buffer.byteLength(name) + Buffer.byteLength(value);
+        args.push(name, value);
+      }
+      args[1] = String(n);
+      args[2] = String(b);
+      await runScript(client, CREATE_SCRIPT, [this.fieldKey(id)], args);
+    },
+    patch: async (id, patch) => {
+      const client = await this.client();
+      const convert = patch.convert;
+      const args = [
+        String(ttlMillis(patch.ttlMs)),
+        String(patch.accessedAt),
+        String(patch.limits?.maxAttributes ?? -1),
+        String(patch.limits?.maxBytes ?? -1),
+        String(patch.set.length),
+        String(patch.remove.length),
+        convert?.raw ?? '',
+        '0',
+      ];
+      for (const [name, value] of patch.set) args.push(name, value);
+      for (const name of patch.remove) args.push(name);
+      if (convert) {
+        let pairs = 0;
+        let n = 0;
+        let b = 0;
+        for (const name in convert.fields) {
+          const value = convert.fields[name];
+          if (name.startsWith('a:')) n++;
+          b += Buffer.byteLength(name) + Buffer.byteLength(value);
+          args.push(name, value);
+          pairs++;
+        }
+        args[7] = String(pairs);
+        args.push(String(n), String(b));
+      }
+      const key = patch.legacy || convert ? this.key(id) : this.fieldKey(id);
+      const [code, value] = (await runScript(client, PATCH_SCRIPT, [key], args)) as number[];
+      switch (code) {
+        case 1:
+          return { status: 'written', version: value };
+        case 0:
+          return { status: 'missing' };
+        case -1:
+          return { status: 'conflict' };
+        case -3:
+          return { status: 'maxAttributes', value };
+        case -4:
+          return { status: 'maxRecordBytes', value };
+        default:
+          throw new SessionStoreError('patch', 'the key holds something that is not a session record');
+      }
+    },
+  };
+
+  /**
+   * Deletes the record in either model: the field model's key first, then the string model's. With
+   * `waitForReplicas`, a revocation then waits for the replicas of the key it removed (the field model's key when
+   * it removed none, which a retried revocation of a new session finds).
+   */
   async delete(id: string, hints?: SessionDeleteHints) {
     const client = await this.client();
-    const key = this.key(id);
-    const wait = this.waitForReplicas;
-    if (!wait || !hints?.revocation) return (await client.del(key)) > 0;
-    // WAIT counts the replicas that acknowledged this connection's writes: the delete and the WAIT go over one
-    // connection to the key's master. A retried revocation waits too, even when its delete found nothing (the
-    // first attempt's delete may be the one still unacknowledged).
-    const args = ['WAIT', String(wait.replicas), String(wait.timeoutMs)];
-    let removed: boolean;
-    let acknowledged: number;
-    if (client.use) {
-      // A sentinel: commands may go over any connection of its master pool, so both go over one leased for them.
-      [removed, acknowledged] = await client.use(async (leased) => {
-        const deleted = (await leased.del(key)) > 0;
-        // A leased sentinel client takes (isReadonly, args), as the sentinel does.
-        return [deleted, Number(await leased.sendCommand(false, args))] as const;
-      });
-    } else {
-      removed = (await client.del(key)) > 0;
-      acknowledged = Number(
-        await (isCluster(client) ? client.sendCommand(key, false, args) : client.sendCommand(args)),
-      );
+    // WAIT counts the replicas that acknowledged this connection's writes. A sentinel may send commands over any
+    // connection of its master pool, so a durable revocation runs over one connection leased for it.
+    if (this.waitForReplicas && hints?.revocation && client.use) {
+      return client.use((leased) => this.deleteOn(leased, id, hints, true));
     }
+    return this.deleteOn(client, id, hints);
+  }
+
+  /** `leased`: `client` is a sentinel's leased master connection. */
+  private async deleteOn(
+    client: RedisClientLike,
+    id: string,
+    hints: SessionDeleteHints | undefined,
+    leased = false,
+  ) {
+    const fieldKey = this.fieldKey(id);
+    if ((await client.del(fieldKey)) > 0) return this.afterDelete(client, fieldKey, true, hints, leased);
+    const key = this.key(id);
+    const removed = (await client.del(key)) > 0;
+    return this.afterDelete(client, removed ? key : fieldKey, removed, hints, leased);
+  }
+
+  private async afterDelete(
+    client: RedisClientLike,
+    key: string,
+    removed: boolean,
+    hints: SessionDeleteHints | undefined,
+    leased: boolean,
+  ): Promise<boolean> {
+    const wait = this.waitForReplicas;
+    if (!wait || !hints?.revocation) return removed;
+    // On the connection that sent the delete (a cluster: the connection to the key's master). A retried revocation
+    // waits too, even when its delete found nothing: the first attempt's delete may be the one not yet acknowledged.
+    const args = ['WAIT', String(wait.replicas), String(wait.timeoutMs)];
+    // A leased sentinel client takes (isReadonly, args) as the sentinel does; a cluster (firstKey, isReadonly, args).
+    const acknowledged = Number(
+      await (leased
+        ? client.sendCommand(false, args)
+        : isCluster(client)
+          ? client.sendCommand(key, false, args)
+          : client.sendCommand(args)),
+    );
     if (acknowledged < wait.replicas) {
       throw new ReplicationTimeoutError(removed, acknowledged, wait.replicas, wait.timeoutMs);
     }
@@ -508,6 +738,11 @@ class RedisBackend implements Backend {
 /** A node-redis cluster: it knows its masters (a client or sentinel has no such list). */
 function isCluster(client: RedisClientLike): boolean {
   return client.masters !== undefined;
+}
+
+/** A TTL as Redis takes it: whole milliseconds, at least 1. */
+function ttlMillis(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
 }
 
 function orUndefined(value: string | null): string | undefined {
@@ -638,6 +873,12 @@ export class CacheManagerSessionStore extends SessionStore {
     } else {
       this.backend = new KeyvBackend(stores, prefix);
     }
+    if (options.fieldRecords !== undefined && this.backend.kind !== 'redis') {
+      throw new YosaiConfigurationError(
+        'CacheManagerSessionStore option `fieldRecords` is for a Redis store (@keyv/redis) only.',
+        'fieldRecords',
+      );
+    }
     if (options.waitForReplicas !== undefined && this.backend.kind !== 'redis') {
       throw new YosaiConfigurationError(
         'CacheManagerSessionStore option `waitForReplicas` is for a Redis store (@keyv/redis) only: other stores ' +
@@ -648,6 +889,7 @@ export class CacheManagerSessionStore extends SessionStore {
     const backend = this.backend;
     if (backend.readNow) this.readNow = (id: string) => backend.readNow!(id);
     if (backend.onExpired) this.onExpired = (listener) => backend.onExpired!(listener);
+    if (backend instanceof RedisBackend && options.fieldRecords !== false) this.fieldRecords = backend.fields;
     if (maxSessions !== undefined && backend instanceof MapBackend) {
       this.onEvicted = (listener) => backend.onEvicted(listener);
     }
@@ -672,6 +914,8 @@ export class CacheManagerSessionStore extends SessionStore {
   declare readonly onExpired?: (listener: ExpiredListener) => void;
   /** In memory with `maxSessions` only: records evicted to make room for a new session. */
   declare readonly onEvicted?: (listener: ExpiredListener) => void;
+  /** On Redis (unless `fieldRecords: false`): the field model, a hash per session. */
+  declare readonly fieldRecords?: FieldRecords;
 
   get(id: string) {
     return this.backend.get(id);

@@ -26,6 +26,10 @@
  *   {@link SessionWriteHints} that `set` receives (whether the new record is a guest's) to choose what to evict:
  *   records stay opaque strings to it.
  *
+ * - {@link SessionStore.fieldRecords}: the field model, where a record is kept as fields (one per attribute, plus
+ *   metadata) and a write carries only what changed, with the conditions the life cycle needs checked atomically
+ *   inside the store. A store without it keeps whole records as strings, written by compare-and-set.
+ *
  * Every implementation must pass the shared contract suite, `sessionStoreContract` from
  * `nestjs-yosai/testing`.
  */
@@ -80,6 +84,76 @@ export abstract class SessionStore {
 
   /** Optional. Releases timers or connections the store itself created. */
   close?(): Promise<void>;
+
+  /**
+   * Optional. The field model (see {@link FieldRecords}): when present, the library keeps new sessions as fields
+   * and writes only what changed. `delete` must then remove a record in either model.
+   */
+  readonly fieldRecords?: FieldRecords;
+}
+
+/**
+ * A session record kept as fields: name → value. The library names them; the store keeps three itself:
+ * - `v`: the record's version, 1 when created and one more on every patch;
+ * - `n`: how many fields are attributes (names starting with `a:`);
+ * - `b`: the byte total of every other field (name and value, UTF-8), which the size limit is judged on.
+ */
+export type StoredFields = Readonly<Record<string, string>>;
+
+/** What {@link FieldRecords.read} found. */
+export type FieldRead =
+  /** A field record; `legacy` when it sits where the string model keeps records (converted in place). */
+  | { readonly fields: StoredFields; readonly legacy: boolean }
+  /** A record of the string model (an earlier release wrote it), to be converted on its next write. */
+  | { readonly raw: string }
+  | undefined;
+
+/** One write to a field record: only what changed, applied atomically with its conditions. */
+export interface FieldPatch {
+  /** Fields to write, name then value. */
+  readonly set: readonly (readonly [name: string, value: string])[];
+  /** Fields to remove. */
+  readonly remove: readonly string[];
+  /** The access time: written to field `l` only when later than the stored one (a write is an access). */
+  readonly accessedAt: number;
+  /** The record's TTL from now, in milliseconds. */
+  readonly ttlMs: number;
+  /**
+   * Refuse the patch when the record would pass a limit and grow past what it had before in that dimension:
+   * `maxAttributes` on `n`, `maxBytes` on `b`.
+   */
+  readonly limits?: { readonly maxAttributes: number; readonly maxBytes: number };
+  /** The record was read where the string model keeps records (`FieldRead.legacy`, or a `raw` one). */
+  readonly legacy?: boolean;
+  /**
+   * For a string-model record: the exact string read, and the same record as fields. The store converts the record
+   * only if it still holds exactly that string, then applies the patch; otherwise the answer is `conflict`.
+   */
+  readonly convert?: { readonly raw: string; readonly fields: StoredFields };
+}
+
+/** What a {@link FieldPatch} did. */
+export type FieldPatchResult =
+  | { readonly status: 'written'; readonly version: number }
+  /** No record: a write never brings back a stopped session. */
+  | { readonly status: 'missing' }
+  /** A string-model record that is no longer the one read (`convert`): read again. */
+  | { readonly status: 'conflict' }
+  /** Refused by a limit: `value` is what the record would have had. Nothing was written. */
+  | { readonly status: 'maxAttributes' | 'maxRecordBytes'; readonly value: number };
+
+/**
+ * The field model of a store (optional capability {@link SessionStore.fieldRecords}). Reads stay one command per
+ * request; a write carries the changed fields only, so concurrent writers of different attributes never conflict,
+ * and its limits are judged inside the store, so concurrent writers cannot pass them together.
+ */
+export interface FieldRecords {
+  /** The record under the id in either model, or undefined. */
+  read(id: string): Promise<FieldRead>;
+  /** Stores a new record (replacing any under the id), version 1, expiring after `ttlMs`. */
+  create(id: string, fields: StoredFields, ttlMs: number, hints?: SessionWriteHints): Promise<void>;
+  /** Applies a patch to an existing record. */
+  patch(id: string, patch: FieldPatch): Promise<FieldPatchResult>;
 }
 
 /** What the library tells a store about a record it `set`s. */

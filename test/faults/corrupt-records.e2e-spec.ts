@@ -2,6 +2,7 @@
 // module's own keys (memory: through the store; Redis: a raw client on the exact key). Each must give a
 // guest, remove the record, log exactly one warning without the token, and never answer 500.
 import { randomBytes } from 'node:crypto';
+import { bucketTag, sessionBucketOf } from '../../src/store/session-tag.js';
 import { createClient } from 'redis';
 import { CacheManagerSessionStore, type SessionStore } from '../../src/index.js';
 import { redisAvailable, redisSessionStore, REDIS_URL } from '../support/redis.js';
@@ -97,7 +98,13 @@ const targets: Target[] = [
         write: async (id, value) => {
           await raw.set(key(id), value, { PX: 60_000 });
         },
-        exists: async (id) => (await raw.exists(key(id))) === 1,
+        // A new session is a hash under its hash-tagged key (the field model); the corrupt strings below are
+        // written where the string model keeps records, which the field model reads as records of an earlier release.
+        exists: async (id) =>
+          (await raw.exists([
+            key(id),
+            `${NAMESPACE}::yosai:sess:{${bucketTag(sessionBucketOf(id))}}${id}`,
+          ])) === 1,
         close: async () => {
           const keys = await raw.keys(`${NAMESPACE}::*`);
           if (keys.length) await raw.del(keys);

@@ -1,5 +1,7 @@
 import {
   SessionStore,
+  type FieldPatch,
+  type FieldRecords,
   type SessionDeleteHints,
   type SessionWriteHints,
   type StoredValue,
@@ -45,7 +47,32 @@ export class CountingStore extends SessionStore {
     if (onEvicted) this.onEvicted = onEvicted;
     const ready = inner.ready?.bind(inner);
     if (ready) this.ready = ready;
+    // The field model, counted as the string model's operations: a read as `get`, a new record as `set`, a patch as
+    // `compareAndSet`, so that "one read per request" means the same in both.
+    const fields = inner.fieldRecords;
+    if (fields) {
+      this.fieldRecords = {
+        read: (id) => {
+          this.counts.get++;
+          this.reads.push(id);
+          return fields.read(id);
+        },
+        create: (id, values, ttlMs, hints) => {
+          this.counts.set++;
+          return fields.create(id, values, ttlMs, hints);
+        },
+        patch: (id, patch) => {
+          this.counts.compareAndSet++;
+          this.patches.push(patch);
+          return fields.patch(id, patch);
+        },
+      };
+    }
   }
+
+  /** On a store with the field model: its patches, in order. */
+  readonly patches: FieldPatch[] = [];
+  declare readonly fieldRecords?: FieldRecords;
 
   /** Total number of operations so far. */
   get total(): number {

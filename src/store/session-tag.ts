@@ -1,0 +1,32 @@
+/**
+ * The hash tag of a session's key in the field model: the first 8 bits of its id (a base64url SHA-256), as two hex
+ * digits. A Redis Cluster places every key with the same `{tag}` in one hash slot, so the sessions of one principal
+ * (whose ids the life cycle draws into the principal's bucket, see `session-token.ts`) and the keys that index them
+ * can be changed together by one script.
+ */
+export const SESSION_BUCKETS = 256;
+
+/** The value of a base64url character (A–Z, a–z, 0–9, `-`, `_`), or -1. */
+function sextet(code: number): number {
+  if (code >= 65 && code <= 90) return code - 65;
+  if (code >= 97 && code <= 122) return code - 71;
+  if (code >= 48 && code <= 57) return code + 4;
+  if (code === 45) return 62;
+  if (code === 95) return 63;
+  return -1;
+}
+
+/** The bucket (0–255) of a session id: its first 8 bits. An id that is not base64url falls in bucket 0. */
+export function sessionBucketOf(id: string): number {
+  const high = sextet(id.charCodeAt(0));
+  const low = sextet(id.charCodeAt(1));
+  if (high < 0 || low < 0) return 0;
+  return (high << 2) | (low >> 4);
+}
+
+const HEX = Array.from({ length: SESSION_BUCKETS }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The hash tag of a bucket: two hex digits. */
+export function bucketTag(bucket: number): string {
+  return HEX[bucket];
+}

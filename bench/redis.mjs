@@ -8,7 +8,8 @@
 //         (what express-session stores for a signed-in user), each on a fresh server of its own.
 //
 // Prints one `REDISJSON {...}` line per measurement. BENCH_LIBRARY points at another build of the library (a
-// baseline), as in bench/server.mjs.
+// baseline), as in bench/server.mjs; BENCH_REDIS_ARGS adds redis-server arguments (space-separated) to every server,
+// e.g. `--hash-max-listpack-value 128`.
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,7 +39,10 @@ async function ownRedis() {
   const dir = mkdtempSync(join(tmpdir(), 'yosai-bench-redis-'));
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      ...(process.env.BENCH_REDIS_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     { stdio: 'ignore' },
   );
   const { createClient } = await import('@redis/client');
@@ -105,6 +109,8 @@ async function bytes() {
     const b = await redis.info('stats', 'total_net_input_bytes');
     const infoBytes = b - a;
     const changed = JSON.stringify({ visits: 1_000_000 }).length;
+    // Steady state: the first write on a server may send a script in full once (EVALSHA's NOSCRIPT fallback).
+    await (await start(ours, 'warm-up')).session.setAttribute('visits', 0);
     for (const size of [200, 10_000, 100_000, 1_000_000]) {
       // One attribute holds the bulk; the rest of the record (timestamps, identifiers, host) is about 150 B.
       const bulk =

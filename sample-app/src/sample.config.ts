@@ -31,7 +31,7 @@ export type RedisTarget =
 
 /** Where `npm run sample:redis` looks when none of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS is set. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-/** Keyv namespace of the sample's Redis keys (`yosai-sample::yosai:sess:<id>`). */
+/** Keyv namespace of the sample's Redis keys (`yosai-sample::yosai:sess:…`). */
 export const REDIS_NAMESPACE = 'yosai-sample';
 
 /** Limits on what clients may send. Anything beyond them is a 400, never a 500. */

@@ -21,6 +21,7 @@ const RUN = `yosai-cmstore-spec-${process.pid}-${randomBytes(3).toString('hex')}
 const hasRedis = await redisAvailable('CacheManagerSessionStore Redis contract');
 if (hasRedis) {
   sessionStoreContract('Redis (@keyv/redis), Keyv namespace per namespace', {
+    fieldRecords: true,
     create: async (ns) => {
       const r = redisSessionStore(`${RUN}-${ns}`);
       expect(r.store.kind).toBe('redis');
@@ -28,6 +29,7 @@ if (hasRedis) {
     },
   });
   sessionStoreContract('Redis (@keyv/redis), one Keyv namespace, prefix per namespace', {
+    fieldRecords: true,
     create: async (ns) => {
       const r = redisSessionStore(RUN, REDIS_URL, { prefix: `yosai:${ns}:` });
       return { store: r.store, close: () => r.close() };

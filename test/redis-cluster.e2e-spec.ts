@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ReplicationTimeoutError } from '../src/index.js';
+import { tokenOf } from '../src/session/session.js';
+import { bucketTag, sessionBucketOf } from '../src/store/session-tag.js';
 import { contractId, sessionStoreContract } from '../src/testing/index.js';
+import { createManagerHarness } from './support/manager-module.js';
 import { clusterSessionStore, OwnRedisCluster } from './support/redis-cluster.js';
 import { redisServerAvailable } from './support/redis.js';
 import { sampleSignsIn } from './support/sample-app.js';
@@ -138,6 +141,7 @@ if (hasServer) {
   afterAll(() => cluster.stop());
 
   sessionStoreContract('Redis Cluster (@keyv/redis, createCluster), Keyv namespace per namespace', {
+    fieldRecords: true,
     create: async (ns) => {
       const made = clusterSessionStore(cluster, `${RUN}-${ns}`);
       expect(made.store.kind).toBe('redis');
@@ -146,6 +150,7 @@ if (hasServer) {
   });
 
   sessionStoreContract('Redis Cluster, offline queue disabled, prefix per namespace', {
+    fieldRecords: true,
     create: async (ns) => {
       const made = clusterSessionStore(cluster, RUN, { prefix: `yosai:${ns}:`, disableOfflineQueue: true });
       return made;
@@ -223,6 +228,44 @@ if (hasServer) {
         await made.store.set(ids[0], 'v', 60_000);
         await expect(made.store.delete(ids[0])).resolves.toBe(true);
       } finally {
+        await made.close();
+      }
+    });
+
+    it('field model: a principal’s sessions share one slot; writes and scripts survive SCRIPT FLUSH on every node', async () => {
+      const made = clusterSessionStore(cluster, `${RUN}-fields`);
+      const h = await createManagerHarness({ store: made.store });
+      try {
+        const sessions = await Promise.all(
+          Array.from({ length: 6 }, () => h.manager.start({ identifiers: ['walter'], authenticated: true })),
+        );
+        const key = (id: string) => `${RUN}-fields::yosai:sess:{${bucketTag(sessionBucketOf(id))}}${id}`;
+        const slots = await Promise.all(
+          sessions.map(async (s) =>
+            (await cluster.cli(cluster.ports[0], 'cluster', 'keyslot', key(s.id))).trim(),
+          ),
+        );
+        expect(new Set(slots).size).toBe(1);
+        // Guests spread over the masters.
+        const guests = await Promise.all(Array.from({ length: 30 }, () => h.manager.start()));
+        const owners = await Promise.all(
+          cluster.ports.map(async (port) =>
+            (await cluster.cli(port, '--scan', '--pattern', `${RUN}-fields::*`)).split('\n').filter(Boolean),
+          ),
+        );
+        expect(owners.map((keys) => keys.length > 0)).toEqual([true, true, true]);
+        for (const port of cluster.ports) await cluster.cli(port, 'script', 'flush');
+        await Promise.all([...sessions, ...guests].map((s, i) => s.setAttribute('n', i)));
+        for (const [i, s] of [...sessions, ...guests].entries()) {
+          const back = await h.manager.resolve(tokenOf(s));
+          if (back.status !== 'valid') throw new Error('not valid');
+          expect(await back.session.getAttribute('n')).toBe(i);
+        }
+        await Promise.all(sessions.map((s) => s.stop()));
+        for (const s of sessions)
+          await expect(h.manager.resolve(tokenOf(s))).resolves.toEqual({ status: 'unknown' });
+      } finally {
+        await h.close();
         await made.close();
       }
     });

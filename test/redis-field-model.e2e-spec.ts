@@ -217,6 +217,23 @@ maybe('Redis field model', () => {
       expect(await client.exists(stringKey(id))).toBe(0);
     });
 
+    it('a write refused by a limit still converts, and the record keeps its TTL', async () => {
+      const clock = new ManualClock();
+      const r = redisSessionStore(NS);
+      const h = await createManagerHarness({ store: r.store, yosai: { clock, maxAttributes: 1 } });
+      opened.push({ close: () => h.close().then(() => r.close()) });
+      const { token, id } = await writeLegacy(clock.now(), { a: 1 });
+      const held = await h.manager.resolve(token);
+      if (held.status !== 'valid') throw new Error('not valid');
+      await expect(held.session.setAttribute('b', 2)).rejects.toMatchObject({ limit: 'maxAttributes' });
+      const client = await raw.adapter.getClient();
+      expect(await client.type(stringKey(id))).toBe('hash');
+      expect(await client.hGet(stringKey(id), 'a:b')).toBeNull();
+      const pttl = await client.pTTL(stringKey(id));
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(60 * 60_000);
+    });
+
     it('a touch converts too', async () => {
       const clock = new ManualClock();
       const h = await instance(clock);

@@ -184,8 +184,8 @@ maybe('waitForReplicas (durable revocation)', () => {
   }
 });
 
-describe('waitForReplicas is checked when the store is made', () => {
-  it('refuses bad values, and any value on a store that is not Redis', () => {
+describe('waitForReplicas and fieldRecords are checked when the store is made', () => {
+  it('refuse bad values, and any value on a store that is not Redis', () => {
     for (const bad of [
       { replicas: 0, timeoutMs: 100 },
       { replicas: 1, timeoutMs: 0 },
@@ -205,5 +205,13 @@ describe('waitForReplicas is checked when the store is made', () => {
       waitForReplicas: { replicas: 1, timeoutMs: 100 },
     });
     expect(ok.store.kind).toBe('redis');
+    expect(ok.store.fieldRecords).toBeDefined();
+    expect(() => CacheManagerSessionStore.inMemory({ fieldRecords: true })).toThrow(/Redis store/);
+    expect(() => redisSessionStore(NS, 'redis://127.0.0.1:1', { fieldRecords: 'yes' as never })).toThrow(
+      /must be a boolean/,
+    );
+    expect(
+      redisSessionStore(NS, 'redis://127.0.0.1:1', { fieldRecords: false }).store.fieldRecords,
+    ).toBeUndefined();
   });
 });

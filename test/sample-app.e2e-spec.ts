@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createClient } from 'redis';
 import { ManualClock } from '../src/index.js';
+import { bucketTag, sessionBucketOf } from '../src/store/session-tag.js';
 import { REDIS_URL, redisAvailable } from './support/redis.js';
 import {
   ensureSampleBuilt,
@@ -585,6 +586,9 @@ describe('sample app configuration', () => {
     ['REDIS_CLUSTER_NODES', '127.0.0.1'],
     ['REDIS_SENTINELS', '127.0.0.1:0'],
     ['REDIS_SENTINEL_NAME', 'my master'],
+    ['REDIS_WAIT_REPLICAS', 'one'],
+    ['REDIS_WAIT_REPLICAS', '0'],
+    ['REDIS_WAIT_TIMEOUT_MS', '200'],
   ])('refuses to start when %s=%s, naming the variable', (name, value) => {
     const env: Record<string, string | undefined> = {
       ...process.env,
@@ -633,6 +637,8 @@ describe('sample app configuration', () => {
   });
 });
 
+/** The sample's Redis key of a session (field model: hash-tagged by the id's bucket). */
+const sampleKey = (id: string) => `yosai-sample::yosai:sess:{${bucketTag(sessionBucketOf(id))}}${id}`;
 const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Redis)');
 
 (redisUp ? describe : describe.skip)('sample app on Redis (REDIS_URL)', () => {
@@ -656,9 +662,7 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
       const session = await onA.get('/api/session');
       expect(session.status).toBe(200);
       expect(session.body.attributes).toEqual({ cart: ['rug'] });
-      // The key's layout is the store's (a hash tag before the id on 0.2); the namespace and prefix are the sample's.
-      const keysOf = (id: string) => redis.keys(`yosai-sample::yosai:sess:*${id}`);
-      expect(await keysOf(session.body.id)).toHaveLength(1);
+      expect(await redis.type(sampleKey(session.body.id))).toBe('hash');
       expect((await onA.get('/')).text).toContain('<strong id="store-kind">redis</strong>');
 
       // Instance B serves the same session from Redis.
@@ -673,7 +677,7 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
 
       // Logout on B; A refuses the token at once.
       expect((await onB.post('/api/logout')).status).toBe(204);
-      expect(await keysOf(session.body.id)).toHaveLength(0);
+      expect(await redis.exists(sampleKey(session.body.id))).toBe(0);
       expect((await onA.get('/api/session')).status).toBe(404);
       expect((await onA.get('/api/profile')).status).toBe(401);
 
@@ -691,6 +695,23 @@ const redisUp = await redisAvailable('sample-app.e2e-spec (the sample app on Red
       await redis.close();
     }
     for (const sample of started.splice(0)) expect(await sample.stop()).not.toBe('SIGKILL');
+  }, 60_000);
+
+  it('REDIS_WAIT_REPLICAS: with fewer replicas than asked, a logout answers 503 and the session ends all the same', async () => {
+    const sample = await startSample({ REDIS_URL, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '50' });
+    started.push(sample);
+    const c = new SampleClient(sample.url);
+    expect((await c.post('/api/login', DUDE)).status).toBe(200);
+    const id = (await c.get('/api/session')).body.id as string;
+    expect((await c.post('/api/logout')).status).toBe(503);
+    const redis = createClient({ url: REDIS_URL });
+    await redis.connect();
+    try {
+      expect(await redis.exists(sampleKey(id))).toBe(0);
+    } finally {
+      await redis.close();
+    }
+    expect((await c.get('/api/me')).body).toMatchObject({ authenticated: false });
   }, 60_000);
 
   it('authorization: the same contract on Redis (#15)', async () => {

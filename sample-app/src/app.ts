@@ -74,11 +74,15 @@ function redisAdapter(target: RedisTarget): KeyvRedis<unknown> {
 }
 
 /** Sessions in Redis through @keyv/redis, under their own namespace. Fails fast when Redis does not answer. */
-async function redisStore(target: RedisTarget): Promise<RedisStore> {
+async function redisStore(
+  target: RedisTarget,
+  waitForReplicas: SampleConfig['waitForReplicas'],
+): Promise<RedisStore> {
   const cache = createCache({
     stores: [new Keyv({ store: redisAdapter(target), namespace: REDIS_NAMESPACE, useKeyPrefix: false })],
   });
-  const store = new CacheManagerSessionStore(cache, { readyTimeoutMs: CONNECT_TIMEOUT_MS });
+  // waitForReplicas (REDIS_WAIT_REPLICAS): a logout answers only once that many replicas have the delete.
+  const store = new CacheManagerSessionStore(cache, { readyTimeoutMs: CONNECT_TIMEOUT_MS, waitForReplicas });
   try {
     await store.ready();
   } catch (error) {
@@ -100,7 +104,7 @@ export async function createSampleApp(
 ): Promise<SampleApp> {
   const config = readSampleConfig(env);
   const realm = await SampleRealm.create();
-  const redis = config.redis ? await redisStore(config.redis) : null;
+  const redis = config.redis ? await redisStore(config.redis, config.waitForReplicas) : null;
 
   const yosai: YosaiModuleOptions = {
     realm,

@@ -7,6 +7,11 @@ export interface SampleConfig {
    * with `REDIS_SENTINEL_NAME` (a master watched by Sentinel); null keeps sessions in this process's memory.
    */
   readonly redis: RedisTarget | null;
+  /**
+   * `REDIS_WAIT_REPLICAS` (and `REDIS_WAIT_TIMEOUT_MS`, default 500): durable revocation, the store's
+   * `waitForReplicas`. Undefined: logouts do not wait for replicas.
+   */
+  readonly waitForReplicas: { replicas: number; timeoutMs: number } | undefined;
   /** `YOSAI_IDLE_TIMEOUT_MS`; undefined keeps the module's default (30 min). */
   readonly idleTimeoutMs: number | undefined;
   /** `YOSAI_ABSOLUTE_TIMEOUT_MS`; undefined keeps the module's default (8 h). */
@@ -31,7 +36,7 @@ export type RedisTarget =
 
 /** Where `npm run sample:redis` looks when none of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS is set. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-/** Keyv namespace of the sample's Redis keys (`yosai-sample::yosai:sess:…`). */
+/** Keyv namespace of the sample's Redis keys (`yosai-sample::yosai:sess:{<tag>}<id>`, see the README's key layout). */
 export const REDIS_NAMESPACE = 'yosai-sample';
 
 /** Limits on what clients may send. Anything beyond them is a 400, never a 500. */
@@ -67,12 +72,12 @@ function unset(value: string | undefined): value is undefined {
   return value === undefined || value.trim() === '';
 }
 
-function positiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, unit = 'milliseconds'): number | undefined {
   const raw = env[name];
   if (unset(raw)) return undefined;
   const value = Number(raw.trim());
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new SampleConfigError(name, `expected a positive whole number of milliseconds, got "${raw}"`);
+    throw new SampleConfigError(name, `expected a positive whole number of ${unit}, got "${raw}"`);
   }
   return value;
 }
@@ -103,9 +108,22 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
     );
   }
 
+  const replicas = positiveInteger(env, 'REDIS_WAIT_REPLICAS', 'replicas');
+  const waitTimeoutMs = positiveInteger(env, 'REDIS_WAIT_TIMEOUT_MS');
+  if (waitTimeoutMs !== undefined && replicas === undefined) {
+    throw new SampleConfigError('REDIS_WAIT_TIMEOUT_MS', 'expected REDIS_WAIT_REPLICAS to be set too');
+  }
+  if (replicas !== undefined && redis === null) {
+    throw new SampleConfigError(
+      'REDIS_WAIT_REPLICAS',
+      'expected REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS to be set too (replicas are Redis’s)',
+    );
+  }
+
   return {
     port,
     redis,
+    waitForReplicas: replicas === undefined ? undefined : { replicas, timeoutMs: waitTimeoutMs ?? 500 },
     idleTimeoutMs: positiveInteger(env, 'YOSAI_IDLE_TIMEOUT_MS'),
     absoluteTimeoutMs: positiveInteger(env, 'YOSAI_ABSOLUTE_TIMEOUT_MS'),
     guestIdleTimeoutMs: positiveInteger(env, 'YOSAI_GUEST_IDLE_TIMEOUT_MS'),

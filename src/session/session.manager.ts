@@ -493,7 +493,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * {@link updateAttributes} in the field model: one patch carrying only the changed attributes and the access
+   * The attribute update in the field model: one patch carrying only the changed attributes and the access
    * time. The store applies it to whatever the record holds now, so writers of other attributes never conflict;
    * it refuses a write to a record that is gone and judges the limits itself. Only converting a string-model
    * record can conflict (another write converted or changed it first): then the record is read again.

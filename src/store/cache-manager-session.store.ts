@@ -194,8 +194,10 @@ if t == 'string' then
   local at = first + 2 * nset + nrem
   local list = {'v', '0', 'n', ARGV[at + 2 * nconv], 'b', ARGV[at + 2 * nconv + 1]}
   for i = at, at + 2 * nconv - 1 do list[#list + 1] = ARGV[i] end
+  local pttl = redis.call('PTTL', k)
   redis.call('DEL', k)
   hset(k, list)
+  if pttl > 0 then redis.call('PEXPIRE', k, pttl) end
 elseif t ~= 'hash' then
   return {-2}
 end
@@ -872,6 +874,12 @@ export class CacheManagerSessionStore extends SessionStore {
       );
     } else {
       this.backend = new KeyvBackend(stores, prefix);
+    }
+    if (options.fieldRecords !== undefined && typeof options.fieldRecords !== 'boolean') {
+      throw new YosaiConfigurationError(
+        `CacheManagerSessionStore option \`fieldRecords\` must be a boolean (got ${typeof options.fieldRecords}).`,
+        'fieldRecords',
+      );
     }
     if (options.fieldRecords !== undefined && this.backend.kind !== 'redis') {
       throw new YosaiConfigurationError(

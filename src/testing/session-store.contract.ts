@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SessionStore } from '../store/session.store.js';
+import type { FieldPatch, SessionStore } from '../store/session.store.js';
 
 /** One store under test, in a namespace of its own over a backend shared with the suite's other namespaces. */
 export interface ContractStore {
@@ -21,6 +21,11 @@ export interface SessionStoreContractOptions {
   sweep?(store: SessionStore): number;
   /** Number of entries the backend holds, to prove a sweep freed them (stores that can count). */
   backendSize?(): number;
+  /**
+   * The store offers the field model (`fieldRecords`): its tests run. Either way the suite checks that the store
+   * offers it exactly when this says so.
+   */
+  fieldRecords?: boolean;
 }
 
 /** What the suite asks of an assertion: matchers that Jest and Vitest both have. */
@@ -300,6 +305,112 @@ export function sessionStoreContract(
         expect(await read(id)).toBe('ready');
       });
     });
+
+    it(`offers the field model (fieldRecords) ${options.fieldRecords ? 'as declared' : 'only when declared'}`, async () => {
+      expect(store.fieldRecords !== undefined).toBe(options.fieldRecords === true);
+    });
+
+    if (options.fieldRecords) {
+      describe('fieldRecords', () => {
+        const base = { m: '{"v":2}', l: '100', 'a:x': '1' };
+        const patch = (over: Partial<FieldPatch> = {}): FieldPatch => ({
+          set: [],
+          remove: [],
+          accessedAt: 0,
+          ttlMs: LONG_TTL,
+          ...over,
+        });
+        const bytes = (fields: Record<string, string>) =>
+          Object.entries(fields).reduce((sum, [k, v]) => sum + new TextEncoder().encode(k + v).length, 0);
+
+        it('create then read: the fields, version 1, attribute count and byte total; delete removes the record', async () => {
+          const fields = store.fieldRecords!;
+          const id = contractId();
+          await fields.create(id, base, LONG_TTL);
+          expect(await fields.read(id)).toEqual({
+            fields: { ...base, v: '1', n: '1', b: String(bytes(base)) },
+            legacy: false,
+          });
+          expect(await store.delete(id)).toBe(true);
+          expect(await fields.read(id)).toBe(undefined);
+          expect(await fields.patch(id, patch({ set: [['a:y', '2']] }))).toEqual({ status: 'missing' });
+          expect(await fields.read(id)).toBe(undefined);
+        });
+
+        it('patch: only what it names changes, the access time only forward, the version one more each time', async () => {
+          const fields = store.fieldRecords!;
+          const id = contractId();
+          await fields.create(id, base, LONG_TTL);
+          expect(await fields.patch(id, patch({ set: [['a:y', '"two"']], accessedAt: 200 }))).toEqual({
+            status: 'written',
+            version: 2,
+          });
+          expect(await fields.patch(id, patch({ remove: ['a:x', 'a:none'], accessedAt: 150 }))).toEqual({
+            status: 'written',
+            version: 3,
+          });
+          const expected = { m: base.m, l: '200', 'a:y': '"two"' };
+          expect(await fields.read(id)).toEqual({
+            fields: { ...expected, v: '3', n: '1', b: String(bytes(expected)) },
+            legacy: false,
+          });
+        });
+
+        it('limits: a patch that would pass one, and grow, is refused and writes nothing', async () => {
+          const fields = store.fieldRecords!;
+          const id = contractId();
+          await fields.create(id, base, LONG_TTL);
+          const limits = { maxAttributes: 2, maxBytes: 1_000 };
+          expect((await fields.patch(id, patch({ set: [['a:y', '2']], limits }))).status).toBe('written');
+          expect(await fields.patch(id, patch({ set: [['a:z', '3']], limits }))).toEqual({
+            status: 'maxAttributes',
+            value: 3,
+          });
+          const big = 'x'.repeat(2_000);
+          expect((await fields.patch(id, patch({ set: [['a:y', big]], limits }))).status).toBe(
+            'maxRecordBytes',
+          );
+          // Replacing a value within the limits, or shrinking, is allowed.
+          expect((await fields.patch(id, patch({ set: [['a:y', '22']], limits }))).status).toBe('written');
+          const found = await fields.read(id);
+          expect(
+            found && 'fields' in found ? [found.fields.n, found.fields['a:y'], found.fields['a:z']] : [],
+          ).toEqual(['2', '22', undefined]);
+        });
+
+        it('concurrent patches of different fields all land', async () => {
+          const fields = store.fieldRecords!;
+          const id = contractId();
+          await fields.create(id, base, LONG_TTL);
+          const answers = await Promise.all(
+            Array.from({ length: 20 }, (_, i) => fields.patch(id, patch({ set: [[`a:k${i}`, String(i)]] }))),
+          );
+          expect(tally(answers.map((a) => a.status))).toEqual({ written: 20 });
+          const found = await fields.read(id);
+          expect(found && 'fields' in found ? found.fields.n : undefined).toBe('21');
+        });
+
+        it('a string record is read as raw, and converted by a patch only while it is still that string', async () => {
+          const fields = store.fieldRecords!;
+          const id = contractId();
+          await store.set(id, 'old-form', LONG_TTL);
+          expect(await fields.read(id)).toEqual({ raw: 'old-form' });
+          const convert = { raw: 'other', fields: base };
+          expect(await fields.patch(id, patch({ legacy: true, convert }))).toEqual({ status: 'conflict' });
+          const converted = await fields.patch(
+            id,
+            patch({ legacy: true, convert: { ...convert, raw: 'old-form' } }),
+          );
+          expect(converted).toEqual({ status: 'written', version: 1 });
+          expect(await fields.read(id)).toEqual({
+            fields: { ...base, v: '1', n: '1', b: String(bytes(base)) },
+            legacy: true,
+          });
+          expect(await store.delete(id)).toBe(true);
+          expect(await fields.read(id)).toBe(undefined);
+        });
+      });
+    }
 
     if (options.sweep) {
       const sweep = options.sweep;

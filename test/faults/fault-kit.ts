@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import type { SessionStore } from '../../src/index.js';
 import { portOpen as portOpenAt } from '../support/redis.js';
 
 /** mulberry32: a small deterministic PRNG, so every run generates the same hostile inputs. */
@@ -276,3 +277,11 @@ export function processListeners(): Record<string, number> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * What the store holds for a session id in whichever model it uses (the field model's read where the store has
+ * one, `get` otherwise): undefined when there is no record.
+ */
+export async function storedRecord(store: SessionStore, id: string): Promise<unknown> {
+  return store.fieldRecords ? store.fieldRecords.read(id) : store.get(id);
+}

@@ -13,7 +13,7 @@ import {
 import { CountingStore } from '../support/counting-store.js';
 import { redisAvailable, redisStorePair } from '../support/redis.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
-import { idOf, prng } from './fault-kit.js';
+import { idOf, prng, storedRecord } from './fault-kit.js';
 
 const IDLE = 60_000;
 const ROUNDS = 50;
@@ -135,7 +135,7 @@ describe.each(targets)('races (%s store, two instances)', (kind) => {
 
       // The old token is dead whoever won, and it was stopped exactly once.
       expect((await p.sb.fromToken(old)).tokenStatus).toBe('unknown');
-      expect(await p.peek.get(idOf(old))).toBeUndefined();
+      expect(await storedRecord(p.peek, idOf(old))).toBeUndefined();
       const stops = events(YOSAI_SESSION_STOPPED, idOf(old));
       expect(stops).toHaveLength(1);
       outcomes.set(String(stops[0].reason), (outcomes.get(String(stops[0].reason)) ?? 0) + 1);
@@ -174,7 +174,7 @@ describe.each(targets)('races (%s store, two instances)', (kind) => {
       // Anyone still holding the token now sees the end, and nothing brought the record back.
       const late = await p.sb.fromToken(token);
       expect(['expired', 'unknown']).toContain(late.tokenStatus);
-      expect(await p.peek.get(idOf(token))).toBeUndefined();
+      expect(await storedRecord(p.peek, idOf(token))).toBeUndefined();
       expect(statuses.every((s) => ['valid', 'expired', 'unknown'].includes(s))).toBe(true);
       expect(events(YOSAI_SESSION_EXPIRED, idOf(token))).toHaveLength(1);
     }
@@ -215,7 +215,7 @@ describe.each(targets)('races (%s store, two instances)', (kind) => {
         expect((settled[0].reason as Error).name).toBe('StoppedSessionError');
       }
       expect(settled[1].status).toBe('fulfilled');
-      expect(await p.peek.get(idOf(token))).toBeUndefined();
+      expect(await storedRecord(p.peek, idOf(token))).toBeUndefined();
       expect((await p.sa.fromToken(token)).tokenStatus).toBe('unknown');
       expect(events(YOSAI_SESSION_STOPPED, idOf(token))).toHaveLength(1);
     }

@@ -19,6 +19,7 @@ if (hasServer) {
   afterAll(() => sentinel.stop());
 
   sessionStoreContract('Redis Sentinel (@keyv/redis, createSentinel), Keyv namespace per namespace', {
+    fieldRecords: true,
     create: async (ns) => {
       const made = sentinelSessionStore(sentinel, `${RUN}-${ns}`);
       expect(made.store.kind).toBe('redis');
@@ -27,6 +28,7 @@ if (hasServer) {
   });
 
   sessionStoreContract('Redis Sentinel, offline queue disabled, prefix per namespace', {
+    fieldRecords: true,
     create: async (ns) =>
       sentinelSessionStore(sentinel, RUN, { prefix: `yosai:${ns}:`, disableOfflineQueue: true }),
   });

@@ -10,6 +10,8 @@ export type {
   YosaiCookieOptions,
   YosaiHeaderOptions,
   YosaiModuleOptions,
+  YosaiLoginThrottleOptions,
+  YosaiPasswordVerificationOptions,
 } from './options/yosai-options.interface.js';
 export { YOSAI_DEFAULTS } from './options/yosai.defaults.js';
 export {
@@ -39,6 +41,7 @@ export {
   SessionExpiredEvent,
   LoginSucceededEvent,
   LoginFailedEvent,
+  type LoginFailureReason,
   type SessionStopReason,
   type SessionExpiryReason,
 } from './session/session.events.js';
@@ -77,7 +80,13 @@ export {
   type RequiresAuthorizationOptions,
 } from './http/requires-authorization.decorator.js';
 export { UsernamePasswordToken } from './auth/username-password.token.js';
-export { PasswordHasher, type ScryptParameters } from './auth/password.hasher.js';
+export {
+  PasswordHasher,
+  DEFAULT_SCRYPT_PARAMETERS,
+  SCRYPT_FLOOR,
+  type ScryptParameters,
+  type PasswordHasherOptions,
+} from './auth/password.hasher.js';
 export { YosaiGuard } from './http/yosai.guard.js';
 export { CurrentSubject } from './http/current-subject.decorator.js';
 export { subjectOf } from './http/subject-of.js';
@@ -88,7 +97,7 @@ export {
   type SubjectRequirement,
 } from './http/requires.decorator.js';
 export { YosaiExceptionFilter } from './http/yosai-exception.filter.js';
-export { mapYosaiError, LOGIN_FAILED_MESSAGE } from './http/yosai-error.mapper.js';
+export { mapYosaiError, LOGIN_FAILED_MESSAGE, LOGIN_THROTTLED_MESSAGE } from './http/yosai-error.mapper.js';
 export type { PresentedToken, HttpRequestLike } from './subject/token-source.js';
 export {
   /** @deprecated Import from 'nestjs-yosai/testing' */

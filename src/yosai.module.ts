@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { Authenticator } from './auth/authenticator.js';
+import { LoginThrottle } from './auth/login-throttle.js';
+import { VerificationLimiter } from './auth/verification-limiter.js';
 import { PasswordHasher } from './auth/password.hasher.js';
 import { RealmRegistry } from './auth/realm.registry.js';
 import { Authorizer } from './authz/authorizer.js';
@@ -50,12 +52,15 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
     },
     {
       provide: PasswordHasher,
+      // The floor was checked by the validator (with the same allowWeakParameters switch).
       useFactory: (config: ResolvedYosaiConfig) => new PasswordHasher(config.passwordHashing),
       inject: [YOSAI_CONFIG],
     },
     YosaiEventPublisher,
     SessionManager,
     RealmRegistry,
+    LoginThrottle,
+    VerificationLimiter,
     Authenticator,
     Authorizer,
     TokenTransport,

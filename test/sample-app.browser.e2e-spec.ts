@@ -137,7 +137,7 @@ if (!haveChromium && process.env.CI !== 'true') {
     }[];
     expect(events.map((e) => [e.name, e.reason])).toEqual([
       ['yosai.session.started', null],
-      ['yosai.login.failed', null],
+      ['yosai.login.failed', 'credentials'],
       ['yosai.session.stopped', 'regenerated'],
       ['yosai.session.started', null],
       ['yosai.login.succeeded', null],

@@ -234,8 +234,8 @@ describe('sample app over HTTP (memory store, timeouts from the environment)', (
     expect(
       failed.map(({ name, sessionId, reason, identifiers }) => ({ name, sessionId, reason, identifiers })),
     ).toEqual([
-      { name: 'yosai.login.failed', sessionId: null, reason: null, identifiers: null },
-      { name: 'yosai.login.failed', sessionId: null, reason: null, identifiers: null },
+      { name: 'yosai.login.failed', sessionId: null, reason: 'credentials', identifiers: null },
+      { name: 'yosai.login.failed', sessionId: null, reason: 'credentials', identifiers: null },
     ]);
 
     // Walter, from no session at all: one new session, no regeneration.
@@ -581,6 +581,10 @@ describe('sample app configuration', () => {
     ['YOSAI_IDLE_TIMEOUT_MS', 'thirty minutes'],
     ['YOSAI_ABSOLUTE_TIMEOUT_MS', '-1'],
     ['YOSAI_GUEST_IDLE_TIMEOUT_MS', '0'],
+    ['YOSAI_LOGIN_MAX_FAILURES', '0'],
+    ['YOSAI_LOGIN_MAX_FAILURES', 'five'],
+    ['YOSAI_LOGIN_LOCK_MS', '999'],
+    ['YOSAI_LOGIN_LOCK_MS', String(24 * 3_600_000 + 1)],
     ['PORT', '70000'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1'],
@@ -877,5 +881,64 @@ describe('sample app in-process: YOSAI_GUEST_IDLE_TIMEOUT_MS (ManualClock)', () 
     ]);
     clock.advance(39_000); // 59 s after login
     expect((await user.get('/api/me')).body).toMatchObject({ authenticated: true, username: 'thedude' });
+  });
+});
+
+describe('sample app in-process: YOSAI_LOGIN_MAX_FAILURES and YOSAI_LOGIN_LOCK_MS (ManualClock)', () => {
+  const clock = new ManualClock(Date.now());
+  const LOCK_MS = 120_000;
+  let close: () => Promise<void>;
+  let url: string;
+  const WRONG = { username: 'thedude', password: 'wrong' };
+
+  beforeAll(async () => {
+    ({ url, close } = await startInProcess(
+      { YOSAI_LOGIN_MAX_FAILURES: '3', YOSAI_LOGIN_LOCK_MS: String(LOCK_MS) },
+      clock,
+    ));
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+  beforeEach(() => clock.advance(LOCK_MS + 1));
+
+  it('after that many failed logins, attempts for the username get 429 with Retry-After until the lock passes, even with the right password', async () => {
+    const c = new SampleClient(url);
+    for (let i = 0; i < 3; i++) expect((await c.post('/api/login', WRONG)).status).toBe(401);
+    const refused = await c.post('/api/login', DUDE);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe(String(LOCK_MS / 1000));
+    expect(refused.body.message).toBe('Too many login attempts; try again later');
+    expect(refused.cookie).toBeUndefined();
+    // Another username is not locked.
+    expect(
+      (await new SampleClient(url).post('/api/login', { username: 'walter', password: 'shomer-shabbos' }))
+        .status,
+    ).toBe(200);
+    clock.advance(LOCK_MS - 1_000);
+    const still = await c.post('/api/login', DUDE);
+    expect(still.status).toBe(429);
+    expect(still.headers.get('retry-after')).toBe('1');
+    clock.advance(1_000);
+    expect((await c.post('/api/login', DUDE)).status).toBe(200);
+    const failed = (await events(c)).filter((e) => e.name === 'yosai.login.failed').slice(-5);
+    expect(failed.map((e) => e.reason)).toEqual([
+      'credentials',
+      'credentials',
+      'credentials',
+      'throttled',
+      'throttled',
+    ]);
+  });
+
+  it('a success before the limit resets the count', async () => {
+    const c = new SampleClient(url);
+    expect((await c.post('/api/login', WRONG)).status).toBe(401);
+    expect((await c.post('/api/login', WRONG)).status).toBe(401);
+    expect((await c.post('/api/login', DUDE)).status).toBe(200);
+    const d = new SampleClient(url);
+    expect((await d.post('/api/login', WRONG)).status).toBe(401);
+    expect((await d.post('/api/login', WRONG)).status).toBe(401);
+    expect((await d.post('/api/login', DUDE)).status).toBe(200);
   });
 });

@@ -112,6 +112,9 @@ export async function createSampleApp(
     // The controller's own check gives a clear 400 but cannot see concurrent requests; the module's check, made
     // on the record about to be written, holds under them (413).
     maxAttributes: LIMITS.attributesPerSession,
+    // After YOSAI_LOGIN_MAX_FAILURES failed logins for one username, attempts for it get 429 (Retry-After) until
+    // YOSAI_LOGIN_LOCK_MS has passed, even with the right password; a success before then resets the count.
+    loginThrottle: { maxFailures: config.loginMaxFailures, lockMs: config.loginLockMs },
     ...(options.clock && { clock: options.clock }),
     ...(redis && { store: redis.store }),
     ...(config.idleTimeoutMs !== undefined && { idleTimeoutMs: config.idleTimeoutMs }),

@@ -19,7 +19,10 @@ export interface LoggedEvent {
   readonly name: string;
   /** Public session id (a hash of the token), or null. */
   readonly sessionId: string | null;
-  /** `logout` | `stopped` | `regenerated` for stopped, `idle` | `absolute` for expired, else null. */
+  /**
+   * `logout` | `stopped` | `regenerated` for stopped, `idle` | `absolute` for expired, `credentials` | `throttled`
+   * for a failed login, else null.
+   */
   readonly reason: string | null;
   /** Identifiers of the session's owner; null for a guest and for a failed login. */
   readonly identifiers: readonly string[] | null;
@@ -66,7 +69,7 @@ function toEntry(payload: unknown): LoggedEvent | null {
   }
   if (payload instanceof LoginFailedEvent) {
     // The attempted username stays out of this public list: people type passwords into that field.
-    return entry(YOSAI_LOGIN_FAILED, null, null, null, payload.at);
+    return entry(YOSAI_LOGIN_FAILED, null, payload.reason, null, payload.at);
   }
   return null;
 }

@@ -142,9 +142,17 @@ const SCRIPT = `
     const response = await fetch(url, init);
     let data = null;
     try { data = await response.json(); } catch { /* 204 or not JSON */ }
-    return { ok: response.ok, status: response.status, data };
+    return { ok: response.ok, status: response.status, data, retryAfter: response.headers.get('Retry-After') };
   }
-  const messageOf = (r) => (r.data && r.data.message ? [].concat(r.data.message).join('; ') : 'HTTP ' + r.status);
+  const messageOf = (r) => {
+    const text = r.data && r.data.message ? [].concat(r.data.message).join('; ') : 'HTTP ' + r.status;
+    // 429: too many failed logins for this username (or address); say when to try again.
+    const s = Number(r.retryAfter);
+    if (r.status === 429 && Number.isInteger(s) && s > 0) {
+      return text + ' (try again in ' + (s >= 120 ? Math.ceil(s / 60) + ' minutes' : s + ' seconds') + ').';
+    }
+    return text;
+  };
   function fail(id, text) { const el = $(id); el.textContent = text; el.hidden = false; }
   for (const t of document.querySelectorAll('time[data-ms]')) t.textContent = new Date(Number(t.dataset.ms)).toLocaleString();
   $('login-form')?.addEventListener('submit', async (event) => {

@@ -20,6 +20,10 @@ export interface SampleConfig {
   readonly guestIdleTimeoutMs: number | undefined;
   /** `YOSAI_COOKIE_SECURE`: `true`, `false`, or `auto` (the default: Secure only over HTTPS). */
   readonly cookieSecure: boolean | 'auto';
+  /** `YOSAI_LOGIN_MAX_FAILURES`: failed logins for one username before it is locked. Default 5. */
+  readonly loginMaxFailures: number;
+  /** `YOSAI_LOGIN_LOCK_MS`: how long such a lock lasts (1 s to 24 h). Default 900,000 (15 min). */
+  readonly loginLockMs: number;
 }
 
 /** A `host:port` of a Redis node or sentinel. */
@@ -82,6 +86,26 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, unit = 'milliseco
   return value;
 }
 
+/** A positive whole number within bounds, or the default when unset. */
+function boundedInteger(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  [min, max]: [number, number],
+  unit: string,
+): number {
+  const raw = env[name];
+  if (unset(raw)) return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new SampleConfigError(
+      name,
+      `expected a whole number of ${unit} from ${min} to ${max}, got "${raw}"`,
+    );
+  }
+  return value;
+}
+
 /**
  * Reads the configuration from `env`.
  * @throws SampleConfigError naming the variable when a value is not usable.
@@ -128,6 +152,14 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
     absoluteTimeoutMs: positiveInteger(env, 'YOSAI_ABSOLUTE_TIMEOUT_MS'),
     guestIdleTimeoutMs: positiveInteger(env, 'YOSAI_GUEST_IDLE_TIMEOUT_MS'),
     cookieSecure,
+    loginMaxFailures: boundedInteger(env, 'YOSAI_LOGIN_MAX_FAILURES', 5, [1, 1000], 'failed logins'),
+    loginLockMs: boundedInteger(
+      env,
+      'YOSAI_LOGIN_LOCK_MS',
+      15 * 60_000,
+      [1000, 24 * 60 * 60_000],
+      'milliseconds',
+    ),
   };
 }
 

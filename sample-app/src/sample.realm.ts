@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { PasswordHasher, Realm, type Account, type AuthorizationInfo } from 'nestjs-yosai';
 
 /** The sample's accounts. Passwords are here only to be hashed at startup; nothing keeps them in clear. */
@@ -20,7 +21,9 @@ export const SAMPLE_ROLES: readonly string[] = ['bowler', 'captain'];
  * password against the PHC string (timing-safe, with a dummy verification for unknown usernames).
  */
 export class SampleRealm extends Realm {
-  private constructor(private readonly accounts: ReadonlyMap<string, Account>) {
+  private readonly logger = new Logger('SampleRealm');
+
+  private constructor(private readonly accounts: Map<string, Account>) {
     super();
   }
 
@@ -38,6 +41,17 @@ export class SampleRealm extends Realm {
 
   findAccount(username: string): Account | null {
     return this.accounts.get(username) ?? null;
+  }
+
+  /**
+   * Called by the module after a successful login whose stored hash is weaker than the configured cost (say, made
+   * before the cost was raised): the new hash replaces the old one. A real app updates its user table here.
+   */
+  upgradeCredentials(username: string, credentials: string): void {
+    const account = this.accounts.get(username);
+    if (!account) return;
+    this.accounts.set(username, { ...account, credentials });
+    this.logger.log(`Upgraded the password hash of ${username} to the configured cost`);
   }
 
   /** Asked once per session by the module (then cached), not once per check. */

@@ -10,7 +10,7 @@ import {
 } from '../errors/yosai.errors.js';
 import { YosaiModule } from '../yosai.module.js';
 
-const CHEAP = { logN: 10, r: 8, p: 1 };
+const CHEAP = { logN: 10, r: 8, p: 1, allowWeakParameters: true };
 
 class CountingHasher extends PasswordHasher {
   derivations = 0;

@@ -2,27 +2,36 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import {
   AuthenticationError,
   IncorrectCredentialsError,
+  LoginThrottledError,
   UnknownAccountError,
   UnsupportedTokenError,
   YosaiConfigurationError,
 } from '../errors/yosai.errors.js';
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
-import { LoginFailedEvent } from '../session/session.events.js';
+import { LoginFailedEvent, type LoginFailureReason } from '../session/session.events.js';
 import { YosaiEventPublisher } from '../session/yosai-event.publisher.js';
 import { YOSAI_LOGIN_FAILED } from '../yosai.constants.js';
 import { YOSAI_CONFIG } from '../yosai.internal-constants.js';
+import { LoginThrottle } from './login-throttle.js';
 import { PasswordHasher } from './password.hasher.js';
 import type { AuthenticatedAccount, AuthenticationToken, Realm } from './realm.js';
 import { RealmRegistry } from './realm.registry.js';
 import { UsernamePasswordToken } from './username-password.token.js';
+import { VerificationLimiter } from './verification-limiter.js';
+
+/** Where a login attempt comes from. */
+export interface AttemptContext {
+  /** The client's address (the request's `ip`), for throttling per address, fairness and events; null when unknown. */
+  readonly clientAddress?: string | null;
+}
 
 const MAX_USERNAME_LENGTH = 1024;
 
 /**
  * Checks a login attempt against the realms that support its token (Yosai's modular authenticator): with
  * `'first-success'` the first realm that accepts it wins, with `'all'` every supporting realm must accept it.
- * Passwords are verified here (timing-safe, with a dummy verification for unknown accounts); failures are
- * reported as `yosai.login.failed`.
+ * Passwords are verified here (timing-safe, with a dummy verification for unknown accounts), after the login throttle
+ * admitted the attempt and within the cap on concurrent verifications; failures are reported as `yosai.login.failed`.
  * @internal Used by `Subject.login()`.
  */
 @Injectable()
@@ -34,6 +43,8 @@ export class Authenticator implements OnModuleInit {
     private readonly hasher: PasswordHasher,
     private readonly events: YosaiEventPublisher,
     private readonly registry: RealmRegistry,
+    private readonly throttle: LoginThrottle,
+    private readonly limiter: VerificationLimiter,
   ) {}
 
   /** With a password realm configured, the dummy hash is made now rather than at the first unknown username. */
@@ -45,9 +56,15 @@ export class Authenticator implements OnModuleInit {
   /**
    * @throws AuthenticationError: `UnknownAccountError` / `IncorrectCredentialsError` (report both the same way),
    *   `UnsupportedTokenError` when no realm supports the token
+   * @throws LoginThrottledError when throttling or the verification cap refuses a password login unchecked
+   * @throws SessionStoreError when the throttle's counters cannot be read or written (fail closed)
    * @throws YosaiConfigurationError when no realm is configured or a realm returns a bad account
    */
-  async authenticate(token: AuthenticationToken): Promise<AuthenticatedAccount> {
+  async authenticate(
+    token: AuthenticationToken,
+    context: AttemptContext = {},
+  ): Promise<AuthenticatedAccount> {
+    const address = context.clientAddress ?? null;
     try {
       const realms = await this.registry.realms();
       if (realms.length === 0) {
@@ -62,37 +79,67 @@ export class Authenticator implements OnModuleInit {
         this.logger.warn(`A login with a ${type} was refused: no configured realm supports it.`);
         throw new UnsupportedTokenError(type);
       }
-      if (this.config.authenticationStrategy === 'all') {
-        let first: AuthenticatedAccount | null = null;
-        for (const realm of supporting) {
-          const account = await this.attempt(realm, token);
-          first ??= account;
-        }
-        return first!;
+      // Password logins are throttled: counted before any password is checked, so the count is exact.
+      const ticket =
+        token instanceof UsernamePasswordToken &&
+        this.throttle.enabled &&
+        supporting.some((realm) => typeof realm.findAccount === 'function')
+          ? await this.throttle.admit(token.username, address)
+          : null;
+      let account: AuthenticatedAccount;
+      try {
+        account = await this.judge(supporting, token, address);
+      } catch (error) {
+        // Only a judged failure counts: not one the verification cap refused, nor a realm that failed.
+        if (ticket && !(error instanceof AuthenticationError)) await this.throttle.release(ticket);
+        throw error;
       }
-      let failure: AuthenticationError | null = null;
-      for (const realm of supporting) {
-        try {
-          return await this.attempt(realm, token);
-        } catch (error) {
-          if (!(error instanceof AuthenticationError)) throw error;
-          failure ??= error;
-        }
-      }
-      throw failure!;
+      if (ticket) await this.throttle.succeeded(ticket);
+      return account;
     } catch (error) {
       // One event per failed login, whichever realm refused it.
-      if (error instanceof AuthenticationError) this.failed(token);
+      if (error instanceof AuthenticationError) this.failed(token, address, 'credentials');
+      else if (error instanceof LoginThrottledError) this.failed(token, address, 'throttled');
       throw error;
     } finally {
       token?.clear?.();
     }
   }
 
+  /** The supporting realms' verdict, by the configured strategy. */
+  private async judge(
+    supporting: readonly Realm[],
+    token: AuthenticationToken,
+    address: string | null,
+  ): Promise<AuthenticatedAccount> {
+    if (this.config.authenticationStrategy === 'all') {
+      let first: AuthenticatedAccount | null = null;
+      for (const realm of supporting) {
+        const account = await this.attempt(realm, token, address);
+        first ??= account;
+      }
+      return first!;
+    }
+    let failure: AuthenticationError | null = null;
+    for (const realm of supporting) {
+      try {
+        return await this.attempt(realm, token, address);
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        failure ??= error;
+      }
+    }
+    throw failure!;
+  }
+
   /** One realm's verdict: the account, or an `AuthenticationError`. */
-  private async attempt(realm: Realm, token: AuthenticationToken): Promise<AuthenticatedAccount> {
+  private async attempt(
+    realm: Realm,
+    token: AuthenticationToken,
+    address: string | null,
+  ): Promise<AuthenticatedAccount> {
     if (token instanceof UsernamePasswordToken && typeof realm.findAccount === 'function') {
-      return this.withPassword(realm, token);
+      return this.withPassword(realm, token, address);
     }
     if (typeof realm.authenticate !== 'function') {
       throw new YosaiConfigurationError(
@@ -105,26 +152,52 @@ export class Authenticator implements OnModuleInit {
     return checked(account, 'authenticate');
   }
 
-  private async withPassword(realm: Realm, token: UsernamePasswordToken): Promise<AuthenticatedAccount> {
+  private async withPassword(
+    realm: Realm,
+    token: UsernamePasswordToken,
+    address: string | null,
+  ): Promise<AuthenticatedAccount> {
     const username: unknown = token.username;
     const password: unknown = token.password;
     if (typeof username !== 'string' || username.length === 0 || username.length > MAX_USERNAME_LENGTH) {
-      await this.hasher.verifyDummy(password);
+      await this.limiter.run(address, () => this.hasher.verifyDummy(password));
       throw new UnknownAccountError();
     }
     const account = await realm.findAccount!(username);
     if (!account) {
-      await this.hasher.verifyDummy(password);
+      await this.limiter.run(address, () => this.hasher.verifyDummy(password));
       throw new UnknownAccountError();
     }
     checked(account, 'findAccount');
-    if (!(await this.hasher.verify(account.credentials, password))) {
+    if (!(await this.limiter.run(address, () => this.hasher.verify(account.credentials, password)))) {
       throw new IncorrectCredentialsError();
+    }
+    if (
+      typeof realm.upgradeCredentials === 'function' &&
+      this.hasher.isWeakerThanConfigured(account.credentials)
+    ) {
+      await this.upgrade(realm, username, password as string, address);
     }
     return account;
   }
 
-  private failed(token: AuthenticationToken): void {
+  /**
+   * Rehashes a password whose stored hash is weaker than the configuration and hands the new hash to the realm
+   * (Spring's `upgradeEncoding`). A failure is logged (without the hash) and never fails the login.
+   */
+  private async upgrade(realm: Realm, username: string, password: string, address: string | null) {
+    try {
+      const credentials = await this.limiter.run(address, () => this.hasher.hash(password));
+      await realm.upgradeCredentials!(username, credentials);
+    } catch (error) {
+      this.logger.warn(
+        `Realm ${realm.constructor.name} could not upgrade the password hash of a user who signed in: ` +
+          `${error instanceof Error ? error.message : String(error)}. The login went ahead.`,
+      );
+    }
+  }
+
+  private failed(token: AuthenticationToken, address: string | null, reason: LoginFailureReason): void {
     const principal: unknown = token?.principal;
     const name =
       typeof principal !== 'string'
@@ -132,7 +205,10 @@ export class Authenticator implements OnModuleInit {
         : principal.length > MAX_USERNAME_LENGTH
           ? principal.slice(0, 64)
           : principal;
-    this.events.publish(YOSAI_LOGIN_FAILED, new LoginFailedEvent(name, this.config.clock.now()));
+    this.events.publish(
+      YOSAI_LOGIN_FAILED,
+      new LoginFailedEvent(name, this.config.clock.now(), address, reason),
+    );
   }
 }
 

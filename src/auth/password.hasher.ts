@@ -7,6 +7,29 @@ export interface ScryptParameters {
   p: number;
 }
 
+/** Options of {@link PasswordHasher}: the cost of new hashes, and the switch that lets tests go below the floor. */
+export interface PasswordHasherOptions extends Partial<ScryptParameters> {
+  /**
+   * Accept parameters below OWASP's scrypt floor (see {@link SCRYPT_FLOOR}). Meant for tests, where a real cost
+   * would make every login take a tenth of a second; never for production.
+   * @default false
+   */
+  allowWeakParameters?: boolean;
+}
+
+/**
+ * The default cost of new hashes: N = 2^15, r = 8, p = 3, one of OWASP's listed scrypt minimums. It is as much
+ * work as N = 2^17, r = 8, p = 1 within a quarter, with a quarter of the memory (32 MiB per verification instead of
+ * 128 MiB), which matters when several verifications run at once.
+ */
+export const DEFAULT_SCRYPT_PARAMETERS: Readonly<ScryptParameters> = Object.freeze({ logN: 15, r: 8, p: 3 });
+
+/**
+ * OWASP's scrypt floor as this library checks it: at least the memory (`128 · N · r` bytes, 8 MiB) and the work
+ * (`N · r · p`) of the cheapest set OWASP lists, N = 2^13, r = 8, p = 10. Every set OWASP lists passes it.
+ */
+export const SCRYPT_FLOOR = Object.freeze({ minMemoryBytes: 128 * 2 ** 13 * 8, minWork: 2 ** 13 * 8 * 10 });
+
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
 /** `$scrypt$ln=15,r=8,p=1$<salt>$<hash>`, salt and hash in unpadded standard base64 (PHC string format). */
@@ -30,6 +53,24 @@ function scrypt(
 
 /** The work of one derivation, up to a constant: scrypt's time grows with N · r · p. */
 const costOf = (p: ScryptParameters) => 2 ** p.logN * p.r * p.p;
+/** Bytes of memory one derivation needs: 128 · N · r. */
+const memoryOf = (p: ScryptParameters) => 128 * 2 ** p.logN * p.r;
+
+/**
+ * Why these parameters are below OWASP's scrypt floor ({@link SCRYPT_FLOOR}), or null when they are not.
+ * @internal Used by the options validator and the hasher's constructor.
+ */
+export function belowScryptFloor(parameters: ScryptParameters): string | null {
+  const { logN, r, p } = parameters;
+  const memory = memoryOf(parameters);
+  if (memory < SCRYPT_FLOOR.minMemoryBytes) {
+    return `N = 2^${logN}, r = ${r} needs ${memory / 1024 / 1024} MiB per hash; OWASP's floor needs at least 8 MiB (N · r ≥ 2^16)`;
+  }
+  if (costOf(parameters) < SCRYPT_FLOOR.minWork) {
+    return `N = 2^${logN}, r = ${r}, p = ${p} is less work than OWASP's floor (N · r · p ≥ 655,360, e.g. N = 2^15, r = 8, p = 3)`;
+  }
+  return null;
+}
 
 const b64 = (buffer: Buffer) => buffer.toString('base64').replace(/=+$/, '');
 
@@ -40,7 +81,7 @@ const b64 = (buffer: Buffer) => buffer.toString('base64').replace(/=+$/, '');
  *
  * @example
  * const hasher = new PasswordHasher();
- * const stored = await hasher.hash('letsgobowling'); // '$scrypt$ln=15,r=8,p=1$…$…'
+ * const stored = await hasher.hash('letsgobowling'); // '$scrypt$ln=15,r=8,p=3$…$…'
  * await hasher.verify(stored, 'letsgobowling');      // true
  */
 export class PasswordHasher {
@@ -53,9 +94,20 @@ export class PasswordHasher {
    */
   private highest: Readonly<ScryptParameters>;
 
-  /** @param parameters cost of new hashes. @default { logN: 15, r: 8, p: 1 } (N = 32768, 32 MiB) */
-  constructor(parameters: Partial<ScryptParameters> = {}) {
-    this.parameters = Object.freeze({ logN: 15, r: 8, p: 1, ...parameters });
+  /**
+   * @param options cost of new hashes. @default { logN: 15, r: 8, p: 3 } (N = 32768, 32 MiB)
+   * @throws RangeError when the parameters are below OWASP's floor and `allowWeakParameters` is not set
+   */
+  constructor(options: PasswordHasherOptions = {}) {
+    const { allowWeakParameters, ...given } = options;
+    const parameters = Object.freeze({ ...DEFAULT_SCRYPT_PARAMETERS, ...given });
+    const weak = belowScryptFloor(parameters);
+    if (weak && allowWeakParameters !== true) {
+      throw new RangeError(
+        `PasswordHasher: ${weak}. Raise the cost, or pass allowWeakParameters: true (for tests only).`,
+      );
+    }
+    this.parameters = parameters;
     this.highest = this.parameters;
   }
 
@@ -73,15 +125,8 @@ export class PasswordHasher {
    */
   async verify(phc: string, password: unknown): Promise<boolean> {
     const match = typeof phc === 'string' ? PHC.exec(phc) : null;
-    const parameters = match ? { logN: Number(match[1]), r: Number(match[2]), p: Number(match[3]) } : null;
-    if (
-      !match ||
-      !parameters ||
-      parameters.logN < 10 ||
-      parameters.logN > 20 ||
-      parameters.r < 1 ||
-      parameters.p < 1
-    ) {
+    const parameters = match ? parametersOf(phc) : null;
+    if (!match || !parameters) {
       await this.verifyDummy(password);
       return false;
     }
@@ -118,6 +163,17 @@ export class PasswordHasher {
     return !phc.startsWith(`$scrypt$ln=${logN},r=${r},p=${p}$`);
   }
 
+  /**
+   * True when a stored hash is weaker than this hasher's parameters: less work or less memory per verification.
+   * The module then rehashes the password at login (see `Realm.upgradeCredentials`). A hash that is stronger in
+   * both, made before the configuration was lowered, is left alone; so is a string that is not a scrypt PHC string.
+   */
+  isWeakerThanConfigured(phc: string): boolean {
+    const parameters = parametersOf(phc);
+    if (!parameters) return false;
+    return costOf(parameters) < costOf(this.parameters) || memoryOf(parameters) < memoryOf(this.parameters);
+  }
+
   /** The key derivation itself (scrypt). Protected so that tests can count the work done. */
   protected derive(
     password: string,
@@ -144,4 +200,13 @@ export class PasswordHasher {
     }
     return dummy;
   }
+}
+
+/** The parameters of a scrypt PHC string this hasher can verify, or null. */
+function parametersOf(phc: string): ScryptParameters | null {
+  const match = typeof phc === 'string' ? PHC.exec(phc) : null;
+  if (!match) return null;
+  const parameters = { logN: Number(match[1]), r: Number(match[2]), p: Number(match[3]) };
+  if (parameters.logN < 10 || parameters.logN > 20 || parameters.r < 1 || parameters.p < 1) return null;
+  return parameters;
 }

@@ -51,7 +51,8 @@ export interface AuthorizationInfo {
  * `realm` (or `realms`) option as an instance, or as a class or injection token that Nest resolves (so the realm
  * can inject the app's services and the module's `PasswordHasher`). Implement what the realm is for:
  *
- * - `findAccount(username)`: password logins; the module verifies the password.
+ * - `findAccount(username)`: password logins; the module verifies the password (and `upgradeCredentials`, when
+ *   present, receives a stronger hash of a password whose stored hash is below the configured cost).
  * - `supports(token)` + `authenticate(token)`: any other token (the realm verifies it itself).
  * - `getAuthorizationInfo(identifiers)`: roles and permissions, cached for the session's life.
  *
@@ -73,6 +74,13 @@ export abstract class Realm {
   /** The account for a username, or `null`/`undefined` when there is none. May be sync or async. */
   findAccount?(username: string): MaybePromise<Account | null | undefined>;
 
+  /**
+   * Stores a new hash of a user's password (Spring Security's `upgradeEncoding`). Called after a successful password
+   * login whose stored hash (from `findAccount`) is weaker than the module's `passwordHashing` parameters, with the
+   * username as the user typed it and a PHC string made at the configured cost. Optional: without it, old hashes
+   * stay as they are. An error it throws is logged and does not fail the login.
+   */
+  upgradeCredentials?(username: string, credentials: string): MaybePromise<void>;
   /**
    * Whether this realm takes part in a login with this token.
    * @default a realm with `findAccount` supports `UsernamePasswordToken`s, and nothing else

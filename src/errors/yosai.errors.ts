@@ -60,6 +60,32 @@ export class UnknownAccountError extends AuthenticationError {
   }
 }
 
+/**
+ * A login attempt was refused before its password was checked: the username or the client address has failed too
+ * often and is locked (`loginThrottle`), or too many password verifications are running and waiting already
+ * (`passwordVerification`). Over HTTP a 429 with `Retry-After`. Not an `AuthenticationError`: the credentials were
+ * not judged, and the right password is refused too while a lock lasts.
+ */
+export class LoginThrottledError extends YosaiError {
+  constructor(
+    /** What is limited: the username's failures, the client address's failures, or verification capacity. */
+    readonly scope: 'username' | 'address' | 'capacity',
+    /** How long until an attempt may succeed, in milliseconds (at least 1). */
+    readonly retryAfterMs: number,
+  ) {
+    super(
+      scope === 'capacity'
+        ? `Login refused: too many password verifications in progress; retry in ${Math.ceil(retryAfterMs / 1000)} s.`
+        : `Login refused: too many failed attempts for this ${scope}; retry in ${Math.ceil(retryAfterMs / 1000)} s.`,
+    );
+  }
+
+  /** `retryAfterMs` in whole seconds, rounded up, as the `Retry-After` header carries it. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.retryAfterMs / 1000));
+  }
+}
+
 /** The session store failed or did not answer in time. Requests that depend on it fail closed. */
 export class SessionStoreError extends YosaiError {
   constructor(

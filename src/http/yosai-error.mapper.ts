@@ -1,6 +1,7 @@
 import {
   ForbiddenException,
   HttpException,
+  HttpStatus,
   InternalServerErrorException,
   PayloadTooLargeException,
   ServiceUnavailableException,
@@ -12,6 +13,7 @@ import {
   UnauthenticatedError,
   CrossSiteRequestError,
   ExpiredSessionError,
+  LoginThrottledError,
   SessionLimitError,
   SessionStoreError,
   StoppedSessionError,
@@ -21,6 +23,9 @@ import {
 
 /** The one message every failed login gets, whatever the reason. */
 export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
+
+/** The message of a login refused by throttling or the verification cap (the same for every scope). */
+export const LOGIN_THROTTLED_MESSAGE = 'Too many login attempts; try again later';
 
 /**
  * Maps a domain error to the HTTP answer. Messages are generic: they never say whether a username
@@ -34,6 +39,7 @@ export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
  * | `AuthorizationError` | 403, naming only the role or permission checked, as written |
  * | `CrossSiteRequestError` | 403 |
  * | `SessionLimitError` (the session would hold too many attributes or bytes) | 413 |
+ * | `LoginThrottledError` (a locked username or address, or no free verification slot) | 429; the filter adds `Retry-After` |
  * | `SessionStoreError` | 503 (fail closed) |
  * | anything else from this library, `SessionSerializationError` included (a programming error) | 500 |
  */
@@ -50,6 +56,9 @@ export function mapYosaiError(error: YosaiError): HttpException {
   if (error instanceof AuthorizationError) return new ForbiddenException(error.message);
   if (error instanceof CrossSiteRequestError) return new ForbiddenException('Cross-site request refused');
   if (error instanceof SessionLimitError) return new PayloadTooLargeException('Session data too large');
+  if (error instanceof LoginThrottledError) {
+    return new HttpException(LOGIN_THROTTLED_MESSAGE, HttpStatus.TOO_MANY_REQUESTS);
+  }
   if (error instanceof SessionStoreError) return new ServiceUnavailableException('Session store unavailable');
   return new InternalServerErrorException();
 }

@@ -2,6 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import { HttpAdapterHost } from '@nestjs/core';
 import {
   InvalidPermissionError,
+  LoginThrottledError,
   SessionSerializationError,
   SessionStoreError,
   YosaiConfigurationError,
@@ -38,8 +39,12 @@ export class YosaiExceptionFilter implements ExceptionFilter {
     }
     const http = this.mapError(error);
     const body = http.getResponse();
+    const response: unknown = host.switchToHttp().getResponse();
+    if (error instanceof LoginThrottledError && http.getStatus() === 429) {
+      this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
+    }
     this.adapterHost.httpAdapter.reply(
-      host.switchToHttp().getResponse(),
+      response,
       typeof body === 'string' ? { statusCode: http.getStatus(), message: body } : body,
       http.getStatus(),
     );

@@ -1,5 +1,5 @@
 import type { RealmProvider } from '../auth/realm.js';
-import type { ScryptParameters } from '../auth/password.hasher.js';
+import type { PasswordHasherOptions, ScryptParameters } from '../auth/password.hasher.js';
 import type { SessionStore } from '../store/session.store.js';
 
 /** A source of the current time in epoch milliseconds. Swap it for a controllable clock in tests. */
@@ -73,6 +73,67 @@ export interface YosaiCsrfOptions {
    * @default []
    */
   trustedOrigins?: string[];
+}
+
+/**
+ * Login throttling: failed password logins are counted per username and per client address in the session store
+ * (so every instance sharing the store sees the same counts), and attempts past a limit are refused for a while.
+ */
+export interface YosaiLoginThrottleOptions {
+  /**
+   * Count failures and refuse attempts past the limits (429, `LoginThrottledError`, with `Retry-After`). `false`
+   * turns throttling off (e.g. when a gateway in front of the app already limits login attempts).
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Password logins one username may have fail (within `lockMs` of each other) before it is locked for `lockMs`.
+   * Attempts for a locked username are refused without checking the password, the right one included. Counted
+   * for unknown usernames too, so a lock tells nothing about whether an account exists. A success resets it.
+   * @default 5
+   */
+  maxFailures?: number;
+  /**
+   * Failed password logins from one client address (any usernames, within `lockMs` of each other) before that
+   * address is locked for `lockMs`: it limits one client trying one password on many usernames, and one client
+   * locking many accounts. Higher than `maxFailures` because many users may share an address (an office, a
+   * carrier's NAT). IPv6 addresses are counted per /64 network. A success does not reset it.
+   * @default 50
+   */
+  maxFailuresPerAddress?: number;
+  /**
+   * How long a lock lasts, and how long a failure is remembered. A lock never grows: attempts refused while
+   * locked are not counted. Milliseconds, at most 24 hours.
+   * @default 900_000 (15 minutes)
+   */
+  lockMs?: number;
+}
+
+/**
+ * A cap on concurrent password verifications, so a flood of logins cannot fill the libuv thread pool (where scrypt
+ * runs) and make every login, and every other use of the pool, wait.
+ */
+export interface YosaiPasswordVerificationOptions {
+  /**
+   * Most password verifications (scrypt derivations at login, dummy ones included) running at once in this process.
+   * Node's libuv pool has 4 threads unless `UV_THREADPOOL_SIZE` says otherwise; the default leaves half of them to
+   * the rest of the app (file system, DNS, zlib).
+   * @default 2
+   */
+  maxConcurrent?: number;
+  /**
+   * How long a login may wait for a free verification slot before it is refused (429, `LoginThrottledError` with
+   * scope `capacity`). Milliseconds.
+   * @default 2_000
+   */
+  maxWaitMs?: number;
+  /**
+   * Most logins waiting for a slot; one more is refused at once. A free slot goes to the waiting address with the
+   * fewest verifications running, and one address may hold at most a quarter of the places, so a flood from one client
+   * neither fills the queue nor makes another client's login wait behind all of its own.
+   * @default 64
+   */
+  maxQueued?: number;
 }
 
 /** Options of `YosaiModule.forRoot()` / the factory of `forRootAsync()`. */
@@ -210,10 +271,22 @@ export interface YosaiModuleOptions {
   clearSiteDataOnLogout?: boolean;
   /**
    * Cost of the built-in scrypt password hasher used for new hashes and for the dummy verification.
-   * Existing hashes are verified with the parameters they were made with.
-   * @default { logN: 15, r: 8, p: 1 }
+   * Existing hashes are verified with the parameters they were made with; a successful login against a weaker one
+   * is rehashed through `Realm.upgradeCredentials`. Parameters below OWASP's floor (at least 8 MiB, `N · r ≥ 2^16`,
+   * and `N · r · p ≥ 655,360`) are refused unless `allowWeakParameters: true` (for tests only).
+   * @default { logN: 15, r: 8, p: 3 } (32 MiB and OWASP's floor of work per verification)
    */
-  passwordHashing?: Partial<ScryptParameters>;
+  passwordHashing?: PasswordHasherOptions;
+  /**
+   * Login throttling per username and per client address, on by default.
+   * @default { enabled: true, maxFailures: 5, maxFailuresPerAddress: 50, lockMs: 900_000 }
+   */
+  loginThrottle?: YosaiLoginThrottleOptions;
+  /**
+   * The cap on concurrent password verifications.
+   * @default { maxConcurrent: 2, maxWaitMs: 2_000, maxQueued: 64 }
+   */
+  passwordVerification?: YosaiPasswordVerificationOptions;
   /**
    * Source of time. Replace it with a controllable clock in tests.
    * @default Date.now
@@ -249,7 +322,9 @@ export interface ResolvedYosaiConfig {
   readonly authorizationCacheSize: number;
   readonly cookie: Readonly<Required<Omit<YosaiCookieOptions, 'maxAgeMs'>> & { maxAgeMs?: number }> | null;
   readonly header: Readonly<Required<YosaiHeaderOptions>> | null;
-  readonly passwordHashing: Readonly<ScryptParameters>;
+  readonly passwordHashing: Readonly<ScryptParameters & { allowWeakParameters: boolean }>;
+  readonly loginThrottle: Readonly<Required<YosaiLoginThrottleOptions>>;
+  readonly passwordVerification: Readonly<Required<YosaiPasswordVerificationOptions>>;
   readonly clock: Clock;
   /** `trustedOrigins` as serialised origins (lower-case scheme and host, default port left out). */
   readonly csrf: { readonly enabled: boolean; readonly trustedOrigins: ReadonlySet<string> };

@@ -99,6 +99,50 @@ const cases: [string, YosaiModuleOptions, string][] = [
   ['a trusted origin that is not a URL', { csrf: { trustedOrigins: ['a.example'] } }, 'csrf.trustedOrigins'],
   ['a misspelt csrf option', { csrf: { trustedOrigin: [] } as never }, 'csrf.trustedOrigin'],
   ['clearSiteDataOnLogout not a boolean', { clearSiteDataOnLogout: 1 as never }, 'clearSiteDataOnLogout'],
+  [
+    'scrypt below the floor (the old default)',
+    { passwordHashing: { logN: 15, r: 8, p: 1 } },
+    'passwordHashing',
+  ],
+  ['scrypt with too little memory', { passwordHashing: { logN: 12, r: 8, p: 16 } }, 'passwordHashing'],
+  [
+    'allowWeakParameters not a boolean',
+    { passwordHashing: { allowWeakParameters: 'yes' as never } },
+    'passwordHashing.allowWeakParameters',
+  ],
+  [
+    'loginThrottle.enabled not a boolean',
+    { loginThrottle: { enabled: 0 as never } },
+    'loginThrottle.enabled',
+  ],
+  ['a zero loginThrottle.maxFailures', { loginThrottle: { maxFailures: 0 } }, 'loginThrottle.maxFailures'],
+  [
+    'a fractional loginThrottle.maxFailuresPerAddress',
+    { loginThrottle: { maxFailuresPerAddress: 2.5 } },
+    'loginThrottle.maxFailuresPerAddress',
+  ],
+  ['a lock longer than 24 h', { loginThrottle: { lockMs: 24 * 3_600_000 + 1 } }, 'loginThrottle.lockMs'],
+  ['a lock under a second', { loginThrottle: { lockMs: 10 } }, 'loginThrottle.lockMs'],
+  [
+    'a misspelt loginThrottle option',
+    { loginThrottle: { maxFailure: 3 } as never },
+    'loginThrottle.maxFailure',
+  ],
+  [
+    'a zero passwordVerification.maxConcurrent',
+    { passwordVerification: { maxConcurrent: 0 } },
+    'passwordVerification.maxConcurrent',
+  ],
+  [
+    'a negative passwordVerification.maxWaitMs',
+    { passwordVerification: { maxWaitMs: -1 } },
+    'passwordVerification.maxWaitMs',
+  ],
+  [
+    'a misspelt passwordVerification option',
+    { passwordVerification: { maxQueue: 3 } as never },
+    'passwordVerification.maxQueue',
+  ],
 ];
 
 describe('YosaiModule options are validated at bootstrap', () => {
@@ -199,5 +243,37 @@ describe('maxAttributes and maxRecordBytes', () => {
       maxAttributes: 5,
       maxRecordBytes: 1024,
     });
+  });
+});
+
+describe('password hashing, login throttling and the verification cap', () => {
+  it('default to OWASP-level scrypt, throttling on (5 per username, 50 per address, 15 min) and 2 verifications at once', () => {
+    const resolved = resolveYosaiOptions({});
+    expect(resolved.passwordHashing).toEqual({ logN: 15, r: 8, p: 3, allowWeakParameters: false });
+    expect(resolved.loginThrottle).toEqual({
+      enabled: true,
+      maxFailures: 5,
+      maxFailuresPerAddress: 50,
+      lockMs: 900_000,
+    });
+    expect(resolved.passwordVerification).toEqual({ maxConcurrent: 2, maxWaitMs: 2_000, maxQueued: 64 });
+  });
+
+  it.each([
+    { logN: 17, r: 8, p: 1 },
+    { logN: 16, r: 8, p: 2 },
+    { logN: 15, r: 8, p: 3 },
+    { logN: 14, r: 8, p: 5 },
+    { logN: 13, r: 8, p: 10 },
+  ])("accepts OWASP's listed scrypt set %o", (parameters) => {
+    expect(resolveYosaiOptions({ passwordHashing: parameters }).passwordHashing).toMatchObject(parameters);
+  });
+
+  it('refuses weaker scrypt with a message that says why and how, unless allowWeakParameters', () => {
+    expect(() => resolveYosaiOptions({ passwordHashing: { logN: 10, r: 8, p: 1 } })).toThrow(
+      /below OWASP's scrypt floor.*allowWeakParameters: true/s,
+    );
+    const weak = { logN: 10, r: 8, p: 1, allowWeakParameters: true };
+    expect(resolveYosaiOptions({ passwordHashing: weak }).passwordHashing).toEqual(weak);
   });
 });

@@ -18,6 +18,7 @@ import {
   validateSync,
   type ValidationError,
 } from 'class-validator';
+import { belowScryptFloor } from '../auth/password.hasher.js';
 import { YosaiConfigurationError } from '../errors/yosai.errors.js';
 import { isSessionStore } from '../store/session.store.js';
 import type { ValidatedYosaiOptions, YosaiModuleOptions } from './yosai-options.interface.js';
@@ -78,6 +79,48 @@ class ScryptSchema {
   @Min(1)
   @Max(16)
   p?: number;
+  @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
+  allowWeakParameters?: boolean;
+}
+
+class LoginThrottleSchema {
+  @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
+  enabled?: boolean;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(1000)
+  maxFailures?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(1_000_000)
+  maxFailuresPerAddress?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer number of milliseconds' })
+  @Min(1000, { message: 'must be at least 1000 ms' })
+  @Max(24 * 60 * 60_000, { message: 'must be at most 24 hours (a lock must stay bounded)' })
+  lockMs?: number;
+}
+
+class PasswordVerificationSchema {
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(1024)
+  maxConcurrent?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer number of milliseconds' })
+  @Min(0, { message: 'must not be negative' })
+  @Max(60_000)
+  maxWaitMs?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must not be negative' })
+  @Max(1_000_000)
+  maxQueued?: number;
 }
 
 class CsrfSchema {
@@ -95,7 +138,9 @@ class CsrfSchema {
 const KNOWN_NESTED: Record<string, readonly string[]> = {
   cookie: ['name', 'secure', 'sameSite', 'hostPrefix', 'maxAgeMs'],
   header: ['name', 'responseHeader'],
-  passwordHashing: ['logN', 'r', 'p'],
+  passwordHashing: ['logN', 'r', 'p', 'allowWeakParameters'],
+  loginThrottle: ['enabled', 'maxFailures', 'maxFailuresPerAddress', 'lockMs'],
+  passwordVerification: ['maxConcurrent', 'maxWaitMs', 'maxQueued'],
   csrf: ['enabled', 'trustedOrigins'],
 };
 
@@ -166,6 +211,14 @@ class OptionsSchema {
   @ValidateNested()
   @Type(() => ScryptSchema)
   passwordHashing?: ScryptSchema;
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => LoginThrottleSchema)
+  loginThrottle?: LoginThrottleSchema;
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => PasswordVerificationSchema)
+  passwordVerification?: PasswordVerificationSchema;
   @IsOptional()
   @IsIn(['first-success', 'all'], { message: "must be 'first-success' or 'all'" })
   authenticationStrategy?: string;
@@ -265,6 +318,8 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'cookie',
     'header',
     'passwordHashing',
+    'loginThrottle',
+    'passwordVerification',
     'csrf',
     'clearSiteDataOnLogout',
     'clock',
@@ -368,6 +423,21 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     );
   }
 
+  const { allowWeakParameters = false, ...scrypt } = plain.passwordHashing ?? {};
+  const passwordHashing = Object.freeze({
+    ...YOSAI_DEFAULTS.passwordHashing,
+    ...scrypt,
+    allowWeakParameters,
+  });
+  const weak = belowScryptFloor(passwordHashing);
+  if (weak && !allowWeakParameters) {
+    fail(
+      'passwordHashing',
+      `is below OWASP's scrypt floor: ${weak}. Raise the cost (the default is { logN: 15, r: 8, p: 3 }), or set ` +
+        '`allowWeakParameters: true` in tests only.',
+    );
+  }
+
   const trustedOrigins = new Set<string>();
   for (const origin of plain.csrf?.trustedOrigins ?? []) trustedOrigins.add(originOf(origin));
 
@@ -390,7 +460,12 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     authorizationCacheSize: plain.authorizationCacheSize ?? YOSAI_DEFAULTS.authorizationCacheSize,
     cookie: cookie ? (cookie as ValidatedYosaiOptions['cookie']) : null,
     header,
-    passwordHashing: Object.freeze({ ...YOSAI_DEFAULTS.passwordHashing, ...(plain.passwordHashing ?? {}) }),
+    passwordHashing,
+    loginThrottle: Object.freeze({ ...YOSAI_DEFAULTS.loginThrottle, ...(plain.loginThrottle ?? {}) }),
+    passwordVerification: Object.freeze({
+      ...YOSAI_DEFAULTS.passwordVerification,
+      ...(plain.passwordVerification ?? {}),
+    }),
     clock: clock ?? { now: Date.now },
     csrf: Object.freeze({
       enabled: plain.csrf?.enabled ?? YOSAI_DEFAULTS.csrf.enabled,

@@ -15,7 +15,14 @@ export const YOSAI_DEFAULTS = Object.freeze({
   /** `hostPrefix` is not here: it defaults to `secure === true` (see the validator). */
   cookie: Object.freeze({ name: 'sid', secure: true, sameSite: 'lax' as const }),
   header: Object.freeze({ name: 'authorization', responseHeader: 'x-session-token' }),
-  passwordHashing: Object.freeze({ logN: 15, r: 8, p: 1 }),
+  passwordHashing: Object.freeze({ logN: 15, r: 8, p: 3 }),
+  loginThrottle: Object.freeze({
+    enabled: true,
+    maxFailures: 5,
+    maxFailuresPerAddress: 50,
+    lockMs: 15 * 60_000,
+  }),
+  passwordVerification: Object.freeze({ maxConcurrent: 2, maxWaitMs: 2_000, maxQueued: 64 }),
   authenticationStrategy: 'first-success' as const,
   authorizationCacheTtlMs: 60_000,
   authorizationCacheSize: 10_000,

@@ -83,6 +83,16 @@ export class GuardedStore {
     return this.call('patch', () => this.store.fieldRecords!.patch(id, patch));
   }
 
+  /** True when the store has an atomic {@link SessionStore.setIfAbsent}. */
+  get hasSetIfAbsent(): boolean {
+    return typeof this.store.setIfAbsent === 'function';
+  }
+
+  /** The store's atomic `setIfAbsent` (see {@link hasSetIfAbsent}). */
+  setIfAbsent(id: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.call('setIfAbsent', () => this.store.setIfAbsent!(id, value, ttlMs));
+  }
+
   /** Stops the watchdog when nothing is in flight (at shutdown). */
   close(): void {
     if (this.inFlight.size === 0 && this.watchdog) {

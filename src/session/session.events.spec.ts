@@ -123,7 +123,10 @@ describe('session events through a real EventEmitterModule listener', () => {
         name: YOSAI_SESSION_STARTED,
         payload: { sessionId: user.id, identifiers: ['thedude'], host: '198.51.100.1', at },
       },
-      { name: YOSAI_LOGIN_SUCCEEDED, payload: { sessionId: user.id, identifiers: ['thedude'], at } },
+      {
+        name: YOSAI_LOGIN_SUCCEEDED,
+        payload: { sessionId: user.id, identifiers: ['thedude'], at, clientAddress: '198.51.100.1' },
+      },
     ]);
     expect(h.events.events[2].payload).toBeInstanceOf(LoginSucceededEvent);
 
@@ -147,8 +150,14 @@ describe('session events through a real EventEmitterModule listener', () => {
       AuthenticationError,
     );
     expect(h.events.events).toEqual([
-      { name: YOSAI_LOGIN_FAILED, payload: { username: 'thedude', at: h.clock.now() } },
-      { name: YOSAI_LOGIN_FAILED, payload: { username: 'nobody', at: h.clock.now() } },
+      {
+        name: YOSAI_LOGIN_FAILED,
+        payload: { username: 'thedude', at: h.clock.now(), clientAddress: null, reason: 'credentials' },
+      },
+      {
+        name: YOSAI_LOGIN_FAILED,
+        payload: { username: 'nobody', at: h.clock.now(), clientAddress: null, reason: 'credentials' },
+      },
     ]);
     expect(h.events.events[0].payload).toBeInstanceOf(LoginFailedEvent);
     expect(JSON.stringify(h.events.events)).not.toContain('wrong-password');

@@ -56,16 +56,25 @@ export class LoginSucceededEvent {
     readonly sessionId: string,
     readonly identifiers: readonly string[],
     readonly at: number,
+    /** The client's address (the request's `ip`, or the `host` given to `fromToken`), or null when unknown. */
+    readonly clientAddress: string | null = null,
   ) {
     Object.freeze(this);
   }
 }
+
+/** Why a login failed: wrong or unknown credentials, or refused unchecked by throttling or the verification cap. */
+export type LoginFailureReason = 'credentials' | 'throttled';
 
 /** Payload of `yosai.login.failed`. Carries the attempted username, never the password. */
 export class LoginFailedEvent {
   constructor(
     readonly username: string,
     readonly at: number,
+    /** The client's address (the request's `ip`, or the `host` given to `fromToken`), or null when unknown. */
+    readonly clientAddress: string | null = null,
+    /** `credentials` (unknown account or wrong password, alike) or `throttled` (refused before any check). */
+    readonly reason: LoginFailureReason = 'credentials',
   ) {
     Object.freeze(this);
   }

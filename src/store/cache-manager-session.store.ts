@@ -49,6 +49,8 @@ export interface CacheManagerSessionStoreOptions {
    * eviction is reported to {@link SessionStore.onEvicted}, so `yosai.session.stopped` goes out with reason
    * `evicted` (an evicted record already past its TTL is reported as expired instead). Unset: no cap, as memory
    * is then bounded by the timeouts; set it when a flood of new sessions must not exhaust the process's memory.
+   * Only records written by `set` count: login-throttle counters (written by `setIfAbsent`) neither take a place
+   * nor get evicted.
    * @default undefined (no cap)
    * @throws YosaiConfigurationError when it is not a positive integer, or given for a store that is not in memory.
    */
@@ -93,6 +95,8 @@ interface Backend {
   get(id: string): Promise<string | undefined>;
   set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints): Promise<void>;
   compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Absent on the generic Keyv path, where it could be atomic within one process only. */
+  setIfAbsent?(id: string, value: string, ttlMs: number): Promise<boolean>;
   delete(id: string, hints?: SessionDeleteHints): Promise<boolean>;
   close(): void;
   /** The backend's cheaper read, where it has one (see `SessionStore.readNow`). */
@@ -121,7 +125,7 @@ interface RedisClientLike {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   off(event: string, listener: (...args: unknown[]) => void): unknown;
   get(key: string): Promise<string | null>;
-  set(key: string, value: string, options: { PX: number }): Promise<unknown>;
+  set(key: string, value: string, options: { PX: number; NX?: boolean }): Promise<unknown>;
   del(key: string): Promise<number>;
   hGetAll(key: string): Promise<Record<string, string>>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
@@ -375,11 +379,22 @@ class MapBackend implements Backend {
     if (this.readNow(id) !== expected) return false;
     this.put(id, value, ttlMs);
     if (this.index) {
+      // The most recently written now; a record that was never `set` (a login-throttle counter) stays unindexed.
       const key = this.keyPrefix + id;
-      const guest = this.index.guests.has(key);
-      this.unindex(key);
-      (guest ? this.index.guests : this.index.others).add(key);
+      if (this.index.guests.delete(key)) this.index.guests.add(key);
+      else if (this.index.others.delete(key)) this.index.others.add(key);
     }
+    return true;
+  }
+
+  /**
+   * The library uses it for login-throttle counters only, which are not sessions: they stay out of the
+   * `maxSessions` index, so they neither take a session's place nor get evicted to make room (they are small, and
+   * expire by their TTL).
+   */
+  async setIfAbsent(id: string, value: string, ttlMs: number) {
+    if (this.readNow(id) !== undefined) return false;
+    this.put(id, value, ttlMs);
     return true;
   }
 
@@ -680,6 +695,11 @@ class RedisBackend implements Backend {
     },
   };
 
+  async setIfAbsent(id: string, value: string, ttlMs: number) {
+    const client = await this.client();
+    const done = await client.set(this.key(id), value, { PX: ttlMillis(ttlMs), NX: true });
+    return done === 'OK';
+  }
   /**
    * Deletes the record in either model: the field model's key first, then the string model's. With
    * `waitForReplicas`, a revocation then waits for the replicas of the key it removed (the field model's key when
@@ -898,6 +918,9 @@ export class CacheManagerSessionStore extends SessionStore {
     if (backend.readNow) this.readNow = (id: string) => backend.readNow!(id);
     if (backend.onExpired) this.onExpired = (listener) => backend.onExpired!(listener);
     if (backend instanceof RedisBackend && options.fieldRecords !== false) this.fieldRecords = backend.fields;
+    if (backend.setIfAbsent) {
+      this.setIfAbsent = (id: string, value: string, ttlMs: number) => backend.setIfAbsent!(id, value, ttlMs);
+    }
     if (maxSessions !== undefined && backend instanceof MapBackend) {
       this.onEvicted = (listener) => backend.onEvicted(listener);
     }
@@ -918,6 +941,11 @@ export class CacheManagerSessionStore extends SessionStore {
    * Absent on the generic Keyv path, where `get` is the only read.
    */
   declare readonly readNow?: (id: string) => StoredValue | Promise<StoredValue>;
+  /**
+   * Stores the value only if the id holds no record: atomic in memory and on Redis (`SET NX`). Absent on the generic
+   * Keyv path, which cannot make it atomic across processes.
+   */
+  declare readonly setIfAbsent?: (id: string, value: string, ttlMs: number) => Promise<boolean>;
   /** In memory only: records removed because their TTL passed (by the sweep, or found so by a read). */
   declare readonly onExpired?: (listener: ExpiredListener) => void;
   /** In memory with `maxSessions` only: records evicted to make room for a new session. */

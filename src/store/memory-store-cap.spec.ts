@@ -102,6 +102,17 @@ describe('CacheManagerSessionStore.inMemory({ maxSessions })', () => {
     const plain = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
     expect(plain.onEvicted).toBeUndefined();
   });
+
+  it('records made by setIfAbsent (login-throttle counters) neither take a place nor get evicted', async () => {
+    for (const id of ['c1', 'c2', 'c3', 'c4', 'c5'])
+      expect(await store.setIfAbsent!(id, id, HOUR)).toBe(true);
+    expect(await store.compareAndSet('c1', 'c1', 'c1+', HOUR)).toBe(true);
+    for (const id of ['u1', 'u2', 'u3', 'u4']) await user(id);
+    expect(evicted).toEqual([]);
+    await guest('g1');
+    expect(evicted).toEqual(['u1=u1']);
+    for (const id of ['c1', 'c2', 'c3', 'c4', 'c5']) expect(await store.get(id)).toBeDefined();
+  });
 });
 
 describe('SessionManager with a capped store', () => {

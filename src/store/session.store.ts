@@ -21,6 +21,8 @@
  * - {@link SessionStore.onExpired}: tells the library about records the store removed by itself, so that the
  *   `yosai.session.expired` event goes out for them too.
  * - {@link SessionStore.close}: called at shutdown for a store the module made itself.
+ * - {@link SessionStore.setIfAbsent}: an atomic "create unless present", which makes the login-throttle counts exact
+ *   when several instances count the first failure of a username at once (without it, one of those may be lost).
  * - {@link SessionStore.onEvicted}: tells the library about records a store with a size cap removed to make room,
  *   so that `yosai.session.stopped` (reason `evicted`) goes out for them. Such a store may use the
  *   {@link SessionWriteHints} that `set` receives (whether the new record is a guest's) to choose what to evict:
@@ -62,6 +64,14 @@ export abstract class SessionStore {
    * does. Same data as `get`.
    */
   readNow?(id: string): StoredValue | Promise<StoredValue>;
+
+  /**
+   * Optional. Stores `value` only if there is no record under `id` (none stored, deleted, or past its TTL), atomically
+   * for every process that shares the store, and resolves to whether it did. Of concurrent calls for one missing id,
+   * exactly one resolves `true`. The library uses it for the login-throttle counters, which live in the store under
+   * ids that cannot be session ids.
+   */
+  setIfAbsent?(id: string, value: string, ttlMs: number): Promise<boolean>;
 
   /**
    * Optional. Resolves once the store can serve requests (for example when a Redis connection, or a cluster's

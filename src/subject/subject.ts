@@ -112,10 +112,13 @@ export class Subject {
    * `AuthenticationToken` a configured realm supports.
    * @throws AuthenticationError (`UnknownAccountError`, `IncorrectCredentialsError`, `UnsupportedTokenError`;
    *   report them alike)
-   * @throws SessionStoreError when the store fails
+   * @throws LoginThrottledError when the username or client address is locked after failed logins, or too many
+   *   password verifications are in progress (429 over HTTP, with `Retry-After`)
+   * @throws SessionStoreError when the store fails (the throttle's counters included)
    */
   async login(token: AuthenticationToken): Promise<void> {
-    const account = await this.#context.authenticator.authenticate(token);
+    const clientAddress = this.#clientHost();
+    const account = await this.#context.authenticator.authenticate(token, { clientAddress });
     const identity = { identifiers: [...account.identifiers], authenticated: true };
     const current = this.#live();
     const next = this.#adopt(
@@ -125,7 +128,7 @@ export class Subject {
     );
     this.#context.events.publish(
       YOSAI_LOGIN_SUCCEEDED,
-      new LoginSucceededEvent(next.id, identity.identifiers, this.#context.now()),
+      new LoginSucceededEvent(next.id, identity.identifiers, this.#context.now(), clientAddress),
     );
   }
 

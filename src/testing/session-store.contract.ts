@@ -304,6 +304,26 @@ export function sessionStoreContract(
         await store.set(id, 'ready', LONG_TTL);
         expect(await read(id)).toBe('ready');
       });
+
+      it('setIfAbsent(), where the store has it, writes only a missing record, and one of concurrent calls wins', async () => {
+        if (typeof store.setIfAbsent !== 'function') return;
+        const twin = await open('main');
+        const id = contractId();
+        const wins = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => (i % 2 ? twin : store).setIfAbsent!(id, `v${i}`, LONG_TTL)),
+        );
+        expect(wins.filter(Boolean).length).toBe(1);
+        expect(await read(id)).toBe(`v${wins.indexOf(true)}`);
+        expect(await store.setIfAbsent(id, 'again', LONG_TTL)).toBe(false);
+        expect(await store.delete(id)).toBe(true);
+        expect(await store.setIfAbsent(id, 'after delete', LONG_TTL)).toBe(true);
+        expect(await read(id)).toBe('after delete');
+        const short = contractId();
+        expect(await store.setIfAbsent(short, 'short', 1)).toBe(true);
+        await sleep(10);
+        expect(await store.setIfAbsent(short, 'after ttl', LONG_TTL)).toBe(true);
+        expect(await read(short)).toBe('after ttl');
+      });
     });
 
     it(`offers the field model (fieldRecords) ${options.fieldRecords ? 'as declared' : 'only when declared'}`, async () => {

@@ -87,7 +87,15 @@ describe('session state machine vs reference model (fast-check)', () => {
   beforeAll(async () => {
     t = await createTestApp({
       platform: 'express',
-      yosai: { ...CONFIG, store, clock, expiredRecordGraceMs: 24 * 3_600_000, cookie: { secure: false } },
+      yosai: {
+        ...CONFIG,
+        store,
+        clock,
+        expiredRecordGraceMs: 24 * 3_600_000,
+        cookie: { secure: false },
+        // The model is of sessions; login throttling (its own suite: login-limits) would refuse its random failures.
+        loginThrottle: { enabled: false },
+      },
     });
     subjects = t.app.get(SubjectFactory);
   });

@@ -15,12 +15,18 @@ export interface StoreCounts {
   delete: number;
 }
 
+/** Prefix of the login throttle's counters (see `src/auth/login-throttle.ts`). */
+const THROTTLE_PREFIX = 'yosai-login-throttle:';
+
 /**
  * A SessionStore that delegates every call to another store and counts them, so tests can assert how
- * much store traffic a request caused (e.g. none for a token of the wrong shape).
+ * much store traffic a request caused (e.g. none for a token of the wrong shape). Calls on the login throttle's
+ * counters are session-free traffic of password logins: they are counted apart, in `throttleOps`.
  */
 export class CountingStore extends SessionStore {
   readonly counts: StoreCounts = { get: 0, set: 0, compareAndSet: 0, delete: 0 };
+  /** Calls on login-throttle counters (any operation). */
+  throttleOps = 0;
   /** Ids passed to `get`, in order (session ids are hashes, never tokens). */
   readonly reads: string[] = [];
 
@@ -36,7 +42,7 @@ export class CountingStore extends SessionStore {
     const readNow = options.sync === false ? undefined : inner.readNow?.bind(inner);
     if (readNow) {
       this.readNow = (id: string): StoredValue | Promise<StoredValue> => {
-        this.counts.get++;
+        this.count('get', id);
         this.reads.push(id);
         return readNow(id);
       };
@@ -68,6 +74,20 @@ export class CountingStore extends SessionStore {
         },
       };
     }
+    const setIfAbsent = inner.setIfAbsent?.bind(inner);
+    if (setIfAbsent) {
+      this.setIfAbsent = (id: string, value: string, ttlMs: number) => {
+        if (id.startsWith(THROTTLE_PREFIX)) this.throttleOps++;
+        else this.counts.set++;
+        return setIfAbsent(id, value, ttlMs);
+      };
+    }
+  }
+
+  /** Counts a call under `operation`, or in `throttleOps` when it is on a throttle counter. */
+  private count(operation: keyof StoreCounts, id: string): void {
+    if (id.startsWith(THROTTLE_PREFIX)) this.throttleOps++;
+    else this.counts[operation]++;
   }
 
   /** On a store with the field model: its patches, in order. */
@@ -87,24 +107,25 @@ export class CountingStore extends SessionStore {
 
   reset(): void {
     this.counts.get = this.counts.set = this.counts.compareAndSet = this.counts.delete = 0;
+    this.throttleOps = 0;
     this.reads.length = 0;
   }
 
   get(id: string) {
-    this.counts.get++;
-    this.reads.push(id);
+    this.count('get', id);
+    if (!id.startsWith(THROTTLE_PREFIX)) this.reads.push(id);
     return this.inner.get(id);
   }
   set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints) {
-    this.counts.set++;
+    this.count('set', id);
     return this.inner.set(id, value, ttlMs, hints);
   }
   compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
-    this.counts.compareAndSet++;
+    this.count('compareAndSet', id);
     return this.inner.compareAndSet(id, expected, value, ttlMs);
   }
   delete(id: string, hints?: SessionDeleteHints) {
-    this.counts.delete++;
+    this.count('delete', id);
     return this.inner.delete(id, hints);
   }
   async close() {

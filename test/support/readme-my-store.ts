@@ -8,23 +8,24 @@ import { SessionStore } from '../../src/index.js';
 export class MyStore extends SessionStore {
   private readonly records = new Map<string, { value: string; expires: number }>();
 
-  async get(id: string) {
-    return this.live(id);
+  get(id: string) {
+    return Promise.resolve(this.live(id));
   }
-  async set(id: string, value: string, ttlMs: number) {
+  set(id: string, value: string, ttlMs: number) {
     this.records.set(id, { value, expires: Date.now() + ttlMs });
+    return Promise.resolve();
   }
   /** Write only if the stored value is still `expected`; never create a missing record. */
-  async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
-    if (this.live(id) !== expected) return false;
+  compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
+    if (this.live(id) !== expected) return Promise.resolve(false);
     this.records.set(id, { value, expires: Date.now() + ttlMs });
-    return true;
+    return Promise.resolve(true);
   }
   /** True only for the call that removed an existing record. */
-  async delete(id: string) {
+  delete(id: string) {
     const existed = this.live(id) !== undefined;
     this.records.delete(id);
-    return existed;
+    return Promise.resolve(existed);
   }
 
   private live(id: string) {

@@ -43,7 +43,7 @@ export const PLATFORMS: Platform[] = ['express', 'fastify'];
 export const MOUNTS: Mount[] = ['forRoot', 'forRootAsync'];
 
 /** Cheap scrypt cost for tests: the work is the same shape, just smaller. */
-export const TEST_HASHING = { logN: 10, r: 8, p: 1 };
+export const TEST_HASHING = { logN: 10, r: 8, p: 1, allowWeakParameters: true };
 
 /** A realm over a fixed map of username → password, hashed once. */
 export class MapRealm extends Realm {
@@ -205,6 +205,10 @@ export interface TestAppOptions {
   yosai?: YosaiModuleOptions;
   /** Leave out EventEmitterModule (the module must work without it). */
   withoutEvents?: boolean;
+  /** A PasswordHasher to use instead of the module's (e.g. one that counts or holds derivations). */
+  hasher?: PasswordHasher;
+  /** Fastify only: its `trustProxy` option (Express: the app's `trust proxy` setting), for client addresses. */
+  trustProxy?: boolean;
 }
 
 export interface TestApp {
@@ -247,11 +251,21 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
   })
   class AppModule {}
 
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const builder = Test.createTestingModule({ imports: [AppModule] });
+  if (options.hasher) builder.overrideProvider(PasswordHasher).useValue(options.hasher);
+  const moduleRef = await builder.compile();
   const app =
     options.platform === 'express'
       ? moduleRef.createNestApplication(new ExpressAdapter(), { logger: false })
-      : moduleRef.createNestApplication(new FastifyAdapter(), { logger: false });
+      : moduleRef.createNestApplication(new FastifyAdapter({ trustProxy: options.trustProxy ?? false }), {
+          logger: false,
+        });
+  if (options.platform === 'express' && options.trustProxy) {
+    (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set(
+      'trust proxy',
+      true,
+    );
+  }
   await app.init();
   if (options.platform === 'fastify')
     await (app.getHttpAdapter().getInstance() as { ready(): Promise<void> }).ready();

@@ -7,6 +7,7 @@ import { CacheManagerSessionStore, SessionStoreError } from '../src/index.js';
 import { forgedToken } from './support/cookies.js';
 import { clusterSessionStore, freePorts, OwnRedisCluster } from './support/redis-cluster.js';
 import { REDIS_URL, redisAvailable, redisServerAvailable } from './support/redis.js';
+import { OwnRedisSentinel, sentinelSessionStore } from './support/redis-sentinel.js';
 import { createTestApp, sessionCookie, type TestApp } from './support/test-app.js';
 
 /**
@@ -246,6 +247,49 @@ describe('Cold start on a standalone Redis', () => {
         const { error, ms } = await readyFailure(made.store);
         expect(error).toBeInstanceOf(SessionStoreError);
         expect(error.message).toMatch(/could not connect to Redis/);
+        expect(ms).toBeLessThan(BOUND_MS);
+      } finally {
+        await made.close();
+      }
+    });
+  },
+);
+
+(redisServerAvailable('cold start (sentinel)') ? describe : describe.skip)(
+  'Cold start on Redis Sentinel',
+  () => {
+    const sentinel = new OwnRedisSentinel();
+    beforeAll(() => sentinel.start());
+    afterAll(() => sentinel.stop());
+
+    it(`${REQUESTS} requests right after boot, ${CONCURRENCY} at a time: none fails`, async () => {
+      const namespace = `${RUN}-sentinel`;
+      const tokens = await preCreateSessions(sentinelSessionStore(sentinel, namespace));
+      const fresh = sentinelSessionStore(sentinel, namespace, { disableOfflineQueue: true });
+      expect(fresh.client.isOpen).toBe(false);
+      const outcome = await burstAfterBoot(fresh, tokens);
+      expect(outcome.failures).toEqual({});
+      expect(outcome.ok).toBe(REQUESTS);
+    });
+
+    it('a sentinel that never answers: requests get 503 within storeTimeoutMs, ready() rejects', async () => {
+      const [port] = await freePorts(1);
+      const made = sentinelSessionStore(
+        { sentinelRootNodes: [{ host: '127.0.0.1', port }] },
+        `${RUN}-sentinel-never`,
+        {
+          disableOfflineQueue: true,
+          readyTimeoutMs: 1_000,
+        },
+      );
+      try {
+        const first = await firstRequest(made);
+        expect(first.status).toBe(503);
+        expect(first.body).toMatchObject({ statusCode: 503, message: 'Session store unavailable' });
+        expect(first.ms).toBeLessThan(BOUND_MS);
+
+        const { error, ms } = await readyFailure(made.store);
+        expect(error).toBeInstanceOf(SessionStoreError);
         expect(ms).toBeLessThan(BOUND_MS);
       } finally {
         await made.close();

@@ -635,6 +635,9 @@ describe('sample app configuration', () => {
     ['YOSAI_LOGIN_LOCK_MS', String(24 * 3_600_000 + 1)],
     ['PORT', '70000'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1'],
+    ['REDIS_SENTINELS', '127.0.0.1:0'],
+    ['REDIS_SENTINEL_NAME', 'my master'],
     ['REDIS_WAIT_REPLICAS', 'one'],
     ['REDIS_WAIT_REPLICAS', '0'],
     ['REDIS_WAIT_TIMEOUT_MS', '200'],
@@ -653,6 +656,36 @@ describe('sample app configuration', () => {
     });
     expect(result.status).toBe(1);
     expect(result.stdout + result.stderr).toContain(`${name}: expected`);
+  });
+
+  it.each([
+    [
+      'REDIS_SENTINELS without REDIS_SENTINEL_NAME',
+      { REDIS_SENTINELS: '127.0.0.1:26379' },
+      'REDIS_SENTINEL_NAME: expected the name of the master',
+    ],
+    [
+      'REDIS_SENTINEL_NAME without REDIS_SENTINELS',
+      { REDIS_SENTINEL_NAME: 'mymaster' },
+      'REDIS_SENTINEL_NAME: expected only together with REDIS_SENTINELS',
+    ],
+    [
+      'two Redis set-ups at once',
+      { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
+      'REDIS_CLUSTER_NODES: expected only one of REDIS_URL and REDIS_CLUSTER_NODES to be set',
+    ],
+  ])('refuses to start with %s, naming the variable', (_, variables, message) => {
+    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', PORT: '0' };
+    for (const name of ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS', 'REDIS_SENTINEL_NAME'])
+      delete env[name];
+    const result = spawnSync(process.execPath, [SAMPLE_MAIN], {
+      cwd: ROOT,
+      env: { ...env, ...variables },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stdout + result.stderr).toContain(message);
   });
 });
 

@@ -13,7 +13,14 @@ import {
   type YosaiModuleOptions,
 } from 'nestjs-yosai';
 import { useJsonBodies } from './json-body.middleware.js';
-import { LIMITS, readSampleConfig, redactUrl, REDIS_NAMESPACE, type SampleConfig } from './sample.config.js';
+import {
+  describeRedis,
+  LIMITS,
+  readSampleConfig,
+  REDIS_NAMESPACE,
+  type RedisTarget,
+  type SampleConfig,
+} from './sample.config.js';
 import { SampleModule } from './sample.module.js';
 import { SampleRealm } from './sample.realm.js';
 
@@ -37,28 +44,52 @@ interface RedisStore {
   cache: Cache;
 }
 
+/** How long the sample waits for Redis at startup before it gives up. */
+const CONNECT_TIMEOUT_MS = 2_000;
+
+/**
+ * The `@keyv/redis` adapter for the target: a client for one server, a cluster client, or a sentinel client.
+ * disableOfflineQueue: while Redis is down, commands fail at once (503) instead of queueing and running after
+ * Redis returns, long after their requests were answered (see the README's Redis section).
+ */
+function redisAdapter(target: RedisTarget): KeyvRedis<unknown> {
+  const node = { disableOfflineQueue: true, socket: { connectTimeout: CONNECT_TIMEOUT_MS } };
+  const options = { throwOnConnectError: true, connectionTimeout: CONNECT_TIMEOUT_MS };
+  // @keyv/redis makes the client from its options: createCluster for rootNodes, createSentinel for sentinelRootNodes.
+  if (target.kind === 'cluster') {
+    const rootNodes = target.nodes.map(({ host, port }) => ({
+      url: `redis://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    }));
+    return new KeyvRedis({ rootNodes, defaults: node }, options);
+  }
+  if (target.kind === 'sentinel') {
+    const sentinel = {
+      name: target.name,
+      sentinelRootNodes: [...target.sentinels],
+      nodeClientOptions: node,
+      sentinelClientOptions: { socket: { connectTimeout: CONNECT_TIMEOUT_MS } },
+    };
+    return new KeyvRedis(sentinel, options);
+  }
+  return new KeyvRedis({ url: target.url, ...node }, options);
+}
+
 /** Sessions in Redis through @keyv/redis, under their own namespace. Fails fast when Redis does not answer. */
 async function redisStore(
-  url: string,
+  target: RedisTarget,
   waitForReplicas: SampleConfig['waitForReplicas'],
 ): Promise<RedisStore> {
-  // disableOfflineQueue: while Redis is down, commands fail at once (503) instead of queueing and running
-  // after Redis returns, long after their requests were answered (see the README's Redis section).
-  const adapter = new KeyvRedis(
-    { url, disableOfflineQueue: true },
-    { throwOnConnectError: true, connectionTimeout: 2_000 },
-  );
   const cache = createCache({
-    stores: [new Keyv({ store: adapter, namespace: REDIS_NAMESPACE, useKeyPrefix: false })],
+    stores: [new Keyv({ store: redisAdapter(target), namespace: REDIS_NAMESPACE, useKeyPrefix: false })],
   });
   // waitForReplicas (REDIS_WAIT_REPLICAS): a logout answers only once that many replicas have the delete.
-  const store = new CacheManagerSessionStore(cache, waitForReplicas && { waitForReplicas });
+  const store = new CacheManagerSessionStore(cache, { readyTimeoutMs: CONNECT_TIMEOUT_MS, waitForReplicas });
   try {
-    await store.get('startup-probe');
+    await store.ready();
   } catch (error) {
     await cache.disconnect().catch(() => undefined);
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`Cannot reach Redis at ${redactUrl(url)}: ${reason}`, { cause: error });
+    throw new Error(`Cannot reach ${describeRedis(target)}: ${reason}`, { cause: error });
   }
   return { store, cache };
 }
@@ -74,7 +105,7 @@ export async function createSampleApp(
 ): Promise<SampleApp> {
   const config = readSampleConfig(env);
   const realm = await SampleRealm.create();
-  const redis = config.redisUrl ? await redisStore(config.redisUrl, config.waitForReplicas) : null;
+  const redis = config.redis ? await redisStore(config.redis, config.waitForReplicas) : null;
 
   const yosai: YosaiModuleOptions = {
     realm,
@@ -120,8 +151,8 @@ export async function createSampleApp(
 
   logger.log(
     redis
-      ? `Sessions in Redis at ${redactUrl(config.redisUrl!)} (namespace ${REDIS_NAMESPACE})`
-      : 'Sessions in memory (one process only; set REDIS_URL to use Redis)',
+      ? `Sessions in ${describeRedis(config.redis!)} (namespace ${REDIS_NAMESPACE})`
+      : 'Sessions in memory (one process only; set REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS to use Redis)',
   );
   if (config.cookieSecure !== true) {
     logger.warn(

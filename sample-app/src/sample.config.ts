@@ -2,8 +2,11 @@
 export interface SampleConfig {
   /** `PORT`, default 3000. */
   readonly port: number;
-  /** `REDIS_URL`; null keeps sessions in this process's memory. */
-  readonly redisUrl: string | null;
+  /**
+   * Where sessions live: `REDIS_URL` (one server), `REDIS_CLUSTER_NODES` (a Redis Cluster) or `REDIS_SENTINELS`
+   * with `REDIS_SENTINEL_NAME` (a master watched by Sentinel); null keeps sessions in this process's memory.
+   */
+  readonly redis: RedisTarget | null;
   /**
    * `REDIS_WAIT_REPLICAS` (and `REDIS_WAIT_TIMEOUT_MS`, default 500): durable revocation, the store's
    * `waitForReplicas`. Undefined: logouts do not wait for replicas.
@@ -23,7 +26,19 @@ export interface SampleConfig {
   readonly loginLockMs: number;
 }
 
-/** Where `npm run sample:redis` looks when REDIS_URL is not set. */
+/** A `host:port` of a Redis node or sentinel. */
+export interface RedisNode {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The Redis set-up the sample's sessions live in. */
+export type RedisTarget =
+  | { readonly kind: 'standalone'; readonly url: string }
+  | { readonly kind: 'cluster'; readonly nodes: readonly RedisNode[] }
+  | { readonly kind: 'sentinel'; readonly sentinels: readonly RedisNode[]; readonly name: string };
+
+/** Where `npm run sample:redis` looks when none of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS is set. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** Keyv namespace of the sample's Redis keys (`yosai-sample::yosai:sess:{<tag>}<id>`, see the README's key layout). */
 export const REDIS_NAMESPACE = 'yosai-sample';
@@ -104,19 +119,7 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
     }
   }
 
-  let redisUrl: string | null = null;
-  if (!unset(env.REDIS_URL)) {
-    redisUrl = env.REDIS_URL.trim();
-    let protocol: string;
-    try {
-      protocol = new URL(redisUrl).protocol;
-    } catch {
-      throw new SampleConfigError('REDIS_URL', 'expected a URL such as redis://127.0.0.1:6379');
-    }
-    if (protocol !== 'redis:' && protocol !== 'rediss:') {
-      throw new SampleConfigError('REDIS_URL', `expected a redis:// or rediss:// URL, got ${protocol}//`);
-    }
-  }
+  const redis = readRedisTarget(env);
 
   let cookieSecure: boolean | 'auto' = 'auto';
   const secure = env.YOSAI_COOKIE_SECURE?.trim().toLowerCase();
@@ -134,16 +137,16 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
   if (waitTimeoutMs !== undefined && replicas === undefined) {
     throw new SampleConfigError('REDIS_WAIT_TIMEOUT_MS', 'expected REDIS_WAIT_REPLICAS to be set too');
   }
-  if (replicas !== undefined && redisUrl === null) {
+  if (replicas !== undefined && redis === null) {
     throw new SampleConfigError(
       'REDIS_WAIT_REPLICAS',
-      'expected REDIS_URL to be set too (replicas are Redis’s)',
+      'expected REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS to be set too (replicas are Redis’s)',
     );
   }
 
   return {
     port,
-    redisUrl,
+    redis,
     waitForReplicas: replicas === undefined ? undefined : { replicas, timeoutMs: waitTimeoutMs ?? 500 },
     idleTimeoutMs: positiveInteger(env, 'YOSAI_IDLE_TIMEOUT_MS'),
     absoluteTimeoutMs: positiveInteger(env, 'YOSAI_ABSOLUTE_TIMEOUT_MS'),
@@ -158,6 +161,83 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
       'milliseconds',
     ),
   };
+}
+
+/** `REDIS_URL`, checked: a redis:// or rediss:// URL. */
+function redisUrl(env: NodeJS.ProcessEnv): string | undefined {
+  if (unset(env.REDIS_URL)) return undefined;
+  const url = env.REDIS_URL.trim();
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new SampleConfigError('REDIS_URL', 'expected a URL such as redis://127.0.0.1:6379');
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new SampleConfigError('REDIS_URL', `expected a redis:// or rediss:// URL, got ${protocol}//`);
+  }
+  return url;
+}
+
+/** A comma-separated `host:port` list (an IPv6 host in brackets: `[::1]:6379`). */
+function nodeList(env: NodeJS.ProcessEnv, name: string): RedisNode[] | undefined {
+  const raw = env[name];
+  if (unset(raw)) return undefined;
+  return raw.split(',').map((part) => {
+    const match = /^\s*(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})\s*$/.exec(part);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      throw new SampleConfigError(
+        name,
+        `expected host:port[,host:port...] such as 10.0.0.1:6379,10.0.0.2:6379, got "${part.trim()}"`,
+      );
+    }
+    return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+  });
+}
+
+/** The Redis set-up from REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS + REDIS_SENTINEL_NAME (at most one). */
+function readRedisTarget(env: NodeJS.ProcessEnv): RedisTarget | null {
+  const url = redisUrl(env);
+  const nodes = nodeList(env, 'REDIS_CLUSTER_NODES');
+  const sentinels = nodeList(env, 'REDIS_SENTINELS');
+  const name = unset(env.REDIS_SENTINEL_NAME) ? undefined : env.REDIS_SENTINEL_NAME.trim();
+  if (name !== undefined && !/^[A-Za-z0-9_.-]{1,128}$/.test(name)) {
+    throw new SampleConfigError(
+      'REDIS_SENTINEL_NAME',
+      `expected a master name such as mymaster, got "${name}"`,
+    );
+  }
+  const chosen = [url && 'REDIS_URL', nodes && 'REDIS_CLUSTER_NODES', sentinels && 'REDIS_SENTINELS'].filter(
+    (variable): variable is string => typeof variable === 'string',
+  );
+  if (chosen.length > 1) {
+    throw new SampleConfigError(chosen[1], `expected only one of ${chosen.join(' and ')} to be set`);
+  }
+  if (sentinels) {
+    if (name === undefined) {
+      throw new SampleConfigError(
+        'REDIS_SENTINEL_NAME',
+        'expected the name of the master the sentinels watch (as in `sentinel monitor <name> ...`), with REDIS_SENTINELS',
+      );
+    }
+    return { kind: 'sentinel', sentinels, name };
+  }
+  if (name !== undefined) {
+    throw new SampleConfigError('REDIS_SENTINEL_NAME', 'expected only together with REDIS_SENTINELS');
+  }
+  if (nodes) return { kind: 'cluster', nodes };
+  return url === undefined ? null : { kind: 'standalone', url };
+}
+
+/** What the log says about where sessions live (a URL without its password). */
+export function describeRedis(target: RedisTarget): string {
+  const list = (nodes: readonly RedisNode[]) =>
+    nodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(', ');
+  if (target.kind === 'cluster') return `Redis Cluster (nodes ${list(target.nodes)})`;
+  if (target.kind === 'sentinel')
+    return `Redis via Sentinel (master ${target.name}, sentinels ${list(target.sentinels)})`;
+  return `Redis at ${redactUrl(target.url)}`;
 }
 
 /** A Redis URL without its password, for logs. */

@@ -712,17 +712,23 @@ class RedisBackend implements Backend {
     // WAIT counts the replicas that acknowledged this connection's writes. A sentinel may send commands over any
     // connection of its master pool, so a durable revocation runs over one connection leased for it.
     if (this.waitForReplicas && hints?.revocation && client.use) {
-      return client.use((leased) => this.deleteOn(leased, id, hints));
+      return client.use((leased) => this.deleteOn(leased, id, hints, true));
     }
     return this.deleteOn(client, id, hints);
   }
 
-  private async deleteOn(client: RedisClientLike, id: string, hints: SessionDeleteHints | undefined) {
+  /** `leased`: `client` is a sentinel's leased master connection. */
+  private async deleteOn(
+    client: RedisClientLike,
+    id: string,
+    hints: SessionDeleteHints | undefined,
+    leased = false,
+  ) {
     const fieldKey = this.fieldKey(id);
-    if ((await client.del(fieldKey)) > 0) return this.afterDelete(client, fieldKey, true, hints);
+    if ((await client.del(fieldKey)) > 0) return this.afterDelete(client, fieldKey, true, hints, leased);
     const key = this.key(id);
     const removed = (await client.del(key)) > 0;
-    return this.afterDelete(client, removed ? key : fieldKey, removed, hints);
+    return this.afterDelete(client, removed ? key : fieldKey, removed, hints, leased);
   }
 
   private async afterDelete(
@@ -730,14 +736,20 @@ class RedisBackend implements Backend {
     key: string,
     removed: boolean,
     hints: SessionDeleteHints | undefined,
+    leased: boolean,
   ): Promise<boolean> {
     const wait = this.waitForReplicas;
     if (!wait || !hints?.revocation) return removed;
     // On the connection that sent the delete (a cluster: the connection to the key's master). A retried revocation
     // waits too, even when its delete found nothing: the first attempt's delete may be the one not yet acknowledged.
     const args = ['WAIT', String(wait.replicas), String(wait.timeoutMs)];
+    // A leased sentinel client takes (isReadonly, args) as the sentinel does; a cluster (firstKey, isReadonly, args).
     const acknowledged = Number(
-      await (isCluster(client) ? client.sendCommand(key, false, args) : client.sendCommand(args)),
+      await (leased
+        ? client.sendCommand(false, args)
+        : isCluster(client)
+          ? client.sendCommand(key, false, args)
+          : client.sendCommand(args)),
     );
     if (acknowledged < wait.replicas) {
       throw new ReplicationTimeoutError(removed, acknowledged, wait.replicas, wait.timeoutMs);

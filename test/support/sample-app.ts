@@ -222,3 +222,30 @@ export class SampleClient {
     return reply.headers.getSetCookie();
   }
 }
+
+/**
+ * Boots the built sample with exactly `env`, signs the dude in, writes and reads an attribute, signs out, and
+ * returns what the process printed. For checking that each Redis set-up the sample accepts really serves.
+ */
+export async function sampleSignsIn(env: Record<string, string>): Promise<string> {
+  await ensureSampleBuilt();
+  const sample = await startSample(env);
+  try {
+    const c = new SampleClient(sample.url);
+    expect((await c.post('/api/login', { username: 'thedude', password: 'letsgobowling' })).status).toBe(200);
+    expect((await c.get('/api/me')).body).toEqual({
+      authenticated: true,
+      username: 'thedude',
+      roles: ['bowler'],
+    });
+    expect((await c.put('/api/session/attributes/cart', { value: ['rug'] })).status).toBe(204);
+    expect((await c.get('/api/session/attributes/cart')).body).toEqual({ value: ['rug'] });
+    expect((await c.get('/')).text).toContain('<strong id="store-kind">redis</strong>');
+    const token = c.token;
+    expect((await c.post('/api/logout')).status).toBe(204);
+    expect((await c.get('/api/me', { cookie: token })).body).toMatchObject({ authenticated: false });
+    return sample.output();
+  } finally {
+    expect(await sample.stop()).not.toBe('SIGKILL');
+  }
+}

@@ -202,6 +202,22 @@ export interface YosaiModuleOptions {
    */
   maxRecordBytes?: number;
   /**
+   * The most live sessions one principal (primary identifier) may have at once. A new session beyond it (a login
+   * on one more device) is handled by `maxSessionsPerPrincipalPolicy`. The count is judged by the store atomically
+   * with the write of the new session, so concurrent logins on several instances cannot pass it together. Needs a
+   * store with the principal index (`CacheManagerSessionStore` in memory, or on Redis with the field model, and
+   * records not signed with `recordKeys`): with another store the module refuses to start.
+   * @default undefined (no cap)
+   */
+  maxSessionsPerPrincipal?: number;
+  /**
+   * What a new session beyond `maxSessionsPerPrincipal` does: `'evict-oldest'` stops the principal's oldest
+   * sessions (first started first) to make room, each with `yosai.session.stopped` reason `evicted`; `'refuse'`
+   * refuses it with `TooManySessionsError` (409 over HTTP), and the principal must sign out elsewhere first.
+   * @default 'evict-oldest'
+   */
+  maxSessionsPerPrincipalPolicy?: 'evict-oldest' | 'refuse';
+  /**
    * Secret keys that sign every stored record (HMAC-SHA256 over the session id and the record). The first key
    * signs, every key verifies: to rotate, put the new key first and remove the old one once the longest session
    * has ended. A record with a missing or wrong signature is discarded as corrupt (logged), so write access to the
@@ -321,6 +337,9 @@ export interface ResolvedYosaiConfig {
   readonly carryAttributesOnLogin: boolean;
   readonly maxAttributes: number;
   readonly maxRecordBytes: number;
+  /** null: no cap. */
+  readonly maxSessionsPerPrincipal: number | null;
+  readonly maxSessionsPerPrincipalPolicy: 'evict-oldest' | 'refuse';
   readonly recordKeys: readonly string[];
   readonly store: SessionStore;
   /** True when the module closes the store at shutdown: it made the store, or `closeStoreOnShutdown` handed it over. */

@@ -1,0 +1,307 @@
+// The principal index and SessionRegistry, on both stores with two instances each: two managers over one in-memory
+// store, and two managers each over its own connection to one namespace of the shared Redis. Listing, stopping one,
+// all, all but one (reason `revoked`); the index never lists a session that ended (logout, expiry on a read, login
+// replacement, eviction); `maxSessionsPerPrincipal` exact under concurrent logins on both instances, with either
+// policy; Redis keys back to none after every session ended; the bootstrap error for a store without the index.
+import {
+  CacheManagerSessionStore,
+  ManualClock,
+  SessionRegistry,
+  TooManySessionsError,
+  YosaiConfigurationError,
+  YosaiModule,
+  type SessionManager,
+  type SessionStore,
+  type YosaiModuleOptions,
+} from '../src/index.js';
+import { Test } from '@nestjs/testing';
+import { createManagerHarness, type ManagerHarness } from './support/manager-module.js';
+import { redisAvailable, redisSessionStore } from './support/redis.js';
+
+const hasRedis = await redisAvailable('session registry (Redis)');
+const RUN = `${process.pid}-${Date.now()}`;
+const IDLE = 60_000;
+
+interface Backing {
+  /** One store per instance (the same object in memory: one process's store). */
+  stores(): [SessionStore, SessionStore];
+  /** Keys this backing holds in Redis (none for memory). */
+  keys(): Promise<string[]>;
+  /** Redis only: a key's TTL in milliseconds. */
+  pttl?(key: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+let namespaces = 0;
+function memory(): Backing {
+  const store = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
+  return { stores: () => [store, store], keys: async () => [], close: () => store.close() };
+}
+function redis(): Backing {
+  const namespace = `yosai-e2e-registry-${RUN}-${namespaces++}`;
+  const a = redisSessionStore(namespace);
+  const b = redisSessionStore(namespace);
+  return {
+    stores: () => [a.store, b.store],
+    keys: async () => (await a.adapter.getClient()).keys(`${namespace}::*`),
+    pttl: async (key) => (await a.adapter.getClient()).pTTL(key),
+    close: async () => {
+      const client = await a.adapter.getClient();
+      const keys = await client.keys(`${namespace}::*`);
+      if (keys.length) await client.del(keys);
+      await a.close();
+      await b.close();
+    },
+  };
+}
+
+const BACKINGS: [string, () => Backing][] = [['memory', memory]];
+if (hasRedis) BACKINGS.push(['redis', redis]);
+
+describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) => {
+  let backing: Backing;
+  let one: ManagerHarness;
+  let two: ManagerHarness;
+  let clock: ManualClock;
+
+  async function setUp(yosai: YosaiModuleOptions = {}) {
+    backing = make();
+    clock = new ManualClock(Date.now());
+    const [a, b] = backing.stores();
+    const common = { clock, idleTimeoutMs: IDLE, touchIntervalMs: 1_000, expiredRecordGraceMs: 0, ...yosai };
+    one = await createManagerHarness({ store: a, yosai: common });
+    two = await createManagerHarness({ store: b, yosai: common });
+  }
+  afterEach(async () => {
+    await one?.close();
+    await two?.close();
+    await backing?.close();
+  });
+
+  const registry = (h: ManagerHarness) => h.moduleRef.get(SessionRegistry);
+  const login = (m: SessionManager, user: string, host = '10.0.0.1') =>
+    m.startSession({ identifiers: [user], authenticated: true, host });
+  const listed = async (h: ManagerHarness, user: string) => (await registry(h).list(user)).map((s) => s.id);
+  const reasons = (h: ManagerHarness, name: string) =>
+    h.events.named(name).map((p) => `${String(p.sessionId)}:${String(p.reason)}`);
+
+  it('lists a principal’s sessions from either instance, oldest first, with their metadata', async () => {
+    await setUp();
+    const first = await login(one.manager, 'thedude', '10.0.0.1');
+    await first.session.setAttribute('userAgent', 'Mozilla/5.0 (bowling)');
+    clock.advance(1_000);
+    const second = await login(two.manager, 'thedude', '10.0.0.2');
+    await login(one.manager, 'walter');
+    await one.manager.startSession(); // a guest: in nobody's index
+
+    const onOne = await registry(one).list('thedude');
+    expect(onOne.map((s) => s.id)).toEqual([first.session.id, second.session.id]);
+    expect(await listed(two, 'thedude')).toEqual([first.session.id, second.session.id]);
+    expect(onOne[0]).toEqual({
+      id: first.session.id,
+      startedAt: first.session.startedAt,
+      lastAccessedAt: first.session.lastAccessedAt,
+      expiresAt: first.session.lastAccessedAt + IDLE,
+      host: '10.0.0.1',
+      identifiers: ['thedude'],
+      authenticated: true,
+      userAgent: 'Mozilla/5.0 (bowling)',
+    });
+    expect(onOne[1]).toMatchObject({ host: '10.0.0.2', userAgent: null });
+    expect(await listed(one, 'donny')).toEqual([]);
+  });
+
+  it('stops one (only the principal’s own), all but the current one, and all: reason revoked, once each', async () => {
+    await setUp();
+    const s = [];
+    for (let i = 0; i < 4; i++) s.push(await login(i % 2 ? two.manager : one.manager, 'thedude'));
+    const walter = await login(one.manager, 'walter');
+
+    // Another principal's id, or an unknown one, is not stopped (and tells nothing).
+    expect(await registry(two).stop('thedude', walter.session.id)).toBe(false);
+    expect(await registry(two).stop('thedude', 'no-such-session')).toBe(false);
+    expect(await listed(one, 'walter')).toEqual([walter.session.id]);
+
+    expect(await registry(two).stop('thedude', s[0].session.id)).toBe(true);
+    expect(await registry(one).stop('thedude', s[0].session.id)).toBe(false);
+    expect((await one.manager.resolve(s[0].token)).status).toBe('unknown');
+
+    expect(await registry(one).stopOthers('thedude', s[1].session)).toBe(2);
+    expect(await listed(two, 'thedude')).toEqual([s[1].session.id]);
+    expect((await two.manager.resolve(s[1].token)).status).toBe('valid');
+    expect((await two.manager.resolve(s[2].token)).status).toBe('unknown');
+
+    await login(two.manager, 'thedude');
+    expect(await registry(two).stopAll('thedude')).toBe(2);
+    expect(await listed(one, 'thedude')).toEqual([]);
+    expect((await one.manager.resolve(s[1].token)).status).toBe('unknown');
+
+    const stopped = [...reasons(one, 'yosai.session.stopped'), ...reasons(two, 'yosai.session.stopped')];
+    expect(stopped).toHaveLength(5);
+    expect(new Set(stopped).size).toBe(5);
+    expect(stopped.every((e) => e.endsWith(':revoked'))).toBe(true);
+  });
+
+  it('no index entry outlives its session: logout, login replacement, expiry found by a read or a listing', async () => {
+    await setUp();
+    const a = await login(one.manager, 'thedude');
+    const b = await login(two.manager, 'thedude');
+    const c = await login(one.manager, 'thedude');
+    const guest = await two.manager.startSession();
+
+    await one.manager.stop(a.session, 'logout');
+    expect(await listed(two, 'thedude')).toEqual([b.session.id, c.session.id]);
+
+    // A login from the guest session: the new session joins, and re-login of b replaces b.
+    const fromGuest = await two.manager.replaceSession(guest.session, {
+      identifiers: ['thedude'],
+      authenticated: true,
+    });
+    const b2 = await one.manager.replaceSession(b.session, { identifiers: ['thedude'], authenticated: true });
+    expect(await listed(one, 'thedude')).toEqual([c.session.id, fromGuest.session.id, b2.session.id]);
+
+    // A login as someone else leaves the old principal's index.
+    const asWalter = await one.manager.replaceSession(c.session, {
+      identifiers: ['walter'],
+      authenticated: true,
+    });
+    expect(await listed(two, 'thedude')).toEqual([fromGuest.session.id, b2.session.id]);
+    expect(await listed(two, 'walter')).toEqual([asWalter.session.id]);
+
+    // Keep one active; let the other pass its idle timeout. A read expires it (one event), and it leaves the index.
+    clock.advance(IDLE / 2);
+    expect((await two.manager.resolve(b2.token)).status).toBe('valid');
+    clock.advance(IDLE / 2 + 1);
+    expect((await one.manager.resolve(fromGuest.token)).status).toBe('expired');
+    expect(await listed(two, 'thedude')).toEqual([b2.session.id]);
+
+    // A listing that finds an expired one expires it too: exactly one `expired` event across both instances.
+    clock.advance(IDLE + 1);
+    expect(await listed(one, 'thedude')).toEqual([]);
+    expect(await listed(two, 'thedude')).toEqual([]);
+    const expired = [...reasons(one, 'yosai.session.expired'), ...reasons(two, 'yosai.session.expired')];
+    expect(expired.sort()).toEqual([`${b2.session.id}:idle`, `${fromGuest.session.id}:idle`].sort());
+  });
+
+  it('Redis: the index carries a TTL at least as long as its records, and the keys are gone once sessions end', async () => {
+    await setUp();
+    if (_name !== 'redis') {
+      expect(await backing.keys()).toEqual([]);
+      return;
+    }
+    expect(await backing.keys()).toEqual([]);
+    const a = await login(one.manager, 'thedude');
+    const b = await login(two.manager, 'thedude');
+    const keys = await backing.keys();
+    expect(keys).toHaveLength(3);
+    const index = keys.find((k) => k.includes('}p:'))!;
+    const record = keys.find((k) => k.endsWith(a.session.id))!;
+    // One slot: the index and the records share the principal's `{bucket}` tag.
+    expect(index.slice(0, index.indexOf('}') + 1)).toBe(record.slice(0, record.indexOf('}') + 1));
+    const pttl = backing.pttl!;
+    expect(await pttl(index)).toBeGreaterThanOrEqual((await pttl(record)) - 50);
+    // A write that extends a record's TTL (the idle timeout slides) extends the index's too.
+    clock.advance(IDLE / 2);
+    await a.session.touch();
+    expect(await pttl(record)).toBeGreaterThan(IDLE - 1_000);
+    expect(await pttl(index)).toBeGreaterThanOrEqual((await pttl(record)) - 50);
+    await one.manager.stop(a.session, 'logout');
+    await registry(two).stop('thedude', b.session.id);
+    expect(await backing.keys()).toEqual([]);
+  });
+
+  describe('maxSessionsPerPrincipal', () => {
+    it('evict-oldest (the default): the oldest sessions stop with reason evicted, from either instance', async () => {
+      await setUp({ maxSessionsPerPrincipal: 2 });
+      const a = await login(one.manager, 'thedude');
+      const b = await login(two.manager, 'thedude');
+      await login(one.manager, 'walter');
+      const c = await login(two.manager, 'thedude');
+      expect(await listed(one, 'thedude')).toEqual([b.session.id, c.session.id]);
+      expect((await one.manager.resolve(a.token)).status).toBe('unknown');
+      expect(reasons(two, 'yosai.session.stopped')).toEqual([`${a.session.id}:evicted`]);
+      expect(reasons(one, 'yosai.session.stopped')).toEqual([]);
+    });
+
+    it('refuse: a login over the cap throws TooManySessionsError and writes nothing; the replaced session stays', async () => {
+      await setUp({ maxSessionsPerPrincipal: 2, maxSessionsPerPrincipalPolicy: 'refuse' });
+      await login(one.manager, 'thedude');
+      await login(two.manager, 'thedude');
+      await expect(login(one.manager, 'thedude')).rejects.toBeInstanceOf(TooManySessionsError);
+      const guest = await two.manager.startSession();
+      await expect(
+        two.manager.replaceSession(guest.session, { identifiers: ['thedude'], authenticated: true }),
+      ).rejects.toBeInstanceOf(TooManySessionsError);
+      expect((await two.manager.resolve(guest.token)).status).toBe('valid');
+      expect(await listed(one, 'thedude')).toHaveLength(2);
+      // Re-login on one of its own sessions replaces it: not over the cap.
+      const [first] = await registry(one).list('thedude');
+      expect(first).toBeDefined();
+    });
+
+    it.each(['evict-oldest', 'refuse'] as const)(
+      '%s is exact under 24 concurrent logins on two instances',
+      async (policy) => {
+        await setUp({ maxSessionsPerPrincipal: 3, maxSessionsPerPrincipalPolicy: policy });
+        const results = await Promise.allSettled(
+          Array.from({ length: 24 }, (_, i) => login(i % 2 ? two.manager : one.manager, 'thedude')),
+        );
+        const started = results.filter((r) => r.status === 'fulfilled');
+        const live = await listed(one, 'thedude');
+        expect(live).toHaveLength(3);
+        const evicted = [...reasons(one, 'yosai.session.stopped'), ...reasons(two, 'yosai.session.stopped')];
+        if (policy === 'refuse') {
+          expect(started).toHaveLength(3);
+          for (const r of results) {
+            if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(TooManySessionsError);
+          }
+          expect(evicted).toEqual([]);
+        } else {
+          expect(started).toHaveLength(24);
+          expect(evicted).toHaveLength(21);
+          expect(new Set(evicted).size).toBe(21);
+          expect(evicted.every((e) => e.endsWith(':evicted'))).toBe(true);
+        }
+        const ids = new Set(started.map((r) => r.value.session.id));
+        for (const id of live) expect(ids.has(id)).toBe(true);
+      },
+    );
+  });
+});
+
+describe('a store without the principal index', () => {
+  const plain = () => {
+    const inner = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
+    // The four required operations only, as a store of the app's own might have.
+    const store = {
+      get: (id: string) => inner.get(id),
+      set: (id: string, v: string, ttl: number) => inner.set(id, v, ttl),
+      compareAndSet: (id: string, e: string, v: string, ttl: number) => inner.compareAndSet(id, e, v, ttl),
+      delete: (id: string) => inner.delete(id),
+    } as unknown as SessionStore;
+    return { store, inner };
+  };
+
+  it('maxSessionsPerPrincipal stops the bootstrap with a message that names the capability', async () => {
+    const { store, inner } = plain();
+    const compile = Test.createTestingModule({
+      imports: [YosaiModule.forRoot({ store, cookie: { secure: false }, maxSessionsPerPrincipal: 3 })],
+    }).compile();
+    await expect(compile).rejects.toThrow(YosaiConfigurationError);
+    await expect(compile).rejects.toThrow(/principal index/);
+    await inner.close();
+  });
+
+  it('SessionRegistry rejects with the same message; sessions work as before', async () => {
+    const { store, inner } = plain();
+    const h = await createManagerHarness({ store });
+    try {
+      const issued = await h.manager.startSession({ identifiers: ['thedude'], authenticated: true });
+      expect((await h.manager.resolve(issued.token)).status).toBe('valid');
+      await expect(h.moduleRef.get(SessionRegistry).list('thedude')).rejects.toThrow(/principal index/);
+    } finally {
+      await h.close();
+      await inner.close();
+    }
+  });
+});

@@ -183,32 +183,89 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
     expect(expired.sort()).toEqual([`${b2.session.id}:idle`, `${fromGuest.session.id}:idle`].sort());
   });
 
-  it('Redis: the index carries a TTL at least as long as its records, and the keys are gone once sessions end', async () => {
+  it('the index stays consistent under concurrent starts, stops, revocations and expiries on both instances', async () => {
     await setUp();
-    if (_name !== 'redis') {
-      expect(await backing.keys()).toEqual([]);
-      return;
-    }
-    expect(await backing.keys()).toEqual([]);
-    const a = await login(one.manager, 'thedude');
-    const b = await login(two.manager, 'thedude');
-    const keys = await backing.keys();
-    expect(keys).toHaveLength(3);
-    const index = keys.find((k) => k.includes('}p:'))!;
-    const record = keys.find((k) => k.endsWith(a.session.id))!;
-    // One slot: the index and the records share the principal's `{bucket}` tag.
-    expect(index.slice(0, index.indexOf('}') + 1)).toBe(record.slice(0, record.indexOf('}') + 1));
-    const pttl = backing.pttl!;
-    expect(await pttl(index)).toBeGreaterThanOrEqual((await pttl(record)) - 50);
-    // A write that extends a record's TTL (the idle timeout slides) extends the index's too.
+    const users = ['thedude', 'walter', 'donny'];
+    const managers = [one.manager, two.manager];
+    const pick = <T>(list: T[], i: number) => list[i % list.length];
+    const issued = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => login(pick(managers, i), pick(users, i))),
+    );
+    // At once: logouts on either instance, revocations by id, "sign out the others" for donny, and more logins.
+    const donnyKeeps = issued.find((s) => s.session.identifiers[0] === 'donny')!;
+    const more = await Promise.all([
+      ...issued.slice(0, 8).map((s, i) => pick(managers, i + 1).stop(s.session, 'logout')),
+      ...issued
+        .slice(8, 14)
+        .map((s, i) => registry(pick([one, two], i)).stop(s.session.identifiers[0], s.session.id)),
+      registry(two).stopOthers('donny', donnyKeeps.session),
+      ...Array.from({ length: 9 }, (_, i) => login(pick(managers, i), pick(users, i))),
+    ]);
+    const all = [
+      ...issued,
+      ...more.filter((r): r is Awaited<ReturnType<typeof login>> => !!r && typeof r === 'object'),
+    ];
+    // Half the idle timeout later, every other session is used; the rest then pass their idle timeout and are
+    // found expired by both instances at once.
     clock.advance(IDLE / 2);
-    await a.session.touch();
-    expect(await pttl(record)).toBeGreaterThan(IDLE - 1_000);
-    expect(await pttl(index)).toBeGreaterThanOrEqual((await pttl(record)) - 50);
-    await one.manager.stop(a.session, 'logout');
-    await registry(two).stop('thedude', b.session.id);
-    expect(await backing.keys()).toEqual([]);
+    await Promise.all(all.filter((_, i) => i % 2 === 0).map((s) => one.manager.resolve(s.token)));
+    clock.advance(IDLE / 2 + 1);
+    await Promise.all(all.flatMap((s) => [one.manager.resolve(s.token), two.manager.resolve(s.token)]));
+
+    const valid = new Set<string>();
+    for (const s of all) if ((await one.manager.resolve(s.token)).status === 'valid') valid.add(s.session.id);
+    expect(valid.size).toBeGreaterThan(0);
+    for (const user of users) {
+      const expected = all
+        .filter((s) => s.session.identifiers[0] === user && valid.has(s.session.id))
+        .map((s) => s.session.id)
+        .sort();
+      expect((await listed(one, user)).sort()).toEqual(expected);
+      // The store's own index holds nothing more (no entry of an ended session left behind).
+      expect([...(await one.store.principalIndex!.list(user))].sort()).toEqual(expected);
+    }
+    const expired = [...reasons(one, 'yosai.session.expired'), ...reasons(two, 'yosai.session.expired')];
+    expect(new Set(expired).size).toBe(expired.length);
+    const stopped = [...reasons(one, 'yosai.session.stopped'), ...reasons(two, 'yosai.session.stopped')];
+    expect(new Set(stopped).size).toBe(stopped.length);
+    expect(expired.length + stopped.length + valid.size).toBe(all.length);
   });
+
+  // Redis keys and their TTLs: registered for Redis only (memory has no keys to look at).
+  if (_name === 'redis') {
+    it('Redis: the index carries a TTL at least as long as its records, and the keys are gone once sessions end', async () => {
+      await setUp();
+      expect(await backing.keys()).toEqual([]);
+      const a = await login(one.manager, 'thedude');
+      const b = await login(two.manager, 'thedude');
+      const keys = await backing.keys();
+      expect(keys).toHaveLength(3);
+      const index = keys.find((k) => k.includes('}p:'))!;
+      const record = keys.find((k) => k.endsWith(a.session.id))!;
+      // One slot: the index and the records share the principal's `{bucket}` tag.
+      expect(index.slice(0, index.indexOf('}') + 1)).toBe(record.slice(0, record.indexOf('}') + 1));
+      const pttl = backing.pttl!;
+      expect(await pttl(index)).toBeGreaterThanOrEqual((await pttl(record)) - 50);
+      // A write that extends a record's TTL (the idle timeout slides) extends the index's too.
+      clock.advance(IDLE / 2);
+      await a.session.touch();
+      expect(await pttl(record)).toBeGreaterThan(IDLE - 1_000);
+      expect(await pttl(index)).toBeGreaterThanOrEqual((await pttl(record)) - 50);
+      await one.manager.stop(a.session, 'logout');
+      await registry(two).stop('thedude', b.session.id);
+      expect(await backing.keys()).toEqual([]);
+    });
+
+    it('Redis: abandoned sessions and their index vanish by TTL alone', async () => {
+      // Real TTLs of about a second: the store's TTLs follow the timeouts, not the clock.
+      await setUp({ idleTimeoutMs: 1_000, touchIntervalMs: 100 });
+      await login(one.manager, 'thedude');
+      await login(two.manager, 'thedude');
+      expect(await backing.keys()).toHaveLength(3);
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      expect(await backing.keys()).toEqual([]);
+    });
+  }
 
   describe('maxSessionsPerPrincipal', () => {
     it('evict-oldest (the default): the oldest sessions stop with reason evicted, from either instance', async () => {
@@ -225,7 +282,7 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
 
     it('refuse: a login over the cap throws TooManySessionsError and writes nothing; the replaced session stays', async () => {
       await setUp({ maxSessionsPerPrincipal: 2, maxSessionsPerPrincipalPolicy: 'refuse' });
-      await login(one.manager, 'thedude');
+      const mine = await login(one.manager, 'thedude');
       await login(two.manager, 'thedude');
       await expect(login(one.manager, 'thedude')).rejects.toBeInstanceOf(TooManySessionsError);
       const guest = await two.manager.startSession();
@@ -234,9 +291,13 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
       ).rejects.toBeInstanceOf(TooManySessionsError);
       expect((await two.manager.resolve(guest.token)).status).toBe('valid');
       expect(await listed(one, 'thedude')).toHaveLength(2);
-      // Re-login on one of its own sessions replaces it: not over the cap.
-      const [first] = await registry(one).list('thedude');
-      expect(first).toBeDefined();
+      // Signing in again from one of its own sessions replaces that one: not over the cap.
+      const again = await one.manager.replaceSession(mine.session, {
+        identifiers: ['thedude'],
+        authenticated: true,
+      });
+      expect(await listed(two, 'thedude')).toHaveLength(2);
+      expect(await listed(two, 'thedude')).toContain(again.session.id);
     });
 
     it.each(['evict-oldest', 'refuse'] as const)(
@@ -302,6 +363,29 @@ describe('a store without the principal index', () => {
     } finally {
       await h.close();
       await inner.close();
+    }
+  });
+});
+
+describe('the in-memory store with maxSessions', () => {
+  it('a session the store evicts to make room leaves its principal index with it', async () => {
+    const store = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0, maxSessions: 3 });
+    const h = await createManagerHarness({ store });
+    try {
+      const registry = h.moduleRef.get(SessionRegistry);
+      const started = [];
+      for (let i = 0; i < 5; i++) {
+        started.push(await h.manager.startSession({ identifiers: [i % 2 ? 'walter' : 'thedude'] }));
+      }
+      // Five sessions in a store of three: the two least recently written were evicted.
+      expect((await registry.list('thedude')).map((s) => s.id)).toEqual([
+        started[2].session.id,
+        started[4].session.id,
+      ]);
+      expect((await registry.list('walter')).map((s) => s.id)).toEqual([started[3].session.id]);
+      expect(h.events.named('yosai.session.stopped').map((e) => e.reason)).toEqual(['evicted', 'evicted']);
+    } finally {
+      await h.close();
     }
   });
 });

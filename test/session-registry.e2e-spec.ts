@@ -15,6 +15,9 @@ import {
   type YosaiModuleOptions,
 } from '../src/index.js';
 import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { CASES } from './support/cookies.js';
+import { createTestApp, sessionCookie, USERS } from './support/test-app.js';
 import { createManagerHarness, type ManagerHarness } from './support/manager-module.js';
 import { redisAvailable, redisSessionStore } from './support/redis.js';
 
@@ -386,6 +389,52 @@ describe('the in-memory store with maxSessions', () => {
       expect(h.events.named('yosai.session.stopped').map((e) => e.reason)).toEqual(['evicted', 'evicted']);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe.each(CASES)('SessionRegistry over HTTP on %s (%s)', (platform, mount) => {
+  type Server = Parameters<typeof request>[0];
+
+  it('lists the caller’s sessions, signs out another device of its own (its next request is a guest), 404 otherwise', async () => {
+    const t = await createTestApp({ platform, mount });
+    try {
+      const server = t.app.getHttpServer() as Server;
+      const signIn = async (username: 'thedude' | 'walter') => {
+        const res = await request(server)
+          .post('/login')
+          .send({ username, password: USERS[username] })
+          .expect(200);
+        return { token: sessionCookie(res.headers)!, id: (res.body as { sessionId: string }).sessionId };
+      };
+      const laptop = await signIn('thedude');
+      const phone = await signIn('thedude');
+      const walter = await signIn('walter');
+
+      await request(server).get('/sessions').expect(401);
+      const listed = await request(server).get('/sessions').set('Cookie', `sid=${phone.token}`).expect(200);
+      expect(listed.body).toEqual([
+        { id: laptop.id, current: false },
+        { id: phone.id, current: true },
+      ]);
+
+      for (const id of [walter.id, 'A'.repeat(43)]) {
+        await request(server).delete(`/sessions/${id}`).set('Cookie', `sid=${phone.token}`).expect(404);
+      }
+      await request(server).get('/protected').set('Cookie', `sid=${walter.token}`).expect(200);
+
+      await request(server).delete(`/sessions/${laptop.id}`).set('Cookie', `sid=${phone.token}`).expect(204);
+      const after = await request(server).get('/whoami').set('Cookie', `sid=${laptop.token}`).expect(200);
+      expect(after.body).toMatchObject({ authenticated: false, tokenStatus: 'unknown' });
+      expect(sessionCookie(after.headers)).toBe('');
+      await request(server).get('/protected').set('Cookie', `sid=${phone.token}`).expect(200);
+      const revoked = t.events.events.filter((e) => e.name === 'yosai.session.stopped');
+      expect(revoked.map((e) => [e.payload.sessionId, e.payload.reason])).toContainEqual([
+        laptop.id,
+        'revoked',
+      ]);
+    } finally {
+      await t.close();
     }
   });
 });

@@ -195,12 +195,12 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
       Array.from({ length: 30 }, (_, i) => login(pick(managers, i), pick(users, i))),
     );
     // At once: logouts on either instance, revocations by id, "sign out the others" for donny, and more logins.
-    const donnyKeeps = issued.find((s) => s.session.identifiers[0] === 'donny')!;
+    const donnyKeeps = issued.find((s) => s.session.identifiers![0] === 'donny')!;
     const more = await Promise.all([
       ...issued.slice(0, 8).map((s, i) => pick(managers, i + 1).stop(s.session, 'logout')),
       ...issued
         .slice(8, 14)
-        .map((s, i) => registry(pick([one, two], i)).stop(s.session.identifiers[0], s.session.id)),
+        .map((s, i) => registry(pick([one, two], i)).stop(s.session.identifiers![0], s.session.id)),
       registry(two).stopOthers('donny', donnyKeeps.session),
       ...Array.from({ length: 9 }, (_, i) => login(pick(managers, i), pick(users, i))),
     ]);
@@ -220,7 +220,7 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
     expect(valid.size).toBeGreaterThan(0);
     for (const user of users) {
       const expected = all
-        .filter((s) => s.session.identifiers[0] === user && valid.has(s.session.id))
+        .filter((s) => s.session.identifiers![0] === user && valid.has(s.session.id))
         .map((s) => s.session.id)
         .sort();
       expect((await listed(one, user)).sort()).toEqual(expected);

@@ -19,7 +19,7 @@ import request from 'supertest';
 import { CASES } from './support/cookies.js';
 import { createTestApp, sessionCookie, USERS } from './support/test-app.js';
 import { createManagerHarness, type ManagerHarness } from './support/manager-module.js';
-import { redisAvailable, redisSessionStore } from './support/redis.js';
+import { redisAvailable, redisStorePair } from './support/redis.js';
 
 const hasRedis = await redisAvailable('session registry (Redis)');
 const RUN = `${process.pid}-${Date.now()}`;
@@ -42,19 +42,12 @@ function memory(): Backing {
 }
 function redis(): Backing {
   const namespace = `yosai-e2e-registry-${RUN}-${namespaces++}`;
-  const a = redisSessionStore(namespace);
-  const b = redisSessionStore(namespace);
+  const pair = redisStorePair(namespace);
   return {
-    stores: () => [a.store, b.store],
-    keys: async () => (await a.adapter.getClient()).keys(`${namespace}::*`),
-    pttl: async (key) => (await a.adapter.getClient()).pTTL(key),
-    close: async () => {
-      const client = await a.adapter.getClient();
-      const keys = await client.keys(`${namespace}::*`);
-      if (keys.length) await client.del(keys);
-      await a.close();
-      await b.close();
-    },
+    stores: () => [pair.a, pair.b],
+    keys: async () => (await pair.client()).keys(`${namespace}::*`),
+    pttl: async (key) => (await pair.client()).pTTL(key),
+    close: pair.close,
   };
 }
 

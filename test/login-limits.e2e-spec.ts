@@ -274,6 +274,60 @@ describe('the cap on concurrent password verifications', () => {
     await Promise.all(flood);
   });
 
+  it("a login whose address and username had no failures goes first, and takes a full queue's newest place from guesses", async () => {
+    const gated = new GatedHasher();
+    const own = await createTestApp({
+      platform: 'express',
+      yosai: {
+        loginThrottle: { enabled: false },
+        passwordVerification: { maxConcurrent: 2, maxQueued: 8, maxWaitMs: 60_000 },
+      },
+      hasher: gated,
+    });
+    const factory = own.app.get(SubjectFactory);
+    const limiter = own.app.get(VerificationLimiter);
+    const login = async (host: string, username: string, password: string) =>
+      (await factory.fromToken(null, { host })).login(new UsernamePasswordToken(username, password)).then(
+        () => 'signed in',
+        (e: unknown) => (e instanceof LoginThrottledError ? `throttled:${e.scope}` : (e as Error).name),
+      );
+    // Guesses at walter's password, each from an address of its own (a flood from many addresses).
+    const guess = (i: number) => login(`198.51.100.${i}`, 'walter', `guess-${i}`);
+    const before = gated.started.length; // the realm's own hashes at start-up
+    try {
+      gated.close();
+      const judged = [guess(0), guess(1)];
+      await until(() => gated.waiting === 2);
+      gated.passOne();
+      gated.passOne();
+      expect(await Promise.all(judged)).toEqual(['IncorrectCredentialsError', 'IncorrectCredentialsError']);
+      // walter's username has failed now. Two more guesses run (held), eight wait: the queue is full.
+      const guesses = Array.from({ length: 10 }, (_, i) => guess(i + 2));
+      await until(() => gated.waiting === 2 && limiter.queued === 8);
+      // One more guess finds no place; a login from a clean address for a clean username takes the newest guess's.
+      expect(await guess(12)).toBe('throttled:capacity');
+      const real = login('192.0.2.77', 'thedude', USERS.thedude);
+      expect(await guesses[9]).toBe('throttled:capacity');
+      expect(limiter.queued).toBe(8);
+      // The next free slot goes to it, ahead of the six guesses that waited longer (each from an idle address).
+      gated.passOne();
+      await until(() => gated.started.length === before + 5);
+      expect(gated.started.slice(before)).toEqual([
+        'guess-0',
+        'guess-1',
+        'guess-2',
+        'guess-3',
+        USERS.thedude,
+      ]);
+      gated.open();
+      expect(await real).toBe('signed in');
+      expect(await Promise.all(guesses.slice(0, 9))).toEqual(Array(9).fill('IncorrectCredentialsError'));
+    } finally {
+      gated.open();
+      await own.close();
+    }
+  });
+
   it('a login that waits longer than maxWaitMs is refused with scope capacity', async () => {
     const gated = new GatedHasher();
     const short = await createTestApp({

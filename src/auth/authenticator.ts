@@ -159,17 +159,24 @@ export class Authenticator implements OnModuleInit {
   ): Promise<AuthenticatedAccount> {
     const username: unknown = token.username;
     const password: unknown = token.password;
+    const attempt = { address, username };
     if (typeof username !== 'string' || username.length === 0 || username.length > MAX_USERNAME_LENGTH) {
-      await this.limiter.run(address, () => this.hasher.verifyDummy(password));
+      await this.limiter.run(attempt, () => this.hasher.verifyDummy(password), failure);
       throw new UnknownAccountError();
     }
     const account = await realm.findAccount!(username);
     if (!account) {
-      await this.limiter.run(address, () => this.hasher.verifyDummy(password));
+      await this.limiter.run(attempt, () => this.hasher.verifyDummy(password), failure);
       throw new UnknownAccountError();
     }
     checked(account, 'findAccount');
-    if (!(await this.limiter.run(address, () => this.hasher.verify(account.credentials, password)))) {
+    if (
+      !(await this.limiter.run(
+        attempt,
+        () => this.hasher.verify(account.credentials, password),
+        (ok) => !ok,
+      ))
+    ) {
       throw new IncorrectCredentialsError();
     }
     if (
@@ -187,7 +194,7 @@ export class Authenticator implements OnModuleInit {
    */
   private async upgrade(realm: Realm, username: string, password: string, address: string | null) {
     try {
-      const credentials = await this.limiter.run(address, () => this.hasher.hash(password));
+      const credentials = await this.limiter.run({ address, username }, () => this.hasher.hash(password));
       await realm.upgradeCredentials!(username, credentials);
     } catch (error) {
       this.logger.warn(
@@ -231,3 +238,6 @@ function checked<A extends AuthenticatedAccount>(account: A, method: string): A 
   }
   return account;
 }
+
+/** A dummy verification (an unknown account) is a failed one, whatever it returns. */
+const failure = (): boolean => true;

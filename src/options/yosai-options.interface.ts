@@ -128,9 +128,11 @@ export interface YosaiPasswordVerificationOptions {
    */
   maxWaitMs?: number;
   /**
-   * Most logins waiting for a slot; one more is refused at once. A free slot goes to the waiting address with the
-   * fewest verifications running, and one address may hold at most a quarter of the places, so a flood from one client
-   * neither fills the queue nor makes another client's login wait behind all of its own.
+   * Most logins waiting for a slot. A free slot goes first to a login whose client address and username had no
+   * failed verification in this process lately (15 minutes), then to those with one of the two; among equals, to the
+   * address with the fewest verifications running. One address may hold at most a quarter of the places. When the
+   * queue is full, a login of a better class takes the newest place of the worst; otherwise it is refused at once. So
+   * a flood of guesses, from one address or many, neither keeps out nor holds up a login that has not failed.
    * @default 64
    */
   maxQueued?: number;

@@ -29,6 +29,38 @@ describe('FieldRecordCodec', () => {
     expect(Object.isFrozen(back)).toBe(true);
   });
 
+  it('keeps every metadata field within 64 characters, so Redis keeps the hash compact', () => {
+    const codec = new FieldRecordCodec();
+    const short = codec.encode(record({ startedAt: 1_796_320_352_867, lastAccessedAt: 1_796_320_352_867 }));
+    expect(Object.keys(short).sort()).toEqual(['a:cart', 'a:n', 'l', 'm']);
+    expect(short.m.length).toBeLessThanOrEqual(64);
+    // A host and identifiers that do not fit move to fields of their own; the record reads back the same.
+    const long = record({
+      host: '2001:db8:85a3::8a2e:370:7334',
+      identifiers: ['jeffrey.lebowski@example.com', 'x'],
+    });
+    const fields = codec.encode(long);
+    expect(Object.keys(fields).sort()).toEqual(['a:cart', 'a:n', 'h', 'l', 'm', 'u']);
+    for (const name of ['m', 'h', 'u']) expect(fields[name].length).toBeLessThanOrEqual(64);
+    expect(new FieldRecordCodec().decode('id', { ...fields, v: '1' })).toEqual(long);
+    const guest = record({ host: null, identifiers: null, authenticated: false, attributes: {} });
+    expect(new FieldRecordCodec().decode('g', { ...codec.encode(guest), v: '1' })).toEqual(guest);
+  });
+
+  it('reads the JSON metadata of earlier builds, and writes it for times that are not integers', () => {
+    const r = record({ attributes: {} });
+    const earlier = {
+      m: JSON.stringify({ v: 2, s: 1_000, i: 60_000, x: 3_600_000, h: '10.0.0.1', u: ['thedude'], au: true }),
+      l: '2000',
+      v: '3',
+    };
+    expect(new FieldRecordCodec().decode('id', earlier)).toEqual(r);
+    const fractional = record({ startedAt: 1_000.5, attributes: {} });
+    const fields = new FieldRecordCodec().encode(fractional);
+    expect(fields.m.startsWith('{')).toBe(true);
+    expect(new FieldRecordCodec().decode('id', { ...fields, v: '1' })).toEqual(fractional);
+  });
+
   it('caches by (id, version): the same version is not decoded again, another version is', () => {
     const codec = new FieldRecordCodec();
     const fields = { ...codec.encode(record()), v: '4' };
@@ -48,12 +80,21 @@ describe('FieldRecordCodec', () => {
     expect(() => codec.decode('a', { l: '1' })).toThrow(UnreadableRecordError);
     expect(() => codec.decode('b', { ...fields, l: 'soon' })).toThrow(UnreadableRecordError);
     expect(() => codec.decode('c', { ...fields, 'a:x': 'not json' })).toThrow(/not valid JSON/);
-    try {
-      codec.decode('d', { ...fields, m: JSON.stringify({ v: 9 }) });
-      throw new Error('no error');
-    } catch (error) {
-      expect(error).toBeInstanceOf(UnreadableRecordError);
-      expect((error as UnreadableRecordError).newer).toBe(true);
+    expect(() => codec.decode('e', { ...fields, m: '2,1,2,3' })).toThrow(UnreadableRecordError);
+    expect(() => codec.decode('f', { ...fields, m: '2,1,2,3,yes,null,null' })).toThrow(UnreadableRecordError);
+    expect(() => codec.decode('g', { ...fields, m: '2,1,2,3,1,[' })).toThrow(/not valid JSON/);
+    expect(() => codec.decode('h', { ...fields, m: '2,1,2,3,1,"h"' })).toThrow(/wrong shape/);
+    expect(() => codec.decode('i', { ...fields, m: '2,1,-2,3,1,null,null' })).toThrow(UnreadableRecordError);
+    expect(() => codec.decode('j', { m: '2,1,2,3,1', l: '1' })).toThrow(/missing fields/);
+    // A newer version is reported as newer, whichever form its metadata takes (and whatever follows).
+    for (const m of [JSON.stringify({ v: 9 }), '3,1,2,3,1,{not ours}', '3']) {
+      try {
+        codec.decode('d', { ...fields, m });
+        throw new Error('no error');
+      } catch (error) {
+        expect(error).toBeInstanceOf(UnreadableRecordError);
+        expect((error as UnreadableRecordError).newer).toBe(true);
+      }
     }
   });
 });

@@ -28,7 +28,7 @@ maybe('Redis scripts: EVALSHA with a NOSCRIPT fallback', () => {
     await own.start();
     const r = redisSessionStore('yosai-scripts', own.url);
     close = r.close;
-    h = await createManagerHarness({ store: r.store });
+    h = await createManagerHarness({ store: r.store, yosai: { principalIndex: true } });
   });
   afterAll(async () => {
     await h?.close();

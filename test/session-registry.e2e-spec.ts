@@ -64,7 +64,14 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
     backing = make();
     clock = new ManualClock(Date.now());
     const [a, b] = backing.stores();
-    const common = { clock, idleTimeoutMs: IDLE, touchIntervalMs: 1_000, expiredRecordGraceMs: 0, ...yosai };
+    const common = {
+      clock,
+      idleTimeoutMs: IDLE,
+      touchIntervalMs: 1_000,
+      expiredRecordGraceMs: 0,
+      principalIndex: true,
+      ...yosai,
+    };
     one = await createManagerHarness({ store: a, yosai: common });
     two = await createManagerHarness({ store: b, yosai: common });
   }
@@ -339,23 +346,30 @@ describe('a store without the principal index', () => {
     return { store, inner };
   };
 
-  it('maxSessionsPerPrincipal stops the bootstrap with a message that names the capability', async () => {
-    const { store, inner } = plain();
-    const compile = Test.createTestingModule({
-      imports: [YosaiModule.forRoot({ store, cookie: { secure: false }, maxSessionsPerPrincipal: 3 })],
-    }).compile();
-    await expect(compile).rejects.toThrow(YosaiConfigurationError);
-    await expect(compile).rejects.toThrow(/principal index/);
-    await inner.close();
-  });
+  it.each([{ maxSessionsPerPrincipal: 3 }, { principalIndex: true }])(
+    '%j stops the bootstrap with a message that names the option and the capability',
+    async (option) => {
+      const { store, inner } = plain();
+      const compile = Test.createTestingModule({
+        imports: [YosaiModule.forRoot({ store, cookie: { secure: false }, ...option })],
+      }).compile();
+      await expect(compile).rejects.toThrow(YosaiConfigurationError);
+      await expect(compile).rejects.toThrow(
+        new RegExp(`\`${Object.keys(option)[0]}\` needs a session store with the principal index`),
+      );
+      await inner.close();
+    },
+  );
 
-  it('SessionRegistry rejects with the same message; sessions work as before', async () => {
+  it('without the option, SessionRegistry rejects with a message naming it; sessions work as before', async () => {
     const { store, inner } = plain();
     const h = await createManagerHarness({ store });
     try {
       const issued = await h.manager.startSession({ identifiers: ['thedude'], authenticated: true });
       expect((await h.manager.resolve(issued.token)).status).toBe('valid');
-      await expect(h.moduleRef.get(SessionRegistry).list('thedude')).rejects.toThrow(/principal index/);
+      await expect(h.moduleRef.get(SessionRegistry).list('thedude')).rejects.toThrow(
+        /`principalIndex: true`/,
+      );
     } finally {
       await h.close();
       await inner.close();
@@ -363,10 +377,26 @@ describe('a store without the principal index', () => {
   });
 });
 
+describe('principalIndex off (the default)', () => {
+  it('a capable store keeps no index, and SessionRegistry says which option to set', async () => {
+    const store = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
+    const h = await createManagerHarness({ store });
+    try {
+      await h.manager.startSession({ identifiers: ['thedude'], authenticated: true });
+      expect(await store.principalIndex!.list('thedude')).toEqual([]);
+      await expect(h.moduleRef.get(SessionRegistry).stopAll('thedude')).rejects.toThrow(
+        /`principalIndex: true`/,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('the in-memory store with maxSessions', () => {
   it('a session the store evicts to make room leaves its principal index with it', async () => {
     const store = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0, maxSessions: 3 });
-    const h = await createManagerHarness({ store });
+    const h = await createManagerHarness({ store, yosai: { principalIndex: true } });
     try {
       const registry = h.moduleRef.get(SessionRegistry);
       const started = [];
@@ -390,7 +420,7 @@ describe.each(CASES)('SessionRegistry over HTTP on %s (%s)', (platform, mount) =
   type Server = Parameters<typeof request>[0];
 
   it('lists the caller’s sessions, signs out another device of its own (its next request is a guest), 404 otherwise', async () => {
-    const t = await createTestApp({ platform, mount });
+    const t = await createTestApp({ platform, mount, yosai: { principalIndex: true } });
     try {
       const server = t.app.getHttpServer() as Server;
       const signIn = async (username: 'thedude' | 'walter') => {

@@ -189,6 +189,9 @@ class OptionsSchema {
   @Max(100_000)
   maxAttributes?: number;
   @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
+  principalIndex?: boolean;
+  @IsOptional()
   @IsInt({ message: 'must be an integer' })
   @Min(1, { message: 'must be at least 1' })
   @Max(100_000)
@@ -319,6 +322,7 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'carryAttributesOnLogin',
     'maxAttributes',
     'maxRecordBytes',
+    'principalIndex',
     'maxSessionsPerPrincipal',
     'maxSessionsPerPrincipalPolicy',
     'recordKeys',
@@ -466,6 +470,7 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
     maxAttributes: plain.maxAttributes ?? YOSAI_DEFAULTS.maxAttributes,
     maxRecordBytes: plain.maxRecordBytes ?? YOSAI_DEFAULTS.maxRecordBytes,
+    principalIndex: (plain.principalIndex ?? false) || (plain.maxSessionsPerPrincipal ?? null) !== null,
     maxSessionsPerPrincipal: plain.maxSessionsPerPrincipal ?? null,
     maxSessionsPerPrincipalPolicy:
       plain.maxSessionsPerPrincipalPolicy ?? YOSAI_DEFAULTS.maxSessionsPerPrincipalPolicy,

@@ -165,8 +165,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private readonly listeners: ((change: SessionChange) => void)[] = [];
   private skewLoggedAt = -Infinity;
   /**
-   * Whether the store keeps the principal index for the records this manager writes: it has the capability, and
-   * keeps it in the model in use (a store with the field model indexes field records only).
+   * Whether the store keeps the principal index for the records this manager writes (`principalIndex`, or
+   * `maxSessionsPerPrincipal`; checked at bootstrap against the store's capability and the model in use).
    */
   private readonly indexed: boolean;
 
@@ -179,10 +179,22 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     this.policy = new ExpiryPolicy(config);
     this.fields =
       config.store.fieldRecords && config.recordKeys.length === 0 ? new FieldRecordCodec() : undefined;
-    this.indexed =
-      config.store.principalIndex !== undefined &&
-      (this.fields !== undefined || config.store.fieldRecords === undefined);
-    if (config.maxSessionsPerPrincipal !== null) this.requireIndex('maxSessionsPerPrincipal');
+    this.indexed = config.principalIndex;
+    if (config.principalIndex) {
+      const capable =
+        config.store.principalIndex !== undefined &&
+        (this.fields !== undefined || config.store.fieldRecords === undefined);
+      if (!capable) {
+        const option = config.maxSessionsPerPrincipal !== null ? 'maxSessionsPerPrincipal' : 'principalIndex';
+        throw new YosaiConfigurationError(
+          `YosaiModule option \`${option}\` needs a session store with the principal index ` +
+            '(SessionStore.principalIndex): `CacheManagerSessionStore` in memory, or on Redis with the field model ' +
+            '(not `fieldRecords: false`), and records not signed with `recordKeys`. This store ' +
+            (config.store.principalIndex ? 'keeps it for field records only.' : 'has none.'),
+          option,
+        );
+      }
+    }
     this.writer = new ChangedKeyWriter(
       this.store,
       this.codec,
@@ -773,15 +785,14 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     if (live.filter((id) => id !== replaced).length >= max) throw new TooManySessionsError(max);
   }
 
-  /** @internal Throws at bootstrap (or at the call) when a feature needs the principal index and the store has none. */
+  /** @internal Throws when a feature needs the principal index and the module does not keep it. */
   requireIndex(feature: string): void {
     if (this.indexed) return;
     throw new YosaiConfigurationError(
-      `${feature} needs a session store with the principal index (SessionStore.principalIndex): ` +
-        '`CacheManagerSessionStore` in memory, or on Redis with the field model (not `fieldRecords: false`), and ' +
-        'records not signed with `recordKeys`. This store ' +
-        (this.config.store.principalIndex ? 'keeps it for field records only.' : 'has none.'),
-      feature,
+      `${feature} needs the principal index: set the YosaiModule option \`principalIndex: true\` (or ` +
+        '`maxSessionsPerPrincipal`), with a store that has it (`CacheManagerSessionStore` in memory, or on Redis ' +
+        'with the field model).',
+      'principalIndex',
     );
   }
 

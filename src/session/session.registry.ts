@@ -13,8 +13,9 @@ import { SessionManager, type SessionInfo } from './session.manager.js';
  * a logout and emits `yosai.session.stopped` with reason `revoked`; a session found past its timeout is expired
  * instead (one `yosai.session.expired`).
  *
- * Needs a store with the principal index: `CacheManagerSessionStore` in memory, or on Redis with the field model
- * (and records not signed with `recordKeys`). With another store every method rejects with
+ * Needs the module option `principalIndex: true` (or `maxSessionsPerPrincipal`), with a store that has the principal
+ * index: `CacheManagerSessionStore` in memory, or on Redis with the field model (and records not signed with
+ * `recordKeys`); with another store the module refuses to start. Without the option every method rejects with
  * `YosaiConfigurationError`.
  */
 @Injectable()

@@ -93,6 +93,7 @@ describe('session state machine vs reference model (fast-check)', () => {
         store,
         clock,
         expiredRecordGraceMs: 24 * 3_600_000,
+        principalIndex: true,
         cookie: { secure: false },
         // The model is of sessions; login throttling (its own suite: login-limits) would refuse its random failures.
         loginThrottle: { enabled: false },

@@ -34,7 +34,10 @@ export {
   type IssuedSession,
   type SessionIdentity,
   type ReplaceSessionOptions,
+  type SessionInfo,
+  USER_AGENT_ATTRIBUTE,
 } from './session/session.manager.js';
+export { SessionRegistry } from './session/session.registry.js';
 export {
   SessionStartedEvent,
   SessionStoppedEvent,
@@ -51,6 +54,7 @@ export {
   type FieldPatchResult,
   type FieldRead,
   type FieldRecords,
+  type PrincipalIndex,
   type StoredFields,
   type SessionDeleteHints,
   type SessionWriteHints,

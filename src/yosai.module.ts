@@ -6,6 +6,7 @@ import { VerificationLimiter } from './auth/verification-limiter.js';
 import { PasswordHasher } from './auth/password.hasher.js';
 import { RealmRegistry } from './auth/realm.registry.js';
 import { Authorizer } from './authz/authorizer.js';
+import { SessionRegistry } from './session/session.registry.js';
 import { ContextBridge } from './http/context-bridge.js';
 import { SubjectAccessor } from './http/subject-accessor.js';
 import { TokenTransport } from './http/token-transport.js';
@@ -62,6 +63,7 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
     { provide: YOSAI_EVENT_EMITTER_LOADER, useValue: loadEventEmitter },
     YosaiEventPublisher,
     SessionManager,
+    SessionRegistry,
     RealmRegistry,
     LoginThrottle,
     VerificationLimiter,
@@ -77,6 +79,7 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
   ],
   exports: [
     SessionManager,
+    SessionRegistry,
     SubjectFactory,
     SessionStore,
     PasswordHasher,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ReplicationTimeoutError } from '../src/index.js';
+import { ReplicationTimeoutError, SessionRegistry } from '../src/index.js';
 import { tokenOf } from '../src/session/session.js';
 import { bucketTag, sessionBucketOf } from '../src/store/session-tag.js';
 import { contractId, sessionStoreContract } from '../src/testing/index.js';
@@ -267,6 +267,51 @@ if (hasServer) {
       } finally {
         await h.close();
         await made.close();
+      }
+    });
+
+    it('principal index (#14): two instances, users on every master, the cap exact, stopAll leaves no key behind', async () => {
+      const namespace = `${RUN}-registry`;
+      const stores = [clusterSessionStore(cluster, namespace), clusterSessionStore(cluster, namespace)];
+      const yosai = { maxSessionsPerPrincipal: 3 };
+      const [a, b] = [
+        await createManagerHarness({ store: stores[0].store, yosai }),
+        await createManagerHarness({ store: stores[1].store, yosai }),
+      ];
+      try {
+        const users = Array.from({ length: 12 }, (_, i) => `bowler-${i}`);
+        const logins = () =>
+          Promise.all(
+            users.flatMap((user) =>
+              Array.from({ length: 5 }, (_, i) =>
+                (i % 2 ? b : a).manager.startSession({ identifiers: [user], authenticated: true }),
+              ),
+            ),
+          );
+        await logins();
+        // Every master holds some user's index.
+        const held = await namespaceKeys(namespace);
+        expect(held.map((keys) => keys.some((k) => k.includes('}p:')))).toEqual([true, true, true]);
+        // The new scripts survive SCRIPT FLUSH on every node (EVALSHA, then EVAL on NOSCRIPT).
+        for (const port of cluster.ports) await cluster.cli(port, 'script', 'flush');
+        await logins();
+        const registry = a.moduleRef.get(SessionRegistry);
+        for (const user of users) expect(await registry.list(user)).toHaveLength(3);
+        const evicted = [
+          ...a.events.named('yosai.session.stopped'),
+          ...b.events.named('yosai.session.stopped'),
+        ];
+        expect(evicted).toHaveLength(users.length * (10 - 3));
+        expect(new Set(evicted.map((e) => e.sessionId)).size).toBe(evicted.length);
+        const stopped = await Promise.all(
+          users.map((user) => b.moduleRef.get(SessionRegistry).stopAll(user)),
+        );
+        expect(stopped).toEqual(users.map(() => 3));
+        expect((await namespaceKeys(namespace)).flat()).toEqual([]);
+      } finally {
+        await a.close();
+        await b.close();
+        for (const made of stores) await made.close();
       }
     });
 

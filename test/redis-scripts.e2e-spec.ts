@@ -28,7 +28,7 @@ maybe('Redis scripts: EVALSHA with a NOSCRIPT fallback', () => {
     await own.start();
     const r = redisSessionStore('yosai-scripts', own.url);
     close = r.close;
-    h = await createManagerHarness({ store: r.store });
+    h = await createManagerHarness({ store: r.store, yosai: { principalIndex: true } });
   });
   afterAll(async () => {
     await h?.close();
@@ -53,5 +53,27 @@ maybe('Redis scripts: EVALSHA with a NOSCRIPT fallback', () => {
     // 15 writes: each flush costs one NOSCRIPT answer and one EVAL; the rest go by EVALSHA.
     expect(stats.eval).toBe(3);
     expect(stats.evalsha).toBe(15);
+  });
+
+  it('the principal index adds no command: an authenticated read is one HGETALL; a login, a logout one script each', async () => {
+    const commands = () => {
+      const { config, info, ...rest } = calls(own);
+      void config;
+      void info;
+      return rest;
+    };
+    const login = async () => h.manager.startSession({ identifiers: ['thedude'], authenticated: true });
+    await login(); // the scripts are loaded
+    own.cli('CONFIG', 'RESETSTAT');
+    const issued = await login();
+    // commandstats also counts the commands a script runs: one EVALSHA sent, nothing else from the client.
+    expect(commands()).toMatchObject({ evalsha: 1 });
+    expect(commands().eval).toBeUndefined();
+    own.cli('CONFIG', 'RESETSTAT');
+    for (let i = 0; i < 10; i++) expect((await h.manager.resolve(issued.token)).status).toBe('valid');
+    expect(commands()).toEqual({ hgetall: 10 });
+    own.cli('CONFIG', 'RESETSTAT');
+    await h.manager.stop(issued.session, 'logout');
+    expect(commands()).toMatchObject({ evalsha: 1, del: 1, zrem: 1 });
   });
 });

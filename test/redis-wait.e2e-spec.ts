@@ -10,6 +10,7 @@ import { bucketTag, sessionBucketOf } from '../src/store/session-tag.js';
 import {
   CacheManagerSessionStore,
   ReplicationTimeoutError,
+  SessionRegistry,
   SessionStoreError,
   YosaiConfigurationError,
 } from '../src/index.js';
@@ -100,9 +101,22 @@ maybe('waitForReplicas (durable revocation)', () => {
   async function harness(replicas: number, timeoutMs: number) {
     const store = redisSessionStore(NS, master.url, { waitForReplicas: { replicas, timeoutMs } });
     closeStore = () => store.close();
-    h = await createManagerHarness({ store: store.store, yosai: { storeTimeoutMs: 5_000 } });
+    h = await createManagerHarness({
+      store: store.store,
+      yosai: { storeTimeoutMs: 5_000, principalIndex: true },
+    });
     return h;
   }
+
+  it('no replica: a SessionRegistry stop is done and reported revoked once, leaves the index, and rejects', async () => {
+    const { manager, events, moduleRef } = await harness(1, 100);
+    const registry = moduleRef.get(SessionRegistry);
+    const issued = await manager.startSession({ identifiers: ['walter'], authenticated: true });
+    await expect(registry.stop('walter', issued.session.id)).rejects.toBeInstanceOf(ReplicationTimeoutError);
+    expect(events.named('yosai.session.stopped').map((e) => e.reason)).toEqual(['revoked']);
+    await expect(manager.resolve(issued.token)).resolves.toEqual({ status: 'unknown' });
+    expect(await registry.list('walter')).toEqual([]);
+  });
 
   it('no replica: a logout is done on the master, reported stopped once, and rejects (fail closed)', async () => {
     const { manager, events } = await harness(1, 100);

@@ -1,7 +1,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ensureSampleBuilt, ROOT, startSample, type SampleProcess } from './support/sample-app.js';
+import {
+  ensureSampleBuilt,
+  ROOT,
+  SampleClient,
+  startSample,
+  type SampleProcess,
+} from './support/sample-app.js';
 
 // A real browser against `node sample-app/dist/main.js`: the page's form, its inline script under the
 // page's CSP, and the session cookie as Chromium keeps it. Screenshots of every step go to
@@ -146,6 +152,61 @@ if (!haveChromium && process.env.CI !== 'true') {
     expect(problems).toEqual([]);
     // The only failed requests: reading the empty cart before the first add, and the wrong password.
     expect(failures).toEqual(['404 GET /api/session/attributes/cart', '401 POST /api/login']);
+  }, 120_000);
+
+  it("lists the user's sessions; signs out another device, every other one, then its own (issue #14)", async () => {
+    const failuresBefore = failures.length;
+    // Two other devices of the dude, signed in over the API.
+    const devices: SampleClient[] = [];
+    for (let i = 0; i < 2; i++) {
+      const device = new SampleClient(sample.url);
+      expect(
+        (await device.post('/api/login', { username: 'thedude', password: 'letsgobowling' })).status,
+      ).toBe(200);
+      devices.push(device);
+    }
+    const signedIn = async (device: SampleClient) => (await device.get('/api/profile')).status === 200;
+
+    await page.goto(sample.url + '/');
+    await page.fill('#username', 'thedude');
+    await page.fill('#password', 'letsgobowling');
+    await page.click('#login-button');
+    await page.locator('#current-user').waitFor();
+    const entries = page.locator('#session-list li.session-entry');
+    expect(await entries.count()).toBe(3);
+    const mine = await sessionId();
+    const current = page.locator('#session-list li.session-entry', { hasText: '(this browser)' });
+    expect(await current.count()).toBe(1);
+    expect(await current.getAttribute('data-session-id')).toBe(mine);
+    await shot('7-sessions-listed');
+
+    // "Sign out" on the oldest other device: it is signed out, this browser is not.
+    await entries.first().locator('button.session-sign-out').click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('#session-list li.session-entry').length === 2,
+    );
+    expect(await signedIn(devices[0])).toBe(false);
+    expect(await signedIn(devices[1])).toBe(true);
+    expect(await sessionId()).toBe(mine);
+    await shot('8-one-device-signed-out');
+
+    // "Sign out every other session": only this browser's is left.
+    await page.click('#revoke-others-button');
+    await page.waitForFunction(
+      () => document.querySelectorAll('#session-list li.session-entry').length === 1,
+    );
+    expect(await signedIn(devices[1])).toBe(false);
+    expect(await page.locator('#revoke-others-button').count()).toBe(0);
+    await shot('9-other-sessions-signed-out');
+
+    // Its own "Sign out" in the list ends this browser's session: the sign-in form again.
+    await current.locator('button.session-sign-out').click();
+    await page.locator('#login-form').waitFor();
+    expect(await page.locator('#current-user').count()).toBe(0);
+    await shot('10-own-session-signed-out');
+
+    expect(problems).toEqual([]);
+    expect(failures.slice(failuresBefore)).toEqual([]);
   }, 120_000);
 
   async function expectText(selector: string, text: string) {

@@ -121,6 +121,14 @@ export async function createSampleApp(
     ...(config.idleTimeoutMs !== undefined && { idleTimeoutMs: config.idleTimeoutMs }),
     ...(config.absoluteTimeoutMs !== undefined && { absoluteTimeoutMs: config.absoluteTimeoutMs }),
     ...(config.guestIdleTimeoutMs !== undefined && { guestIdleTimeoutMs: config.guestIdleTimeoutMs }),
+    // The sessions list and "sign out" of other devices (SessionRegistry) read the principal index.
+    principalIndex: true,
+    // YOSAI_MAX_SESSIONS_PER_USER: a login beyond it stops the user's oldest session (evict-oldest), or gets 409
+    // (refuse); the store judges it atomically, so concurrent logins on several instances cannot pass it.
+    ...(config.maxSessionsPerUser !== undefined && {
+      maxSessionsPerPrincipal: config.maxSessionsPerUser,
+      maxSessionsPerPrincipalPolicy: config.maxSessionsPolicy,
+    }),
   };
 
   let app: NestExpressApplication | undefined;

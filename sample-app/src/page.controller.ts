@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
-import { CurrentSubject, Subject } from 'nestjs-yosai';
+import { CurrentSubject, SessionRegistry, Subject } from 'nestjs-yosai';
 import { renderPage, type PageModel } from './page.view.js';
 
 /** Injection token of the store's name (`memory` or `redis`), shown on the page. */
@@ -13,14 +13,20 @@ interface HeaderSink {
 /** `GET /`: the sample's only page. Reads the session, never starts one. */
 @Controller()
 export class PageController {
-  constructor(@Inject(SAMPLE_STORE_KIND) private readonly store: string) {}
+  constructor(
+    @Inject(SAMPLE_STORE_KIND) private readonly store: string,
+    private readonly registry: SessionRegistry,
+  ) {}
 
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-store')
   @Header('X-Content-Type-Options', 'nosniff')
   @Header('Referrer-Policy', 'no-referrer')
-  page(@CurrentSubject() subject: Subject, @Res({ passthrough: true }) response: HeaderSink): string {
+  async page(
+    @CurrentSubject() subject: Subject,
+    @Res({ passthrough: true }) response: HeaderSink,
+  ): Promise<string> {
     // A fresh nonce per response: only this page's own inline style and script may run.
     const nonce = randomBytes(16).toString('base64');
     response.setHeader(
@@ -29,8 +35,20 @@ export class PageController {
         `img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
     );
     const session = subject.session;
+    const username = subject.isAuthenticated ? subject.primaryIdentifier : null;
+    const sessions =
+      username === null
+        ? null
+        : (await this.registry.list(username)).map((s) => ({
+            id: s.id,
+            startedAt: s.startedAt,
+            lastAccessedAt: s.lastAccessedAt,
+            host: s.host,
+            current: s.id === session?.id,
+          }));
     const model: PageModel = {
-      username: subject.isAuthenticated ? subject.primaryIdentifier : null,
+      username,
+      sessions,
       session: session && {
         id: session.id,
         startedAt: session.startedAt,

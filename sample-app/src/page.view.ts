@@ -9,12 +9,24 @@ export interface PageSession {
   attributes: Record<string, unknown>;
 }
 
+/** One of the signed-in user's sessions, in the page's list. */
+export interface PageSessionEntry {
+  id: string;
+  startedAt: number;
+  lastAccessedAt: number;
+  host: string | null;
+  /** The session of this browser. */
+  current: boolean;
+}
+
 /** Everything `GET /` renders. */
 export interface PageModel {
   /** The signed-in user, or null for a guest. */
   username: string | null;
   /** The current session, or null when the visitor has none (a guest who stored nothing yet). */
   session: PageSession | null;
+  /** Every live session of the signed-in user (null for a guest). */
+  sessions: PageSessionEntry[] | null;
   /** Where sessions live: `memory` or `redis`. */
   store: string;
   /** Per-response CSP nonce for the inline style and script. */
@@ -109,6 +121,26 @@ function guestView(model: PageModel): string {
     ${CART_FORM}`;
 }
 
+function sessionList(sessions: PageSessionEntry[]): string {
+  const items = sessions
+    .map((s) => {
+      const id = escapeHtml(s.id);
+      return `
+        <li class="session-entry" data-session-id="${id}">
+          <code title="${id}">${escapeHtml(s.id.slice(0, 10))}…</code>${s.current ? ' <strong class="this-browser">(this browser)</strong>' : ''}
+          <span class="muted">from ${escapeHtml(s.host ?? 'unknown')}, signed in ${time(s.startedAt)}, last used ${time(s.lastAccessedAt)}</span>
+          <button type="button" class="session-sign-out" data-session-id="${id}">Sign out</button>
+        </li>`;
+    })
+    .join('');
+  return `
+    <section id="sessions" aria-labelledby="sessions-title">
+      <h2 id="sessions-title">Your sessions</h2>
+      <ul id="session-list">${items}</ul>
+      ${sessions.length > 1 ? '<button id="revoke-others-button" type="button">Sign out every other session</button>' : ''}
+    </section>`;
+}
+
 function userView(model: PageModel): string {
   return `
     <section id="signed-in">
@@ -116,6 +148,7 @@ function userView(model: PageModel): string {
       <button id="logout-button" type="button">Sign out</button>
     </section>
     ${model.session ? sessionDetails(model.session, 'Your session') : ''}
+    ${model.sessions ? sessionList(model.sessions) : ''}
     ${CART_FORM}`;
 }
 
@@ -132,6 +165,7 @@ const STYLE = `
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dt { font-weight: 600; } dd { margin: 0; }
   code { font-size: .85em; word-break: break-all; } .muted { color: #666; } .error { color: #a00; }
   .signed-in { font-size: 1.2rem; } table.attributes th { text-align: left; padding-right: 1rem; }
+  #session-list { padding-left: 1.2rem; } .session-entry { margin-bottom: .6rem; } .session-entry button { margin: 0 0 0 .5rem; padding: .1rem .6rem; }
   footer { margin-top: 2rem; font-size: .85rem; color: #666; }`;
 
 const SCRIPT = `
@@ -162,6 +196,16 @@ const SCRIPT = `
   });
   $('logout-button')?.addEventListener('click', async () => {
     const r = await send('POST', '/api/logout');
+    if (r.ok) location.assign('/'); else fail('page-error', messageOf(r));
+  });
+  for (const button of document.querySelectorAll('button.session-sign-out')) {
+    button.addEventListener('click', async () => {
+      const r = await send('DELETE', '/api/sessions/' + encodeURIComponent(button.dataset.sessionId));
+      if (r.ok) location.assign('/'); else fail('page-error', messageOf(r));
+    });
+  }
+  $('revoke-others-button')?.addEventListener('click', async () => {
+    const r = await send('POST', '/api/sessions/revoke-others');
     if (r.ok) location.assign('/'); else fail('page-error', messageOf(r));
   });
   $('cart-form')?.addEventListener('submit', async (event) => {

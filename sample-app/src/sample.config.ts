@@ -24,6 +24,10 @@ export interface SampleConfig {
   readonly loginMaxFailures: number;
   /** `YOSAI_LOGIN_LOCK_MS`: how long such a lock lasts (1 s to 24 h). Default 900,000 (15 min). */
   readonly loginLockMs: number;
+  /** `YOSAI_MAX_SESSIONS_PER_USER`: most live sessions of one user. Undefined (unset): no cap. */
+  readonly maxSessionsPerUser: number | undefined;
+  /** `YOSAI_MAX_SESSIONS_POLICY`: `evict-oldest` (the default) or `refuse` (the login then gets 409). */
+  readonly maxSessionsPolicy: 'evict-oldest' | 'refuse';
 }
 
 /** A `host:port` of a Redis node or sentinel. */
@@ -55,6 +59,8 @@ export const LIMITS = Object.freeze({
   attributeKey: /^[A-Za-z0-9_.-]{1,64}$/,
   /** Longest username, characters. */
   usernameLength: 128,
+  /** Longest session id a route takes (ids are 43 characters): anything longer is not looked up. */
+  sessionIdLength: 64,
   /** Longest password, characters. */
   passwordLength: 1024,
   /** How many events `GET /api/events` keeps. */
@@ -144,6 +150,14 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
     );
   }
 
+  const policy = env.YOSAI_MAX_SESSIONS_POLICY?.trim().toLowerCase();
+  if (policy !== undefined && policy !== '' && policy !== 'evict-oldest' && policy !== 'refuse') {
+    throw new SampleConfigError(
+      'YOSAI_MAX_SESSIONS_POLICY',
+      `expected evict-oldest or refuse, got "${env.YOSAI_MAX_SESSIONS_POLICY}"`,
+    );
+  }
+
   return {
     port,
     redis,
@@ -160,6 +174,8 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
       [1000, 24 * 60 * 60_000],
       'milliseconds',
     ),
+    maxSessionsPerUser: positiveInteger(env, 'YOSAI_MAX_SESSIONS_PER_USER', 'sessions'),
+    maxSessionsPolicy: policy === 'refuse' ? 'refuse' : 'evict-oldest',
   };
 }
 

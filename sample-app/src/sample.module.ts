@@ -6,6 +6,7 @@ import { ApiController } from './api.controller.js';
 import { EventLogService } from './event-log.service.js';
 import { PageController, SAMPLE_STORE_KIND } from './page.controller.js';
 import { SessionGateway } from './session.gateway.js';
+import { SessionsController } from './sessions.controller.js';
 
 /** Injection token of what must run when the app shuts down (closing the Redis connection). */
 const SAMPLE_SHUTDOWN = 'SAMPLE_SHUTDOWN';
@@ -41,7 +42,7 @@ export class SampleModule {
         EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
         YosaiModule.forRoot(options.yosai),
       ],
-      controllers: [PageController, ApiController],
+      controllers: [PageController, ApiController, SessionsController],
       providers: [
         EventLogService,
         SessionGateway,

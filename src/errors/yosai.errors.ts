@@ -182,6 +182,36 @@ export class SessionLimitError extends YosaiError {
   }
 }
 
+/**
+ * A store refused to write a session because its principal already has `maxPerPrincipal` live sessions (see
+ * `SessionWriteHints`); nothing was written. For store implementers: the life cycle catches it, and either evicts
+ * the oldest sessions and writes again, or refuses the login with {@link TooManySessionsError}.
+ */
+export class PrincipalFullError extends YosaiError {
+  constructor(
+    /** The principal's live session ids, oldest first. */
+    readonly sessions: readonly string[],
+  ) {
+    super(`The principal already has ${sessions.length} sessions, the most allowed; nothing was written.`);
+  }
+}
+
+/**
+ * A login (or a new session of a principal) was refused because the principal already has
+ * `maxSessionsPerPrincipal` live sessions and the policy is `refuse`. Over HTTP a 409. The session that the login
+ * would have replaced is left as it was when the cap could be judged before ending it (the usual case).
+ */
+export class TooManySessionsError extends YosaiError {
+  constructor(
+    /** The cap in force (`maxSessionsPerPrincipal`). */
+    readonly max: number,
+  ) {
+    super(
+      `This account already has ${max} active sessions, the most allowed; sign out of one of them first.`,
+    );
+  }
+}
+
 /** The module was configured wrongly. Thrown at bootstrap; the message names the option. */
 export class YosaiConfigurationError extends YosaiError {
   constructor(

@@ -1,4 +1,5 @@
 import {
+  ConflictException,
   ForbiddenException,
   HttpException,
   HttpStatus,
@@ -17,6 +18,7 @@ import {
   SessionLimitError,
   SessionStoreError,
   StoppedSessionError,
+  TooManySessionsError,
   UnknownSessionError,
   YosaiError,
 } from '../errors/yosai.errors.js';
@@ -38,6 +40,7 @@ export const LOGIN_THROTTLED_MESSAGE = 'Too many login attempts; try again later
  * | `UnauthenticatedError` (an authorization check on a guest) | 401 |
  * | `AuthorizationError` | 403, naming only the role or permission checked, as written |
  * | `CrossSiteRequestError` | 403 |
+ * | `TooManySessionsError` (`maxSessionsPerPrincipal` with the policy `refuse`) | 409, with the error's message |
  * | `SessionLimitError` (the session would hold too many attributes or bytes) | 413 |
  * | `LoginThrottledError` (a locked username or address, or no free verification slot) | 429; the filter adds `Retry-After` |
  * | `SessionStoreError` | 503 (fail closed) |
@@ -55,6 +58,7 @@ export function mapYosaiError(error: YosaiError): HttpException {
   if (error instanceof UnauthenticatedError) return new UnauthorizedException('Authentication required');
   if (error instanceof AuthorizationError) return new ForbiddenException(error.message);
   if (error instanceof CrossSiteRequestError) return new ForbiddenException('Cross-site request refused');
+  if (error instanceof TooManySessionsError) return new ConflictException(error.message);
   if (error instanceof SessionLimitError) return new PayloadTooLargeException('Session data too large');
   if (error instanceof LoginThrottledError) {
     return new HttpException(LOGIN_THROTTLED_MESSAGE, HttpStatus.TOO_MANY_REQUESTS);

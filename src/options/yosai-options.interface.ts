@@ -204,6 +204,32 @@ export interface YosaiModuleOptions {
    */
   maxRecordBytes?: number;
   /**
+   * Keep an index of each principal's (user's) sessions in the store, which `SessionRegistry` reads to list a user's
+   * sessions and sign them out ("sign out everywhere"). The store keeps it in the same atomic operations as the
+   * records. Off by default, as it costs store memory per signed-in session (on Redis, a sorted set per user);
+   * `maxSessionsPerPrincipal` turns it on. Needs a store with the principal index (`CacheManagerSessionStore` in
+   * memory, or on Redis with the field model, and records not signed with `recordKeys`): with another store the
+   * module refuses to start.
+   * @default false (true when `maxSessionsPerPrincipal` is set)
+   */
+  principalIndex?: boolean;
+  /**
+   * The most live sessions one principal (primary identifier) may have at once. A new session beyond it (a login
+   * on one more device) is handled by `maxSessionsPerPrincipalPolicy`. The count is judged by the store atomically
+   * with the write of the new session, so concurrent logins on several instances cannot pass it together. Needs a
+   * store with the principal index (`CacheManagerSessionStore` in memory, or on Redis with the field model, and
+   * records not signed with `recordKeys`): with another store the module refuses to start.
+   * @default undefined (no cap)
+   */
+  maxSessionsPerPrincipal?: number;
+  /**
+   * What a new session beyond `maxSessionsPerPrincipal` does: `'evict-oldest'` stops the principal's oldest
+   * sessions (first started first) to make room, each with `yosai.session.stopped` reason `evicted`; `'refuse'`
+   * refuses it with `TooManySessionsError` (409 over HTTP), and the principal must sign out elsewhere first.
+   * @default 'evict-oldest'
+   */
+  maxSessionsPerPrincipalPolicy?: 'evict-oldest' | 'refuse';
+  /**
    * Secret keys that sign every stored record (HMAC-SHA256 over the session id and the record). The first key
    * signs, every key verifies: to rotate, put the new key first and remove the old one once the longest session
    * has ended. A record with a missing or wrong signature is discarded as corrupt (logged), so write access to the
@@ -323,6 +349,11 @@ export interface ResolvedYosaiConfig {
   readonly carryAttributesOnLogin: boolean;
   readonly maxAttributes: number;
   readonly maxRecordBytes: number;
+  /** True when the principal index is kept (`principalIndex`, or a `maxSessionsPerPrincipal`). */
+  readonly principalIndex: boolean;
+  /** null: no cap. */
+  readonly maxSessionsPerPrincipal: number | null;
+  readonly maxSessionsPerPrincipalPolicy: 'evict-oldest' | 'refuse';
   readonly recordKeys: readonly string[];
   readonly store: SessionStore;
   /** True when the module closes the store at shutdown: it made the store, or `closeStoreOnShutdown` handed it over. */

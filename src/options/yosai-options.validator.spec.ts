@@ -144,6 +144,14 @@ const cases: [string, YosaiModuleOptions, string][] = [
     'passwordVerification.maxQueue',
   ],
   ['closeStoreOnShutdown not a boolean', { closeStoreOnShutdown: 'yes' as never }, 'closeStoreOnShutdown'],
+  ['a zero maxSessionsPerPrincipal', { maxSessionsPerPrincipal: 0 }, 'maxSessionsPerPrincipal'],
+  ['a fractional maxSessionsPerPrincipal', { maxSessionsPerPrincipal: 2.5 }, 'maxSessionsPerPrincipal'],
+  [
+    'an unknown maxSessionsPerPrincipalPolicy',
+    { maxSessionsPerPrincipalPolicy: 'oldest' as never },
+    'maxSessionsPerPrincipalPolicy',
+  ],
+  ['principalIndex not a boolean', { principalIndex: 'on' as never }, 'principalIndex'],
 ];
 
 describe('YosaiModule options are validated at bootstrap', () => {
@@ -244,6 +252,25 @@ describe('maxAttributes and maxRecordBytes', () => {
       maxAttributes: 5,
       maxRecordBytes: 1024,
     });
+  });
+});
+
+describe('principalIndex and maxSessionsPerPrincipal', () => {
+  it('are off by default; a cap turns the index on, with evict-oldest unless refuse is asked for', () => {
+    expect(resolveYosaiOptions({})).toMatchObject({
+      principalIndex: false,
+      maxSessionsPerPrincipal: null,
+      maxSessionsPerPrincipalPolicy: 'evict-oldest',
+    });
+    expect(resolveYosaiOptions({ principalIndex: true })).toMatchObject({ principalIndex: true });
+    expect(resolveYosaiOptions({ maxSessionsPerPrincipal: 3 })).toMatchObject({
+      principalIndex: true,
+      maxSessionsPerPrincipal: 3,
+      maxSessionsPerPrincipalPolicy: 'evict-oldest',
+    });
+    expect(
+      resolveYosaiOptions({ maxSessionsPerPrincipal: 1, maxSessionsPerPrincipalPolicy: 'refuse' }),
+    ).toMatchObject({ maxSessionsPerPrincipal: 1, maxSessionsPerPrincipalPolicy: 'refuse' });
   });
 });
 

@@ -189,6 +189,17 @@ class OptionsSchema {
   @Max(100_000)
   maxAttributes?: number;
   @IsOptional()
+  @IsBoolean({ message: 'must be a boolean' })
+  principalIndex?: boolean;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(100_000)
+  maxSessionsPerPrincipal?: number;
+  @IsOptional()
+  @IsIn(['evict-oldest', 'refuse'], { message: "must be 'evict-oldest' or 'refuse'" })
+  maxSessionsPerPrincipalPolicy?: 'evict-oldest' | 'refuse';
+  @IsOptional()
   @IsInt({ message: 'must be an integer number of bytes' })
   @Min(1024, { message: 'must be at least 1024 bytes' })
   @Max(64 * 1024 * 1024, { message: 'must be at most 64 MiB' })
@@ -311,6 +322,9 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'carryAttributesOnLogin',
     'maxAttributes',
     'maxRecordBytes',
+    'principalIndex',
+    'maxSessionsPerPrincipal',
+    'maxSessionsPerPrincipalPolicy',
     'recordKeys',
     'store',
     'closeStoreOnShutdown',
@@ -456,6 +470,10 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
     maxAttributes: plain.maxAttributes ?? YOSAI_DEFAULTS.maxAttributes,
     maxRecordBytes: plain.maxRecordBytes ?? YOSAI_DEFAULTS.maxRecordBytes,
+    principalIndex: (plain.principalIndex ?? false) || (plain.maxSessionsPerPrincipal ?? null) !== null,
+    maxSessionsPerPrincipal: plain.maxSessionsPerPrincipal ?? null,
+    maxSessionsPerPrincipalPolicy:
+      plain.maxSessionsPerPrincipalPolicy ?? YOSAI_DEFAULTS.maxSessionsPerPrincipalPolicy,
     recordKeys: Object.freeze([...(plain.recordKeys ?? [])]),
     store: store ?? null,
     closeStoreOnShutdown: plain.closeStoreOnShutdown ?? YOSAI_DEFAULTS.closeStoreOnShutdown,

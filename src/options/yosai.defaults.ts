@@ -11,6 +11,7 @@ export const YOSAI_DEFAULTS = Object.freeze({
   eagerSessions: false,
   carryAttributesOnLogin: true,
   maxAttributes: 100,
+  maxSessionsPerPrincipalPolicy: 'evict-oldest' as const,
   maxRecordBytes: 64 * 1024,
   /** `hostPrefix` is not here: it defaults to `secure === true` (see the validator). */
   cookie: Object.freeze({ name: 'sid', secure: true, sameSite: 'lax' as const }),

@@ -5,6 +5,7 @@ import type {
   FieldPatchResult,
   FieldRead,
   FieldRecords,
+  PrincipalIndex,
   SessionDeleteHints,
   SessionStore,
   SessionWriteHints,
@@ -69,6 +70,15 @@ export class GuardedStore {
   /** The store's field model, when it has one. */
   get fieldRecords(): FieldRecords | undefined {
     return this.store.fieldRecords;
+  }
+
+  /** The store's principal index, when it has one. */
+  get principalIndex(): PrincipalIndex | undefined {
+    return this.store.principalIndex;
+  }
+
+  listPrincipal(principal: string): Promise<readonly string[]> {
+    return this.call('list', () => this.store.principalIndex!.list(principal));
   }
 
   readFields(id: string): Promise<FieldRead> {

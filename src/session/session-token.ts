@@ -1,5 +1,5 @@
 import { hash, randomBytes } from 'node:crypto';
-import { sessionBucketOf } from '../store/session-tag.js';
+import { principalHash, sessionBucketOf } from '../store/session-tag.js';
 
 /** 32 bytes = 256 bits from the OS CSPRNG. */
 const TOKEN_BYTES = 32;
@@ -31,7 +31,7 @@ export function generateToken(bucket?: number): string {
  * that on a Redis Cluster they share a hash slot with the keys that index them.
  */
 export function principalBucket(primary: string): number {
-  return hash('sha256', `yosai-principal\n${primary}`, 'buffer')[0];
+  return sessionBucketOf(principalHash(primary));
 }
 
 /** Shape check done before any store access: garbage never reaches the store. */

@@ -4,7 +4,11 @@
  * Why a session was stopped. `evicted`: a store with a size cap (`maxSessions` of the in-memory store) removed it
  * to make room for a new session.
  */
-export type SessionStopReason = 'logout' | 'stopped' | 'regenerated' | 'evicted';
+/**
+ * Why a session stopped: `revoked` when `SessionRegistry` stopped it (a sign-out of another device, or of every
+ * device); `evicted` when a store's size cap or `maxSessionsPerPrincipal` made room for a newer session.
+ */
+export type SessionStopReason = 'logout' | 'stopped' | 'regenerated' | 'evicted' | 'revoked';
 /** Which timeout ended a session. */
 export type SessionExpiryReason = 'idle' | 'absolute';
 

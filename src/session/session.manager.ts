@@ -3,11 +3,14 @@ import { KeyedQueue } from '../common/keyed-queue.js';
 import { andThen, type MaybePromise } from '../common/maybe-promise.js';
 import {
   ExpiredSessionError,
+  PrincipalFullError,
   ReplicationTimeoutError,
   SessionLimitError,
   SessionSerializationError,
   SessionStoreError,
   StoppedSessionError,
+  TooManySessionsError,
+  YosaiConfigurationError,
 } from '../errors/yosai.errors.js';
 import type { ResolvedYosaiConfig } from '../options/yosai-options.interface.js';
 import { YOSAI_SESSION_EXPIRED, YOSAI_SESSION_STARTED, YOSAI_SESSION_STOPPED } from '../yosai.constants.js';
@@ -25,10 +28,10 @@ import {
   type SessionExpiryReason,
   type SessionStopReason,
 } from './session.events.js';
-import { defineEntry, encodeValue } from './session.serializer.js';
+import { decodeValue, defineEntry, encodeValue } from './session.serializer.js';
 import { generateToken, isWellFormedToken, principalBucket, sessionIdOf } from './session-token.js';
 import { Session, stateOf, type FieldForm, type SessionOwner, type SessionState } from './session.js';
-import type { FieldRead, StoredFields } from '../store/session.store.js';
+import type { FieldRead, SessionWriteHints, StoredFields } from '../store/session.store.js';
 import { YosaiEventPublisher } from './yosai-event.publisher.js';
 
 /** What {@link SessionManager.resolve} found for a token. */
@@ -101,11 +104,35 @@ export type SessionChange =
       readonly reason: SessionExpiryReason;
     };
 
+/** A live session of a principal, as {@link SessionRegistry} lists it. */
+export interface SessionInfo {
+  /** Public id (a hash of the token; safe to show and to log). */
+  readonly id: string;
+  /** When it started, epoch milliseconds. */
+  readonly startedAt: number;
+  /** When it was last accessed (as written: at most `touchIntervalMs` behind). */
+  readonly lastAccessedAt: number;
+  /** When it expires unless accessed again (the earlier of its idle and absolute deadlines). */
+  readonly expiresAt: number;
+  /** The client address it started from, or null. */
+  readonly host: string | null;
+  /** The owner's identifiers, primary first. */
+  readonly identifiers: readonly string[];
+  readonly authenticated: boolean;
+  /** The string the app stored in the session's `userAgent` attribute, if any (see README, "Every session of a user"). */
+  readonly userAgent: string | null;
+}
+
+/** The session attribute that {@link SessionInfo.userAgent} is read from. */
+export const USER_AGENT_ATTRIBUTE = 'userAgent';
+
 const NONE = Object.freeze({ status: 'none' as const });
 const MALFORMED = Object.freeze({ status: 'malformed' as const });
 const UNKNOWN = Object.freeze({ status: 'unknown' as const });
 const UNKNOWN_NEWER = Object.freeze({ status: 'unknown' as const, newer: true as const });
 const MAX_KEY_LENGTH = 256;
+/** Attempts of a new session under `maxSessionsPerPrincipal` (`evict-oldest`) that other instances' logins outran. */
+const MAX_ADMIT_ATTEMPTS = 16;
 const REVOCATION = Object.freeze({ revocation: true });
 /** How often, at most, a clock-skew error is logged. */
 const SKEW_LOG_INTERVAL_MS = 60_000;
@@ -133,8 +160,15 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   private readonly queues = new KeyedQueue();
   /** Sessions whose touch this process is writing now: concurrent resolutions do not write theirs too. */
   private readonly touching = new Set<string>();
+  /** New sessions of one principal under `maxSessionsPerPrincipal` are written one at a time in this process. */
+  private readonly principalQueues = new KeyedQueue();
   private readonly listeners: ((change: SessionChange) => void)[] = [];
   private skewLoggedAt = -Infinity;
+  /**
+   * Whether the store keeps the principal index for the records this manager writes (`principalIndex`, or
+   * `maxSessionsPerPrincipal`; checked at bootstrap against the store's capability and the model in use).
+   */
+  private readonly indexed: boolean;
 
   constructor(
     @Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig,
@@ -145,6 +179,22 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     this.policy = new ExpiryPolicy(config);
     this.fields =
       config.store.fieldRecords && config.recordKeys.length === 0 ? new FieldRecordCodec() : undefined;
+    this.indexed = config.principalIndex;
+    if (config.principalIndex) {
+      const capable =
+        config.store.principalIndex !== undefined &&
+        (this.fields !== undefined || config.store.fieldRecords === undefined);
+      if (!capable) {
+        const option = config.maxSessionsPerPrincipal !== null ? 'maxSessionsPerPrincipal' : 'principalIndex';
+        throw new YosaiConfigurationError(
+          `YosaiModule option \`${option}\` needs a session store with the principal index ` +
+            '(SessionStore.principalIndex): `CacheManagerSessionStore` in memory, or on Redis with the field model ' +
+            '(not `fieldRecords: false`), and records not signed with `recordKeys`. This store ' +
+            (config.store.principalIndex ? 'keeps it for field records only.' : 'has none.'),
+          option,
+        );
+      }
+    }
     this.writer = new ChangedKeyWriter(
       this.store,
       this.codec,
@@ -372,6 +422,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   ): Promise<IssuedSession> {
     const old = stateOf(session).record;
     const regenerate = options.reason === 'regenerate';
+    await this.refuseEarly(session.id, identity.identifiers?.[0]);
     // The old token is dead before the new one exists. Only a replacement that actually ended the old session
     // carries its attributes: a logout that won the race leaves nothing to carry, and nothing to regenerate.
     const ended = await this.end(session, 'regenerated');
@@ -648,8 +699,15 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       this.codec.forget(written.raw);
       throw error;
     }
-    const guest = !written.record.identifiers || written.record.identifiers.length === 0;
-    await this.store.set(id, written.raw, this.policy.ttlOf(written.record, this.now()), { guest });
+    const ttlMs = this.policy.ttlOf(written.record, this.now());
+    try {
+      await this.admit(written.record.identifiers?.[0], (hints) =>
+        this.store.set(id, written.raw, ttlMs, hints),
+      );
+    } catch (error) {
+      this.codec.forget(written.raw);
+      throw error;
+    }
     const session = this.materialize(id, token, written);
     this.notify({ type: 'started', id, record: written.record });
     return { session, token };
@@ -669,13 +727,154 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     const id = sessionIdOf(token);
     const fields = codec.encode(record);
     if (limited) this.checkNewFields(id, record, fields);
-    await this.store.createFields(id, fields, this.policy.ttlOf(record, this.now()), {
-      guest: primary === undefined,
-    });
+    const ttlMs = this.policy.ttlOf(record, this.now());
+    await this.admit(primary, (hints) => this.store.createFields(id, fields, ttlMs, hints));
     codec.remember(id, '1', record);
     const session = this.materialize(id, token, { raw: '', record }, { version: 1, legacy: false });
     this.notify({ type: 'started', id, record });
     return { session, token };
+  }
+
+  /**
+   * Writes a new session with the hints of its principal: it joins the principal's index, under the cap of
+   * `maxSessionsPerPrincipal`, which the store judges atomically with the write. Over the cap, `refuse` throws
+   * {@link TooManySessionsError}; `evict-oldest` stops the oldest sessions (through the one delete path, reason
+   * `evicted`) and writes again, as concurrent logins may have taken the room meanwhile.
+   */
+  private async admit(
+    primary: string | undefined,
+    write: (hints: SessionWriteHints) => Promise<void>,
+  ): Promise<void> {
+    if (primary === undefined || !this.indexed) return write({ guest: primary === undefined });
+    const max = this.config.maxSessionsPerPrincipal ?? undefined;
+    const hints: SessionWriteHints = { guest: false, principal: primary, maxPerPrincipal: max };
+    if (max === undefined) return write(hints);
+    // This process's logins of one principal take turns, so only other instances' can take the room an eviction
+    // made: a burst of logins on one instance does not turn into a burst of retries.
+    return this.principalQueues.run(primary, async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await write(hints);
+        } catch (error) {
+          if (!(error instanceof PrincipalFullError)) throw error;
+          if (this.config.maxSessionsPerPrincipalPolicy === 'refuse') throw new TooManySessionsError(max);
+          if (attempt >= MAX_ADMIT_ATTEMPTS) {
+            throw new SessionStoreError(
+              'set',
+              `other logins of the principal took the room ${MAX_ADMIT_ATTEMPTS} times while evicting; giving up`,
+            );
+          }
+          // Another instance took the room this one made: wait a little, at random, so the two do not meet again.
+          if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 4 * attempt));
+          const excess = error.sessions.length - max + 1;
+          await Promise.all(error.sessions.slice(0, excess).map((id) => this.stopById(id, 'evicted')));
+        }
+      }
+    });
+  }
+
+  /**
+   * With `maxSessionsPerPrincipal` and the policy `refuse`: refuses a login over the cap before the session it
+   * would replace is ended, so the client keeps that one. The store judges the cap again, atomically, at the write.
+   */
+  private async refuseEarly(replaced: string, primary: string | undefined): Promise<void> {
+    const max = this.config.maxSessionsPerPrincipal;
+    if (max === null || primary === undefined || this.config.maxSessionsPerPrincipalPolicy !== 'refuse')
+      return;
+    const live = await this.store.listPrincipal(primary);
+    if (live.filter((id) => id !== replaced).length >= max) throw new TooManySessionsError(max);
+  }
+
+  /** @internal Throws when a feature needs the principal index and the module does not keep it. */
+  requireIndex(feature: string): void {
+    if (this.indexed) return;
+    throw new YosaiConfigurationError(
+      `${feature} needs the principal index: set the YosaiModule option \`principalIndex: true\` (or ` +
+        '`maxSessionsPerPrincipal`), with a store that has it (`CacheManagerSessionStore` in memory, or on Redis ' +
+        'with the field model).',
+      'principalIndex',
+    );
+  }
+
+  /**
+   * @internal The live sessions of a principal, oldest first (see `SessionRegistry.list`). A listed session found
+   * past its timeout is expired here, as a read would: one `expired` event.
+   * @throws YosaiConfigurationError when the store has no principal index.
+   */
+  async sessionsOf(principal: string): Promise<SessionInfo[]> {
+    this.requireIndex('SessionRegistry');
+    const ids = await this.store.listPrincipal(principal);
+    const found = await Promise.all(ids.map((id) => this.storedRecord(id)));
+    const now = this.now();
+    const sessions: SessionInfo[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const record = found[i];
+      if (!record || record.identifiers?.[0] !== principal) continue;
+      const expired = this.policy.expiryOf(record, now);
+      if (expired) {
+        await this.expire(ids[i], record, expired);
+        continue;
+      }
+      const agent = record.attributes[USER_AGENT_ATTRIBUTE];
+      const userAgent = agent === undefined ? null : decodeValue(agent);
+      sessions.push({
+        id: ids[i],
+        startedAt: record.startedAt,
+        lastAccessedAt: record.lastAccessedAt,
+        expiresAt: this.policy.expiresAtOf(record),
+        host: record.host,
+        identifiers: [...record.identifiers],
+        authenticated: record.authenticated,
+        userAgent: typeof userAgent === 'string' ? userAgent : null,
+      });
+    }
+    return sessions;
+  }
+
+  /**
+   * @internal Stops the session with this id: its record is read (for the event), deleted through the one delete
+   * path, and `yosai.session.stopped` goes out with `reason` if this call removed it.
+   * @param principal When given, only a session of that principal is stopped.
+   * @returns Whether this call stopped it (false: none, not the principal's, or stopped meanwhile by another).
+   */
+  async stopById(id: string, reason: SessionStopReason, principal?: string): Promise<boolean> {
+    const record = await this.storedRecord(id);
+    if (!record || (principal !== undefined && record.identifiers?.[0] !== principal)) return false;
+    const expired = this.policy.expiryOf(record, this.now());
+    if (expired) {
+      // Already over: it is reported as expired (once), not as stopped.
+      await this.expire(id, record, expired);
+      return false;
+    }
+    return this.queues.run(id, async () => {
+      this.fields?.forget(id);
+      let removed: boolean;
+      try {
+        removed = await this.store.delete(id, REVOCATION);
+      } catch (error) {
+        if (error instanceof ReplicationTimeoutError && error.removed) {
+          this.notify({ type: 'stopped', id, record, reason });
+        }
+        throw error;
+      }
+      if (removed) this.notify({ type: 'stopped', id, record, reason });
+      return removed;
+    });
+  }
+
+  /** The stored record of a session id, or undefined when there is none or it cannot be read (left as it is). */
+  private async storedRecord(id: string): Promise<SessionRecord | undefined> {
+    try {
+      if (this.fields) {
+        const found = await this.store.readFields(id);
+        return found && this.readableFields(id, found, this.now()).snapshot.record;
+      }
+      const raw = await this.store.get(id);
+      return raw === undefined ? undefined : this.readable(id, raw, this.now());
+    } catch (error) {
+      if (error instanceof UnreadableRecordError) return undefined;
+      throw error;
+    }
   }
 
   /** The limits on a new session's fields (the store judges every later write itself). */

@@ -4,14 +4,16 @@ import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { KeyedQueue } from '../common/keyed-queue.js';
 import {
+  PrincipalFullError,
   ReplicationTimeoutError,
   SessionStoreError,
   YosaiConfigurationError,
 } from '../errors/yosai.errors.js';
-import { bucketTag, sessionBucketOf } from './session-tag.js';
+import { bucketTag, principalHash, sessionBucketOf } from './session-tag.js';
 import {
   SessionStore,
   type FieldRecords,
+  type PrincipalIndex,
   type SessionDeleteHints,
   type SessionWriteHints,
   type StoredValue,
@@ -174,22 +176,88 @@ local function hset(k, list)
 end
 `;
 
-/** KEYS[1]; ARGV: ttl, n, b, then field/value pairs. */
-const CREATE_SCRIPT = script(`${HSET_CHUNKS}
+/** The store-kept field of an indexed record that holds its principal's hash. */
+const PRINCIPAL_FIELD = '~p';
+
+/*
+ * The principal index: a sorted set per principal, `<base>p:<principal hash>`, where `<base>` is everything of a
+ * record key up to its `{tag}` (`<ns>::<prefix>{bb}`): the principal's sessions are drawn into its bucket, so the
+ * index and every record it lists share one hash slot. Members are session ids, scored by the time they joined; a
+ * record in the index keeps its principal's hash in the store-kept field `~p`, so that every script that removes
+ * or extends the record finds the index. The index key lives at least as long as its longest-lived member.
+ */
+const PRINCIPAL_INDEX = `
+local function tagged(k)
+  local close = string.find(k, '}', (string.find(k, '{', 1, true) or 0) + 1, true)
+  return string.sub(k, 1, close), string.sub(k, close + 1)
+end
+local function indexkey(k, p)
+  return (tagged(k)) .. 'p:' .. p
+end
+local function indexed(idx)
+  local base = tagged(idx)
+  local live = {}
+  for _, id in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+    if redis.call('EXISTS', base .. id) == 1 then live[#live + 1] = id else redis.call('ZREM', idx, id) end
+  end
+  return live
+end
+local function outlive(idx, ttl)
+  if redis.call('PTTL', idx) < tonumber(ttl) then redis.call('PEXPIRE', idx, ttl) end
+end
+`;
+
+/**
+ * KEYS[1], and KEYS[2] the principal index to join (optional); ARGV: ttl, n, b, then field/value pairs, then with
+ * KEYS[2]: the principal's hash, the join time, and the cap (-1: none).
+ * Answers 1 written, or the principal's live session ids (oldest first) when the cap refused the write.
+ */
+const CREATE_SCRIPT = script(`${HSET_CHUNKS}${PRINCIPAL_INDEX}
 local k = KEYS[1]
+local last = #ARGV
+-- principal index: the cap, judged before anything is written
+local idx = KEYS[2]
+if idx then
+  last = last - 3
+  local cap = tonumber(ARGV[last + 3])
+  if cap >= 0 then
+    local live = indexed(idx)
+    if #live >= cap then return live end
+  end
+end
 redis.call('DEL', k)
 local list = {'v', '1', 'n', ARGV[2], 'b', ARGV[3]}
-for i = 4, #ARGV do list[#list + 1] = ARGV[i] end
+for i = 4, last do list[#list + 1] = ARGV[i] end
 hset(k, list)
 redis.call('PEXPIRE', k, ARGV[1])
+-- principal index: join it
+if idx then
+  redis.call('HSET', k, '~p', ARGV[last + 1])
+  redis.call('ZADD', idx, ARGV[last + 2], select(2, tagged(k)))
+  outlive(idx, ARGV[1])
+end
 return 1`);
+
+/** KEYS[1], a field-model key: deletes it, and its entry in its principal's index. Answers how many keys it removed. */
+const DELETE_SCRIPT = script(`${PRINCIPAL_INDEX}
+local k = KEYS[1]
+-- principal index: read before the record goes
+local p = redis.call('TYPE', k).ok == 'hash' and redis.call('HGET', k, '~p')
+local removed = redis.call('DEL', k)
+-- principal index: leave it
+if p then redis.call('ZREM', indexkey(k, p), select(2, tagged(k))) end
+return removed`);
+
+/** KEYS[1], a principal index: its members whose record exists (the others are pruned), oldest first. */
+const LIST_SCRIPT = script(`${PRINCIPAL_INDEX}
+return indexed(KEYS[1])`);
 
 /**
  * KEYS[1]; ARGV: ttl, accessedAt, maxAttributes (-1: none), maxBytes, #set, #remove, convertRaw, #convert, then the
  * set pairs, the removed names, the convert pairs, and the converted record's n and b.
  * Answers {1, version} written, {0} missing, {-1} conflict, {-2} not a record, {-3, n} or {-4, b} refused by a limit.
  */
-const PATCH_SCRIPT = script(`${HSET_CHUNKS}
+const PATCH_SCRIPT = script(`${HSET_CHUNKS}${PRINCIPAL_INDEX}
 local k = KEYS[1]
 local nset, nrem, nconv = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
 local first = 9
@@ -250,6 +318,9 @@ list[#list + 1] = tostring(b)
 hset(k, list)
 local v = redis.call('HINCRBY', k, 'v', 1)
 redis.call('PEXPIRE', k, ARGV[1])
+-- principal index: it outlives the record
+local p = redis.call('HGET', k, '~p')
+if p then outlive(indexkey(k, p), ARGV[1]) end
 return {1, v}`);
 
 /** KEYS[1], a string-model key: {'s', value} for a string, {'h', field, value, …} for a hash, nil for none. */
@@ -331,6 +402,9 @@ class MapBackend implements Backend {
    * write moves its key to the end), guests apart from the others so that they are evicted first.
    */
   private readonly index: { readonly guests: Set<string>; readonly others: Set<string> } | undefined;
+  /** The principal index: each principal's keys, first started first, and the principal of each indexed key. */
+  private readonly principals = new Map<string, Set<string>>();
+  private readonly owners = new Map<string, string>();
 
   constructor(
     readonly map: Map<string, unknown>,
@@ -366,16 +440,37 @@ class MapBackend implements Backend {
     return this.readNow(id);
   }
   async set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints) {
-    const index = this.index;
-    if (!index) {
-      this.put(id, value, ttlMs);
-      return;
+    const principal = hints?.principal;
+    // The cap per principal is judged and the record written in one synchronous step: atomic for every user of
+    // this store.
+    if (principal !== undefined && hints?.maxPerPrincipal !== undefined) {
+      const live = this.list(principal);
+      if (live.length >= hints.maxPerPrincipal) throw new PrincipalFullError(live);
     }
+    const index = this.index;
     const key = this.keyPrefix + id;
     this.unindex(key);
-    this.makeRoom(index);
+    if (index) this.makeRoom(index);
     this.put(id, value, ttlMs);
-    (hints?.guest ? index.guests : index.others).add(key);
+    if (index) (hints?.guest ? index.guests : index.others).add(key);
+    if (principal !== undefined) {
+      let keys = this.principals.get(principal);
+      if (!keys) this.principals.set(principal, (keys = new Set()));
+      keys.add(key);
+      this.owners.set(key, principal);
+    }
+  }
+
+  /** The ids of the principal's live sessions, first started first (expired ones are removed and reported here). */
+  list(principal: string): string[] {
+    const keys = this.principals.get(principal);
+    if (!keys) return [];
+    const live: string[] = [];
+    for (const key of [...keys]) {
+      const id = key.slice(this.keyPrefix.length);
+      if (this.readNow(id) !== undefined) live.push(id);
+    }
+    return live;
   }
   async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
     if (this.readNow(id) !== expected) return false;
@@ -417,8 +512,15 @@ class MapBackend implements Backend {
     }
   }
 
+  /** Removes a key from the indexes: every path that removes a record goes through here. */
   private unindex(key: string) {
     if (this.index && !this.index.guests.delete(key)) this.index.others.delete(key);
+    const principal = this.owners.get(key);
+    if (principal === undefined) return;
+    this.owners.delete(key);
+    const keys = this.principals.get(principal)!;
+    keys.delete(key);
+    if (keys.size === 0) this.principals.delete(principal);
   }
   private put(id: string, value: string, ttlMs: number) {
     const entry: MapEntry = { value: flat(value), expires: this.clock.now() + ttlMs };
@@ -527,6 +629,27 @@ class RedisBackend implements Backend {
     );
   }
 
+  /** The principal index of a principal (by its hash): in the principal's bucket, beside its sessions. */
+  private indexKey(hashed: string) {
+    return this.adapter.createKeyPrefix(
+      `${this.keyPrefix}{${bucketTag(sessionBucketOf(hashed))}}p:${hashed}`,
+      this.adapter.namespace,
+    );
+  }
+
+  /** The principal index (with the field model only: the string model's records are not indexed). */
+  readonly principalIndex: PrincipalIndex = {
+    list: async (principal) => {
+      const client = await this.client();
+      return (await runScript(
+        client,
+        LIST_SCRIPT,
+        [this.indexKey(principalHash(principal))],
+        [],
+      )) as string[];
+    },
+  };
+
   /** The client, when commands can be sent to it now. */
   private current(): RedisClientLike | undefined {
     const client = this.adapter.client;
@@ -633,21 +756,32 @@ class RedisBackend implements Backend {
       for (let i = 1; i < legacy.length; i += 2) found[legacy[i]] = legacy[i + 1];
       return { fields: found, legacy: true };
     },
-    create: async (id, fields, ttlMs) => {
+    create: async (id, fields, ttlMs, hints) => {
       const client = await this.client();
       const args = [String(ttlMillis(ttlMs)), '0', '0'];
       let n = 0;
       let b = 0;
       for (const name in fields) {
         const value = fields[name];
-        if (name === 'v' || name === 'n' || name === 'b') continue;
+        if (name === 'v' || name === 'n' || name === 'b' || name === PRINCIPAL_FIELD) continue;
         if (name.startsWith('a:')) n++;
         b += Buffer.byteLength(name) + Buffer.byteLength(value);
         args.push(name, value);
       }
       args[1] = String(n);
       args[2] = String(b);
-      await runScript(client, CREATE_SCRIPT, [this.fieldKey(id)], args);
+      const keys = [this.fieldKey(id)];
+      if (hints?.principal !== undefined) {
+        const hashed = principalHash(hints.principal);
+        if (sessionBucketOf(hashed) !== sessionBucketOf(id)) {
+          // On a cluster the index and the record must share a slot: the life cycle draws the id into the bucket.
+          throw new SessionStoreError('set', "a principal's session id must fall in the principal's bucket");
+        }
+        keys.push(this.indexKey(hashed));
+        args.push(hashed, String(Date.now()), String(hints.maxPerPrincipal ?? -1));
+      }
+      const done = await runScript(client, CREATE_SCRIPT, keys, args);
+      if (Array.isArray(done)) throw new PrincipalFullError(done as string[]);
     },
     patch: async (id, patch) => {
       const client = await this.client();
@@ -725,7 +859,8 @@ class RedisBackend implements Backend {
     leased = false,
   ) {
     const fieldKey = this.fieldKey(id);
-    if ((await client.del(fieldKey)) > 0) return this.afterDelete(client, fieldKey, true, hints, leased);
+    if (Number(await runScript(client, DELETE_SCRIPT, [fieldKey], [])) > 0)
+      return this.afterDelete(client, fieldKey, true, hints, leased);
     const key = this.key(id);
     const removed = (await client.del(key)) > 0;
     return this.afterDelete(client, removed ? key : fieldKey, removed, hints, leased);
@@ -923,7 +1058,11 @@ export class CacheManagerSessionStore extends SessionStore {
     const backend = this.backend;
     if (backend.readNow) this.readNow = (id: string) => backend.readNow!(id);
     if (backend.onExpired) this.onExpired = (listener) => backend.onExpired!(listener);
-    if (backend instanceof RedisBackend && options.fieldRecords !== false) this.fieldRecords = backend.fields;
+    if (backend instanceof RedisBackend && options.fieldRecords !== false) {
+      this.fieldRecords = backend.fields;
+      this.principalIndex = backend.principalIndex;
+    }
+    if (backend instanceof MapBackend) this.principalIndex = { list: async (p) => backend.list(p) };
     if (backend.setIfAbsent) {
       this.setIfAbsent = (id: string, value: string, ttlMs: number) => backend.setIfAbsent!(id, value, ttlMs);
     }
@@ -958,6 +1097,11 @@ export class CacheManagerSessionStore extends SessionStore {
   declare readonly onEvicted?: (listener: ExpiredListener) => void;
   /** On Redis (unless `fieldRecords: false`): the field model, a hash per session. */
   declare readonly fieldRecords?: FieldRecords;
+  /**
+   * In memory, and on Redis with the field model: the principal index. On Redis a sorted set per principal beside
+   * its sessions (`<ns>::<prefix>{<bucket>}p:<principal hash>`), changed by the same scripts as the records.
+   */
+  declare readonly principalIndex?: PrincipalIndex;
 
   get(id: string) {
     return this.backend.get(id);

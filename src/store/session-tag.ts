@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 /**
  * The hash tag of a session's key in the field model: the first 8 bits of its id (a base64url SHA-256), as two hex
  * digits. A Redis Cluster places every key with the same `{tag}` in one hash slot, so the sessions of one principal
@@ -29,4 +30,12 @@ const HEX = Array.from({ length: SESSION_BUCKETS }, (_, i) => i.toString(16).pad
 /** The hash tag of a bucket: two hex digits. */
 export function bucketTag(bucket: number): string {
   return HEX[bucket];
+}
+
+/**
+ * The hash of a principal (its primary identifier) that names its index in a store: base64url SHA-256, 43
+ * characters. Its first 8 bits are the principal's bucket (`principalBucket`), where its sessions are drawn.
+ */
+export function principalHash(primary: string): string {
+  return hash('sha256', `yosai-principal\n${primary}`, 'base64url');
 }

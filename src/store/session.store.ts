@@ -28,6 +28,10 @@
  *   {@link SessionWriteHints} that `set` receives (whether the new record is a guest's) to choose what to evict:
  *   records stay opaque strings to it.
  *
+ * - {@link SessionStore.principalIndex}: the principal index, the sessions of each principal (its primary
+ *   identifier), kept by the store in the same atomic operations as the records: a record written with the hint
+ *   `principal` joins its principal's index, and leaves it in every operation that removes the record (`delete`,
+ *   expiry, eviction). `SessionRegistry` and `maxSessionsPerPrincipal` need it.
  * - {@link SessionStore.fieldRecords}: the field model, where a record is kept as fields (one per attribute, plus
  *   metadata) and a write carries only what changed, with the conditions the life cycle needs checked atomically
  *   inside the store. A store without it keeps whole records as strings, written by compare-and-set.
@@ -96,6 +100,12 @@ export abstract class SessionStore {
   close?(): Promise<void>;
 
   /**
+   * Optional. The principal index (see {@link PrincipalIndex}). On a store that also has {@link fieldRecords}, the
+   * index is kept by `fieldRecords.create`, and by `set` otherwise.
+   */
+  readonly principalIndex?: PrincipalIndex;
+
+  /**
    * Optional. The field model (see {@link FieldRecords}): when present, the library keeps new sessions as fields
    * and writes only what changed. `delete` must then remove a record in either model.
    */
@@ -160,7 +170,11 @@ export type FieldPatchResult =
 export interface FieldRecords {
   /** The record under the id in either model, or undefined. */
   read(id: string): Promise<FieldRead>;
-  /** Stores a new record (replacing any under the id), version 1, expiring after `ttlMs`. */
+  /**
+   * Stores a new record (replacing any under the id), version 1, expiring after `ttlMs`. With the hints `principal`
+   * and `maxPerPrincipal` (a store with {@link SessionStore.principalIndex}), nothing is written when the principal
+   * already has that many live sessions: it then rejects with a `PrincipalFullError`.
+   */
   create(id: string, fields: StoredFields, ttlMs: number, hints?: SessionWriteHints): Promise<void>;
   /** Applies a patch to an existing record. */
   patch(id: string, patch: FieldPatch): Promise<FieldPatchResult>;
@@ -170,6 +184,31 @@ export interface FieldRecords {
 export interface SessionWriteHints {
   /** True when the session has no identifiers (a guest): a capped store evicts these first. */
   readonly guest: boolean;
+  /**
+   * The session's principal (its primary identifier), for a store with {@link SessionStore.principalIndex}: the
+   * record joins that principal's index in the same atomic operation that writes it. Absent for a guest.
+   */
+  readonly principal?: string;
+  /**
+   * With `principal`: write the record only if the principal has fewer live sessions than this, judged atomically
+   * with the write (so concurrent logins on several instances cannot pass it together). Otherwise nothing is written
+   * and the write rejects with a `PrincipalFullError` naming the principal's live sessions.
+   */
+  readonly maxPerPrincipal?: number;
+}
+
+/**
+ * The principal index of a store (optional capability {@link SessionStore.principalIndex}): which sessions each
+ * principal has. It is kept by the record operations themselves (a write hinted with a `principal` adds, every
+ * removal of the record removes), atomically with them for every process that shares the store, so it never lists
+ * a session that ended and never misses one that was started.
+ */
+export interface PrincipalIndex {
+  /**
+   * The ids of the principal's live sessions, oldest (first started) first. Entries whose record the store already
+   * dropped by its TTL are pruned here.
+   */
+  list(principal: string): Promise<readonly string[]>;
 }
 
 /** What the library tells a store about a record it deletes. */

@@ -1,7 +1,8 @@
 // Property-based test of the session state machine: random sequences of start / resolve / touch /
 // setAttribute / removeAttribute / login / logout / stop / clock advance (and writes through Session
 // objects made in earlier steps), run against the real SessionManager + Subject (in-memory store,
-// ManualClock) and against the reference model in session.model.ts. Outputs must match after every step.
+// ManualClock) and against the reference model in session.model.ts. Outputs must match after every step, and the
+// store's principal index must list exactly the model's existing sessions of each user.
 import fc from 'fast-check';
 import {
   CacheManagerSessionStore,
@@ -92,6 +93,7 @@ describe('session state machine vs reference model (fast-check)', () => {
         store,
         clock,
         expiredRecordGraceMs: 24 * 3_600_000,
+        principalIndex: true,
         cookie: { secure: false },
         // The model is of sessions; login throttling (its own suite: login-limits) would refuse its random failures.
         loginThrottle: { enabled: false },
@@ -338,6 +340,20 @@ describe('session state machine vs reference model (fast-check)', () => {
             expect((await store.get(idOf(token))) !== undefined).toBe(
               model.sessions.get(token)?.exists ?? false,
             );
+          }
+          // The principal index lists exactly the signed-in sessions whose record exists (issue #14).
+          for (const user of ['thedude', 'walter']) {
+            const expected = [...every]
+              .filter((t) => {
+                const s = model.sessions.get(t);
+                return s?.exists === true && s.identifiers?.[0] === user;
+              })
+              .map(idOf)
+              .sort();
+            // The store outlives one run: sessions of earlier runs are left out.
+            const ours = new Set([...every].map(idOf));
+            const listed = (await store.principalIndex!.list(user)).filter((id) => ours.has(id));
+            expect(listed.sort()).toEqual(expected);
           }
         }
       }),

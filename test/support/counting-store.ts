@@ -2,6 +2,7 @@ import {
   SessionStore,
   type FieldPatch,
   type FieldRecords,
+  type PrincipalIndex,
   type SessionDeleteHints,
   type SessionWriteHints,
   type StoredValue,
@@ -74,6 +75,7 @@ export class CountingStore extends SessionStore {
         },
       };
     }
+    if (inner.principalIndex) this.principalIndex = inner.principalIndex;
     const setIfAbsent = inner.setIfAbsent?.bind(inner);
     if (setIfAbsent) {
       this.setIfAbsent = (id: string, value: string, ttlMs: number) => {
@@ -93,6 +95,7 @@ export class CountingStore extends SessionStore {
   /** On a store with the field model: its patches, in order. */
   readonly patches: FieldPatch[] = [];
   declare readonly fieldRecords?: FieldRecords;
+  declare readonly principalIndex?: PrincipalIndex;
 
   /** Total number of operations so far. */
   get total(): number {

@@ -60,6 +60,8 @@ export function redisStorePair(namespace: string) {
   return {
     a: a.store,
     b: b.store,
+    /** A raw client of the first connection, for assertions. */
+    client: () => a.adapter.getClient(),
     close: async () => {
       const client = await a.adapter.getClient();
       const keys = await client.keys(`${namespace}::*`);

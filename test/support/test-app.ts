@@ -27,6 +27,7 @@ import {
   RequiresAuthentication,
   RequiresGuest,
   RequiresUser,
+  SessionRegistry,
   Subject,
   UsernamePasswordToken,
   subjectOf,
@@ -76,6 +77,24 @@ export class EventLog {
 
 @Controller()
 class TestController {
+  constructor(private readonly registry: SessionRegistry) {}
+
+  /** The signed-in user's sessions (issue #14): ids, and which one made the request. */
+  @Get('sessions')
+  @RequiresAuthentication()
+  async sessions(@CurrentSubject() subject: Subject) {
+    const all = await this.registry.list(subject.primaryIdentifier!);
+    return all.map((s) => ({ id: s.id, current: s.id === subject.session?.id }));
+  }
+
+  /** Signs out one of the caller's own sessions; 404 for any other id. */
+  @Delete('sessions/:id')
+  @HttpCode(204)
+  @RequiresAuthentication()
+  async stopSession(@CurrentSubject() subject: Subject, @Param('id') id: string) {
+    if (!(await this.registry.stop(subject.primaryIdentifier!, id))) throw new NotFoundException();
+  }
+
   @Get('whoami')
   whoami(@CurrentSubject() subject: Subject) {
     return {

@@ -3,10 +3,12 @@
 //
 //   node bench/instructions.mjs <redisUrl> <scenario>[,<scenario>…] [requests, 20000] [warm-up requests, 20000]
 //
-// Each scenario's `bench/server.mjs` runs under `valgrind --tool=callgrind --instr-atstart=no` (every thread of
-// the process: JIT-compiled code, the garbage collector, libuv). It is warmed up with the warm-up requests while
+// Each scenario's `bench/server.mjs` runs as `node --single-threaded` under `valgrind --tool=callgrind
+// --instr-atstart=no` (JIT-compiled code, the compiler, the garbage collector, libuv: all counted). It is warmed up with the warm-up requests while
 // nothing is counted, then counting is switched on (`callgrind_control -i on`) for exactly `requests` requests
-// (autocannon, 32 connections, `amount`), and the count is dumped. Printed: instructions per request.
+// (autocannon, `amount`; one connection unless BENCH_CONNECTIONS says more: with one, every request is handled
+// alone, so the count does not depend on how many requests one event-loop turn happens to batch), and the count is
+// dumped. Printed: instructions per request.
 // `<scenario>@<file URL>` runs the scenario on another build (the file URL of its dist/esm/index.js, such as
 // `npm run bench -- --baseline <ref>` leaves in node_modules/.cache/nestjs-yosai-bench/<sha>/), as a `-before` twin;
 // `<scenario>-before` takes that URL from BENCH_LIBRARY; any other scenario runs on dist/. Interleave the two
@@ -31,8 +33,9 @@ function load(port, path, cookie, amount) {
     autocannon(
       {
         url: `http://127.0.0.1:${port}${path}`,
-        connections: 32,
+        connections: Number(process.env.BENCH_CONNECTIONS ?? 1),
         amount,
+        timeout: 120, // s: a server under valgrind on a busy machine can be slow; a failure is still a failure
         headers: cookie ? { cookie } : {},
       },
       (error, result) => {
@@ -75,6 +78,9 @@ async function measure(spec) {
       '--instr-atstart=no',
       `--callgrind-out-file=${join(dir, 'out.%p')}`,
       process.execPath,
+      // Compilation and GC on the main thread: under valgrind, background compile jobs finish late and at varying
+      // points, which moved the count by ±10 %; single-threaded, both sides tier up alike during the warm-up.
+      '--single-threaded',
       join(here, 'server.mjs'),
       scenario,
       redisUrl,
@@ -108,6 +114,7 @@ async function measure(spec) {
     const file = readdirSync(dir).find((name) => /\.\d+\.\d+$/.test(name)); // the dump of `-d`
     const text = readFileSync(join(dir, file), 'utf8');
     const total = Number(/^totals: (\d+)/m.exec(text)[1]);
+    if (process.env.KEEP) process.stderr.write(`${spec.label}: ${join(dir, file)}\n`);
     return total / Number(requests);
   } finally {
     child.kill('SIGTERM');

@@ -1,7 +1,8 @@
-import { Controller, Get, Injectable, Module, type INestApplication, type Type } from '@nestjs/common';
+import { Controller, Get, Module, type INestApplication, type Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import request from 'supertest';
 import { SubjectAccessor, YosaiGuard, YosaiModule } from '../../src/index.js';
+import { AuditTrail } from '../support/audit-trail.js';
 import { bootApp, SignInController } from '../support/boot.js';
 import { MapRealm, PLATFORMS, sessionCookie, TEST_HASHING, USERS } from '../support/test-app.js';
 
@@ -14,17 +15,9 @@ import { MapRealm, PLATFORMS, sessionCookie, TEST_HASHING, USERS } from '../supp
 const CLS_STORAGE = Symbol.for('nestjs-cls:AsyncLocalStorage');
 const clsLoaded = () => (globalThis as Record<symbol, unknown>)[CLS_STORAGE] !== undefined;
 
-@Injectable()
-class Audit {
-  constructor(private readonly subjects: SubjectAccessor) {}
-  actor(): string {
-    return this.subjects.get().primaryIdentifier ?? 'guest';
-  }
-}
-
 @Controller()
 class AuditController {
-  constructor(private readonly audit: Audit) {}
+  constructor(private readonly audit: AuditTrail) {}
   @Get('actor')
   actor() {
     return { actor: this.audit.actor() };
@@ -39,7 +32,7 @@ async function boot(platform: (typeof PLATFORMS)[number], imports: Type[] | unkn
       YosaiModule.forRoot({ realm, passwordHashing: TEST_HASHING, cookie: { secure: false } }),
     ],
     controllers: [AuditController, SignInController],
-    providers: [Audit, { provide: APP_GUARD, useClass: YosaiGuard }],
+    providers: [AuditTrail, { provide: APP_GUARD, useClass: YosaiGuard }],
   })
   class AppModule {}
   return bootApp(AppModule, platform);

@@ -3,7 +3,6 @@ import { HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import type { HttpRequestLike } from './token-transport.js';
 import { recordUpgrade } from './execution-contexts.js';
 import { appUsesCls, loadOptionalPeers } from './optional-peers.js';
-import { YOSAI_SUBJECT } from '../yosai.constants.js';
 
 interface UpgradeSource {
   prependListener(event: 'upgrade', listener: (request: HttpRequestLike, socket: object) => void): unknown;
@@ -29,7 +28,6 @@ export class ContextBridge implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     const moduleNames = [...this.modules.values()].map((module) => module.metatype?.name);
     await loadOptionalPeers({ cls: appUsesCls(moduleNames) });
-    reserveSubjectSlot(this.adapterHost.httpAdapter?.getInstance?.());
     // Before the WebSocket adapter's own listener, which answers the upgrade: ours only notes the request.
     const server = this.adapterHost.httpAdapter?.getHttpServer() as Partial<UpgradeSource> | undefined;
     if (typeof server?.prependListener !== 'function' || typeof server.off !== 'function') return;
@@ -40,27 +38,5 @@ export class ContextBridge implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown(): void {
     this.server?.off('upgrade', this.onUpgrade);
     this.server = null;
-  }
-}
-
-/** The part of a Fastify instance that declares a request property. */
-interface FastifyRequestDecorators {
-  decorateRequest(name: symbol, value: undefined): unknown;
-  hasRequestDecorator(name: symbol): boolean;
-}
-
-/**
- * On Fastify, declares the request property where the guard keeps the Subject (`subjectOf`), so that every request
- * is built with it: one added to a request afterwards changes the object's shape on every request.
- */
-function reserveSubjectSlot(instance: unknown): void {
-  const fastify = instance as Partial<FastifyRequestDecorators> | null | undefined;
-  if (typeof fastify?.decorateRequest !== 'function' || typeof fastify.hasRequestDecorator !== 'function')
-    return;
-  if (fastify.hasRequestDecorator(YOSAI_SUBJECT)) return;
-  try {
-    fastify.decorateRequest(YOSAI_SUBJECT, undefined);
-  } catch {
-    // Already started (its routes are built): the guard then adds the property per request, as without this.
   }
 }

@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ClsModule } from 'nestjs-cls';
 import request from 'supertest';
 import { SubjectAccessor, YosaiConfigurationError, YosaiGuard, YosaiModule } from '../../src/index.js';
+import { AuditTrail } from '../support/audit-trail.js';
 import { bootApp, SignInController } from '../support/boot.js';
 import { MapRealm, PLATFORMS, sessionCookie, TEST_HASHING, USERS } from '../support/test-app.js';
 
@@ -10,14 +11,6 @@ import { MapRealm, PLATFORMS, sessionCookie, TEST_HASHING, USERS } from '../supp
 // request, YosaiGuard puts it there, SubjectAccessor reads it.
 
 /** Two calls away from the controller, and no Subject parameter anywhere on the way. */
-@Injectable()
-class AuditTrail {
-  constructor(private readonly subjects: SubjectAccessor) {}
-  actor(): string {
-    return this.subjects.get().primaryIdentifier ?? 'guest';
-  }
-}
-
 @Injectable()
 class Lanes {
   constructor(private readonly audit: AuditTrail) {}

@@ -14,6 +14,7 @@ import { YosaiGuard } from './http/yosai.guard.js';
 import type { ResolvedYosaiConfig, YosaiModuleOptions } from './options/yosai-options.interface.js';
 import { resolveYosaiOptions } from './options/yosai-options.validator.js';
 import { SessionManager } from './session/session.manager.js';
+import { SessionSweeper, sweepIntervalFor } from './session/session.sweeper.js';
 import { loadEventEmitter, YosaiEventPublisher } from './session/yosai-event.publisher.js';
 import { CacheManagerSessionStore } from './store/cache-manager-session.store.js';
 import { SessionStore } from './store/session.store.js';
@@ -39,9 +40,11 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
       // Validated once, here: a bad option stops the app at bootstrap with a message naming it.
       useFactory: (options: YosaiModuleOptions): ResolvedYosaiConfig => {
         const { closeStoreOnShutdown, ...validated } = resolveYosaiOptions(options);
+        const store = validated.store ?? CacheManagerSessionStore.inMemory();
         return Object.freeze({
           ...validated,
-          store: validated.store ?? CacheManagerSessionStore.inMemory(),
+          store,
+          sweepIntervalMs: sweepIntervalFor(validated.sweepIntervalMs, store, validated.recordKeys),
           // The module's own store always; the app's only when handed over.
           ownsStore: validated.store === null || closeStoreOnShutdown,
         });
@@ -62,6 +65,7 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
     { provide: YOSAI_EVENT_EMITTER_LOADER, useValue: loadEventEmitter },
     YosaiEventPublisher,
     SessionManager,
+    SessionSweeper,
     RealmRegistry,
     LoginThrottle,
     VerificationLimiter,
@@ -77,6 +81,7 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
   ],
   exports: [
     SessionManager,
+    SessionSweeper,
     SubjectFactory,
     SessionStore,
     PasswordHasher,

@@ -24,6 +24,11 @@ export interface SampleConfig {
   readonly loginMaxFailures: number;
   /** `YOSAI_LOGIN_LOCK_MS`: how long such a lock lasts (1 s to 24 h). Default 900,000 (15 min). */
   readonly loginLockMs: number;
+  /**
+   * `YOSAI_SWEEP_INTERVAL_MS`: how often the expiry sweeper runs (0 to 24 h; `0` turns it off). Default 60,000: every
+   * abandoned session then reports its `expired` event within about a minute of its deadline.
+   */
+  readonly sweepIntervalMs: number;
 }
 
 /** A `host:port` of a Redis node or sentinel. */
@@ -158,6 +163,13 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
       'YOSAI_LOGIN_LOCK_MS',
       15 * 60_000,
       [1000, 24 * 60 * 60_000],
+      'milliseconds',
+    ),
+    sweepIntervalMs: boundedInteger(
+      env,
+      'YOSAI_SWEEP_INTERVAL_MS',
+      60_000,
+      [0, 24 * 60 * 60_000],
       'milliseconds',
     ),
   };

@@ -178,6 +178,21 @@ class OptionsSchema {
   @Max(MAX_MS)
   expiredRecordGraceMs?: number;
   @IsOptional()
+  @IsInt(msInt)
+  @Min(0, { message: 'must not be negative' })
+  @Max(MAX_MS)
+  sweepIntervalMs?: number;
+  @IsOptional()
+  @IsInt(msInt)
+  @Min(1, { message: 'must be positive' })
+  @Max(MAX_MS)
+  sweepLeaseMs?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(100_000)
+  sweepBatchSize?: number;
+  @IsOptional()
   @IsBoolean({ message: 'must be a boolean' })
   eagerSessions?: boolean;
   @IsOptional()
@@ -307,6 +322,9 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'touchIntervalMs',
     'storeTimeoutMs',
     'expiredRecordGraceMs',
+    'sweepIntervalMs',
+    'sweepLeaseMs',
+    'sweepBatchSize',
     'eagerSessions',
     'carryAttributesOnLogin',
     'maxAttributes',
@@ -452,6 +470,9 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     touchIntervalMs,
     storeTimeoutMs: plain.storeTimeoutMs ?? YOSAI_DEFAULTS.storeTimeoutMs,
     expiredRecordGraceMs: plain.expiredRecordGraceMs ?? YOSAI_DEFAULTS.expiredRecordGraceMs,
+    sweepIntervalMs: plain.sweepIntervalMs,
+    sweepLeaseMs: plain.sweepLeaseMs ?? YOSAI_DEFAULTS.sweepLeaseMs,
+    sweepBatchSize: plain.sweepBatchSize ?? YOSAI_DEFAULTS.sweepBatchSize,
     eagerSessions: plain.eagerSessions ?? YOSAI_DEFAULTS.eagerSessions,
     carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
     maxAttributes: plain.maxAttributes ?? YOSAI_DEFAULTS.maxAttributes,

@@ -107,6 +107,22 @@ const UNKNOWN = Object.freeze({ status: 'unknown' as const });
 const UNKNOWN_NEWER = Object.freeze({ status: 'unknown' as const, newer: true as const });
 const MAX_KEY_LENGTH = 256;
 const REVOCATION = Object.freeze({ revocation: true });
+/** How many due sessions the sweeper works on at once, renewing its lease between such chunks. */
+const SWEEP_CHUNK = 50;
+/**
+ * What an `expired` event carries for a session whose record the store had already dropped (by its TTL) when the
+ * sweeper reached its queue entry: nothing is known of it but its id.
+ */
+const GONE_RECORD: SessionRecord = Object.freeze({
+  startedAt: 0,
+  lastAccessedAt: 0,
+  idleTimeoutMs: 0,
+  absoluteTimeoutMs: 0,
+  host: null,
+  identifiers: null,
+  authenticated: false,
+  attributes: Object.freeze({}),
+});
 /** How often, at most, a clock-skew error is logged. */
 const SKEW_LOG_INTERVAL_MS = 60_000;
 
@@ -134,6 +150,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   /** Sessions whose touch this process is writing now: concurrent resolutions do not write theirs too. */
   private readonly touching = new Set<string>();
   private readonly listeners: ((change: SessionChange) => void)[] = [];
+  private readonly closing: (() => Promise<void>)[] = [];
   private skewLoggedAt = -Infinity;
 
   constructor(
@@ -151,6 +168,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       (record, now) => this.policy.ttlOf(record, now),
       () => this.now(),
       (id, next, current) => checkSessionLimits(config, id, next, current),
+      (record) => this.policy.expiresAtOf(record),
     );
   }
 
@@ -168,6 +186,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    // The sweeper (and any other part that uses the store) finishes before the store closes.
+    for (const close of this.closing) await close();
     this.store.close();
     if (this.config.ownsStore) await this.config.store.close?.();
   }
@@ -295,6 +315,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
         remove: [],
         accessedAt: now,
         ttlMs: this.policy.ttlOf(next, now),
+        expiresAt: this.policy.expiresAtOf(next),
         legacy: form.legacy,
         convert: this.conversionOf(record, form),
       });
@@ -337,7 +358,9 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     this.touching.add(id);
     try {
       const next = this.codec.encode({ ...held.record, lastAccessedAt: now }, id);
-      if (await this.store.compareAndSet(id, held.raw, next.raw, this.policy.ttlOf(next.record, now))) {
+      const ttl = this.policy.ttlOf(next.record, now);
+      const hints = { expiresAt: this.policy.expiresAtOf(next.record) };
+      if (await this.store.compareAndSet(id, held.raw, next.raw, ttl, hints)) {
         this.codec.forget(held.raw);
         const state = stateOf(session);
         state.raw = next.raw;
@@ -540,6 +563,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
           remove: removed,
           accessedAt: now,
           ttlMs: this.policy.ttlOf(next, now),
+          expiresAt: this.policy.expiresAtOf(next),
           limits: { maxAttributes: this.config.maxAttributes, maxBytes: this.config.maxRecordBytes },
           legacy: form.legacy,
           convert: this.conversionOf(record, form),
@@ -649,7 +673,10 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       throw error;
     }
     const guest = !written.record.identifiers || written.record.identifiers.length === 0;
-    await this.store.set(id, written.raw, this.policy.ttlOf(written.record, this.now()), { guest });
+    await this.store.set(id, written.raw, this.policy.ttlOf(written.record, this.now()), {
+      guest,
+      expiresAt: this.policy.expiresAtOf(written.record),
+    });
     const session = this.materialize(id, token, written);
     this.notify({ type: 'started', id, record: written.record });
     return { session, token };
@@ -671,6 +698,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     if (limited) this.checkNewFields(id, record, fields);
     await this.store.createFields(id, fields, this.policy.ttlOf(record, this.now()), {
       guest: primary === undefined,
+      expiresAt: this.policy.expiresAtOf(record),
     });
     codec.remember(id, '1', record);
     const session = this.materialize(id, token, { raw: '', record }, { version: 1, legacy: false });
@@ -780,10 +808,97 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     state.owner?.sessionStopped(session);
   }
 
-  /** Removes an expired record; only the caller whose delete removed it emits `expired` (exactly once). */
-  private async expire(id: string, record: SessionRecord, reason: SessionExpiryReason) {
+  /**
+   * Removes an expired record; only the caller whose delete removed it emits `expired` (exactly once): a request
+   * that found the session expired, or the sweeper. Resolves to whether this call emitted it.
+   */
+  private async expire(id: string, record: SessionRecord, reason: SessionExpiryReason): Promise<boolean> {
     this.fields?.forget(id);
-    if (await this.store.delete(id)) this.notify({ type: 'expired', id, record, reason });
+    if (!(await this.store.delete(id))) return false;
+    this.notify({ type: 'expired', id, record, reason });
+    return true;
+  }
+
+  /**
+   * @internal Whether the store has an expiry queue fed by the writes this manager makes (the field model's on
+   * Redis, the string model's in memory): the sweeper needs one.
+   */
+  get sweepable(): boolean {
+    const queue = this.config.store.expiryQueue;
+    return queue !== undefined && (queue.model === 'fields') === (this.fields !== undefined);
+  }
+
+  /** @internal Runs `close` at shutdown, before the store closes (the sweeper's stop). */
+  beforeStoreCloses(close: () => Promise<void>): void {
+    this.closing.push(close);
+  }
+
+  /** @internal The number of shards of the store's expiry queue. */
+  get sweepShards(): number {
+    return this.config.store.expiryQueue?.shards ?? 0;
+  }
+
+  /**
+   * @internal One bounded batch of one shard of the expiry queue, under the shard's lease (taken, renewed between
+   * chunks, given up at the end). Resolves to how many `expired` events this call emitted.
+   */
+  async sweepShard(shard: number, owner: string, leaseMs: number, limit: number): Promise<number> {
+    if (!(await this.store.lease(shard, owner, leaseMs))) return 0;
+    let emitted = 0;
+    try {
+      const ids = await this.store.due(shard, this.now(), limit);
+      for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
+        // A lease lost while sweeping (this instance stalled past it): another instance has the shard now.
+        if (i > 0 && !(await this.store.lease(shard, owner, leaseMs))) break;
+        const results = await Promise.allSettled(
+          ids.slice(i, i + SWEEP_CHUNK).map((id) => this.sweepOne(id)),
+        );
+        for (const result of results) {
+          if (result.status === 'rejected') throw result.reason;
+          if (result.value) emitted++;
+        }
+      }
+    } finally {
+      await this.store.release(shard, owner).catch(() => undefined);
+    }
+    return emitted;
+  }
+
+  /**
+   * The sweeper's step for one due session: expired, it is removed through the same delete a request uses (so
+   * exactly one of them reports it); alive (a later access moved its deadline), its entry is moved to the new
+   * deadline; gone (the store dropped the record by its TTL before any sweep), its entry is dropped and reported
+   * without identifiers. Resolves to whether this call emitted `expired`.
+   */
+  private async sweepOne(id: string): Promise<boolean> {
+    const now = this.now();
+    let record: SessionRecord | undefined;
+    try {
+      if (this.fields) {
+        const found = await this.store.readFields(id);
+        if (found !== undefined) record = this.readableFields(id, found, now).snapshot.record;
+      } else {
+        const raw = await this.store.get(id);
+        if (raw !== undefined) {
+          record = this.readable(id, raw, now);
+          this.codec.forget(raw);
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof UnreadableRecordError)) throw error;
+      // A newer release's record is that release's to judge; an unreadable one is removed, as a request would.
+      if (!error.newer) await this.discard(id, error);
+      return false;
+    }
+    if (record === undefined) {
+      if (!(await this.store.drop(id))) return false;
+      this.notify({ type: 'expired', id, record: GONE_RECORD, reason: 'idle' });
+      return true;
+    }
+    const reason = this.policy.expiryOf(record, now);
+    if (reason) return this.expire(id, record, reason);
+    await this.store.reschedule(id, this.policy.expiresAtOf(record));
+    return false;
   }
 
   /** A record the store removed by itself (its TTL passed): the same `expired` event a read would have caused. */

@@ -77,12 +77,14 @@ export class SessionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     const worker = async () => {
       while (next < shards && !this.stopped) {
         const shard = (start + next++) % shards;
-        emitted += await this.manager.sweepShard(
+        // Read after the await: the workers add to one total.
+        const emittedHere = await this.manager.sweepShard(
           shard,
           this.owner,
           this.config.sweepLeaseMs,
           this.config.sweepBatchSize,
         );
+        emitted += emittedHere;
       }
     };
     await Promise.all(Array.from({ length: SHARDS_AT_ONCE }, worker));

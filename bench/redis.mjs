@@ -239,7 +239,7 @@ async function sweep(count) {
     const { ManualClock } = await import(process.env.BENCH_LIBRARY || 'nestjs-yosai');
     const { SessionSweeper } = await import(process.env.BENCH_LIBRARY || 'nestjs-yosai');
     const clock = new ManualClock(Date.now());
-    const ours = await ourManager(redis.url, { clock, sweepIntervalMs: 3_600_000 });
+    const ours = await ourManager(redis.url, { clock, expirySweepIntervalMs: 3_600_000 });
     const sweeper = ours.app.get(SessionSweeper);
     const { createClient } = await import('@redis/client');
     const probe = createClient({ url: redis.url });

@@ -44,7 +44,11 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
         return Object.freeze({
           ...validated,
           store,
-          sweepIntervalMs: sweepIntervalFor(validated.sweepIntervalMs, store, validated.recordKeys),
+          expirySweepIntervalMs: sweepIntervalFor(
+            validated.expirySweepIntervalMs,
+            store,
+            validated.recordKeys,
+          ),
           // The module's own store always; the app's only when handed over.
           ownsStore: validated.store === null || closeStoreOnShutdown,
         });

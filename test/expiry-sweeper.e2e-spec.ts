@@ -38,8 +38,8 @@ async function instance(store: SessionStore, clock: ManualClock, options: YosaiM
         cookie: { secure: false },
         idleTimeoutMs: IDLE_MS,
         guestIdleTimeoutMs: IDLE_MS,
-        sweepIntervalMs: NO_TIMER,
-        sweepLeaseMs: 1_000,
+        expirySweepIntervalMs: NO_TIMER,
+        expirySweepLeaseMs: 1_000,
         // Thousands of sessions are written at once on a machine shared with other suites.
         storeTimeoutMs: 20_000,
         ...options,
@@ -369,10 +369,10 @@ describe('expiry sweeper on a Redis Cluster', () => {
 });
 
 describe('expiry sweeper: timer, options, shutdown', () => {
-  it('runs every sweepIntervalMs by itself, and stops at shutdown', async () => {
+  it('runs every expirySweepIntervalMs by itself, and stops at shutdown', async () => {
     const store = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    const one = await instance(store, clock, { sweepIntervalMs: 100 });
+    const one = await instance(store, clock, { expirySweepIntervalMs: 100 });
     await one.manager.startSession();
     clock.advance(IDLE_MS + 1);
     for (let i = 0; i < 100 && one.events.named(YOSAI_SESSION_EXPIRED).length === 0; i++) await sleep(20);
@@ -385,7 +385,7 @@ describe('expiry sweeper: timer, options, shutdown', () => {
   it('is on by default for a store with an expiry queue, off for one without', async () => {
     const clock = new ManualClock();
     const memory = await instance(CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 }), clock, {
-      sweepIntervalMs: undefined,
+      expirySweepIntervalMs: undefined,
     });
     expect(memory.sweeper.enabled).toBe(true);
     await memory.close();
@@ -395,7 +395,7 @@ describe('expiry sweeper: timer, options, shutdown', () => {
       compareAndSet: async () => false,
       delete: async () => false,
     } as unknown as SessionStore;
-    const other = await instance(plain, clock, { sweepIntervalMs: undefined });
+    const other = await instance(plain, clock, { expirySweepIntervalMs: undefined });
     expect(other.sweeper.enabled).toBe(false);
     expect(await other.sweeper.sweep()).toBe(0);
     await other.close();
@@ -404,12 +404,12 @@ describe('expiry sweeper: timer, options, shutdown', () => {
   it('refuses at bootstrap to sweep a store that has no expiry queue, naming the option', async () => {
     const made = redisSessionStore('sweep-refused', undefined, { fieldRecords: false });
     try {
-      const attempt = instance(made.store, new ManualClock(), { sweepIntervalMs: 1_000 });
+      const attempt = instance(made.store, new ManualClock(), { expirySweepIntervalMs: 1_000 });
       await expect(attempt).rejects.toThrow(YosaiConfigurationError);
-      await expect(instance(made.store, new ManualClock(), { sweepIntervalMs: 1_000 })).rejects.toThrow(
-        /sweepIntervalMs.*expiry queue/s,
+      await expect(instance(made.store, new ManualClock(), { expirySweepIntervalMs: 1_000 })).rejects.toThrow(
+        /expirySweepIntervalMs.*expiry queue/s,
       );
-      const off = await instance(made.store, new ManualClock(), { sweepIntervalMs: 0 });
+      const off = await instance(made.store, new ManualClock(), { expirySweepIntervalMs: 0 });
       expect(off.sweeper.enabled).toBe(false);
       await off.close();
     } finally {

@@ -28,7 +28,7 @@ export interface SampleConfig {
    * `YOSAI_SWEEP_INTERVAL_MS`: how often the expiry sweeper runs (0 to 24 h; `0` turns it off). Default 60,000: every
    * abandoned session then reports its `expired` event within about a minute of its deadline.
    */
-  readonly sweepIntervalMs: number;
+  readonly expirySweepIntervalMs: number;
 }
 
 /** A `host:port` of a Redis node or sentinel. */
@@ -165,7 +165,7 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
       [1000, 24 * 60 * 60_000],
       'milliseconds',
     ),
-    sweepIntervalMs: boundedInteger(
+    expirySweepIntervalMs: boundedInteger(
       env,
       'YOSAI_SWEEP_INTERVAL_MS',
       60_000,

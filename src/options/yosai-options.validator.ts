@@ -181,17 +181,17 @@ class OptionsSchema {
   @IsInt(msInt)
   @Min(0, { message: 'must not be negative' })
   @Max(MAX_MS)
-  sweepIntervalMs?: number;
+  expirySweepIntervalMs?: number;
   @IsOptional()
   @IsInt(msInt)
   @Min(1, { message: 'must be positive' })
   @Max(MAX_MS)
-  sweepLeaseMs?: number;
+  expirySweepLeaseMs?: number;
   @IsOptional()
   @IsInt({ message: 'must be an integer' })
   @Min(1, { message: 'must be at least 1' })
   @Max(100_000)
-  sweepBatchSize?: number;
+  expirySweepBatchSize?: number;
   @IsOptional()
   @IsBoolean({ message: 'must be a boolean' })
   eagerSessions?: boolean;
@@ -322,9 +322,9 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'touchIntervalMs',
     'storeTimeoutMs',
     'expiredRecordGraceMs',
-    'sweepIntervalMs',
-    'sweepLeaseMs',
-    'sweepBatchSize',
+    'expirySweepIntervalMs',
+    'expirySweepLeaseMs',
+    'expirySweepBatchSize',
     'eagerSessions',
     'carryAttributesOnLogin',
     'maxAttributes',
@@ -470,9 +470,9 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     touchIntervalMs,
     storeTimeoutMs: plain.storeTimeoutMs ?? YOSAI_DEFAULTS.storeTimeoutMs,
     expiredRecordGraceMs: plain.expiredRecordGraceMs ?? YOSAI_DEFAULTS.expiredRecordGraceMs,
-    sweepIntervalMs: plain.sweepIntervalMs,
-    sweepLeaseMs: plain.sweepLeaseMs ?? YOSAI_DEFAULTS.sweepLeaseMs,
-    sweepBatchSize: plain.sweepBatchSize ?? YOSAI_DEFAULTS.sweepBatchSize,
+    expirySweepIntervalMs: plain.expirySweepIntervalMs,
+    expirySweepLeaseMs: plain.expirySweepLeaseMs ?? YOSAI_DEFAULTS.expirySweepLeaseMs,
+    expirySweepBatchSize: plain.expirySweepBatchSize ?? YOSAI_DEFAULTS.expirySweepBatchSize,
     eagerSessions: plain.eagerSessions ?? YOSAI_DEFAULTS.eagerSessions,
     carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
     maxAttributes: plain.maxAttributes ?? YOSAI_DEFAULTS.maxAttributes,

@@ -9,9 +9,9 @@ export interface ExpiryPolicyConfig {
   readonly absoluteTimeoutMs: number;
   /** Extra store TTL past expiry, during which a late request still sees (and reports) the expiry. */
   readonly expiredRecordGraceMs: number;
-  /** With the sweeper on (above 0), records stay `sweepIntervalMs + sweepLeaseMs` longer, so it finds them. */
-  readonly sweepIntervalMs?: number;
-  readonly sweepLeaseMs?: number;
+  /** With the sweeper on (above 0), records stay `expirySweepIntervalMs + expirySweepLeaseMs` longer, so it finds them. */
+  readonly expirySweepIntervalMs?: number;
+  readonly expirySweepLeaseMs?: number;
 }
 
 /** How a stored record's times compare with this instance's clock. */
@@ -93,7 +93,7 @@ export class ExpiryPolicy {
 
   /** How much longer a record stays for the sweeper: the longest until a pass reaches it after its deadline. */
   private get sweepMargin(): number {
-    const interval = this.config.sweepIntervalMs ?? 0;
-    return interval > 0 ? interval + (this.config.sweepLeaseMs ?? 0) : 0;
+    const interval = this.config.expirySweepIntervalMs ?? 0;
+    return interval > 0 ? interval + (this.config.expirySweepLeaseMs ?? 0) : 0;
   }
 }

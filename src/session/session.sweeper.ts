@@ -16,11 +16,11 @@ import { SessionManager } from './session.manager.js';
 const SHARDS_AT_ONCE = 4;
 
 /**
- * The expiry sweeper: every `sweepIntervalMs` it goes through the store's expiry queue and expires the sessions
+ * The expiry sweeper: every `expirySweepIntervalMs` it goes through the store's expiry queue and expires the sessions
  * whose deadline passed, so that each expired session gets its one `yosai.session.expired` event even when nobody
  * presents its token again. Instances share the work by leasing shards (a shard an instance holds is skipped by the
  * others until the instance gives it up, or its lease runs out when the instance died); each shard gives at most
- * `sweepBatchSize` sessions per pass. Exactly once: a session is expired through the same atomic delete a request
+ * `expirySweepBatchSize` sessions per pass. Exactly once: a session is expired through the same atomic delete a request
  * that finds it expired uses, and only the caller whose delete removed the record emits the event.
  *
  * Started at application bootstrap, stopped at shutdown (an unfinished pass is awaited before the store closes).
@@ -41,14 +41,14 @@ export class SessionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     manager.beforeStoreCloses(() => this.stop());
   }
 
-  /** Whether the sweeper runs (`sweepIntervalMs` above 0, and a store with an expiry queue). */
+  /** Whether the sweeper runs (`expirySweepIntervalMs` above 0, and a store with an expiry queue). */
   get enabled(): boolean {
-    return this.config.sweepIntervalMs > 0;
+    return this.config.expirySweepIntervalMs > 0;
   }
 
   onApplicationBootstrap(): void {
     if (!this.enabled || this.stopped) return;
-    this.timer = setInterval(() => void this.tick(), this.config.sweepIntervalMs);
+    this.timer = setInterval(() => void this.tick(), this.config.expirySweepIntervalMs);
     // A sweep due is no reason to keep the process alive.
     this.timer.unref();
   }
@@ -58,8 +58,8 @@ export class SessionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * One pass now (the timer makes one every `sweepIntervalMs`): every shard whose lease this instance gets, at most
-   * `sweepBatchSize` due sessions each. A pass already running is joined, not doubled. Resolves to how many
+   * One pass now (the timer makes one every `expirySweepIntervalMs`): every shard whose lease this instance gets, at most
+   * `expirySweepBatchSize` due sessions each. A pass already running is joined, not doubled. Resolves to how many
    * `expired` events this pass emitted.
    * @throws SessionStoreError when the store fails (the shards already swept stay swept).
    */
@@ -81,8 +81,8 @@ export class SessionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
         const emittedHere = await this.manager.sweepShard(
           shard,
           this.owner,
-          this.config.sweepLeaseMs,
-          this.config.sweepBatchSize,
+          this.config.expirySweepLeaseMs,
+          this.config.expirySweepBatchSize,
         );
         emitted += emittedHere;
       }
@@ -125,11 +125,11 @@ export function sweepIntervalFor(
   if (requested === undefined) return capable ? DEFAULT_SWEEP_INTERVAL_MS : 0;
   if (requested > 0 && !capable) {
     throw new YosaiConfigurationError(
-      `YosaiModule option \`sweepIntervalMs\` (${requested}) needs a store with an expiry queue fed by the ` +
+      `YosaiModule option \`expirySweepIntervalMs\` (${requested}) needs a store with an expiry queue fed by the ` +
         'writes of the life cycle: the in-memory store, or a Redis store with the field model (not with ' +
         '`fieldRecords: false`, nor with `recordKeys`, whose signed records stay whole strings). Set it to 0 to ' +
         'run without the sweeper (an abandoned session then reports its expiry only if its token comes back).',
-      'sweepIntervalMs',
+      'expirySweepIntervalMs',
     );
   }
   return requested;

@@ -30,7 +30,8 @@ export interface CacheManagerSessionStoreOptions {
    */
   prefix?: string;
   /**
-   * How often an in-memory (`Map`) store is swept of expired records. Milliseconds; `0` turns sweeping off.
+   * How often an in-memory (`Map`) store is swept of records past their TTL. Milliseconds; `0` turns sweeping off.
+   * (The module's expiry sweeper, which expires sessions at their deadline, is `expirySweepIntervalMs`.)
    * The sweep timer is `unref()`ed and stopped by `close()`.
    * @default 60_000
    */

@@ -41,7 +41,7 @@ describe('resource bounds (in-memory store)', () => {
         absoluteTimeoutMs: 1_000,
         expiredRecordGraceMs: 0,
         // The store's own sweep is what is measured here: records keep their plain TTL without the expiry sweeper.
-        sweepIntervalMs: 0,
+        expirySweepIntervalMs: 0,
         cookie: { secure: false },
       },
     });

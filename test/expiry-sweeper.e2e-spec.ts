@@ -401,6 +401,19 @@ describe('expiry sweeper: timer, options, shutdown', () => {
     await other.close();
   });
 
+  it('never reopens a Redis client its owner closed (a request would): the pass fails and waits for the next', async () => {
+    const made = redisSessionStore(`sweep-closed-${process.pid}`);
+    const one = await instance(made.store, new ManualClock());
+    try {
+      await made.close();
+      expect(made.adapter.client.isOpen).toBe(false);
+      await expect(one.sweeper.sweep()).rejects.toThrow(/client was closed/);
+      expect(made.adapter.client.isOpen).toBe(false);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('refuses at bootstrap to sweep a store that has no expiry queue, naming the option', async () => {
     const made = redisSessionStore('sweep-refused', undefined, { fieldRecords: false });
     try {

@@ -844,6 +844,14 @@ class RedisBackend implements Backend {
     shards: SESSION_BUCKETS,
     model: 'fields',
     lease: async (shard, owner, leaseMs) => {
+      // The sweeper runs on its own timer: it never reopens a client that its owner closed, as a request would (the
+      // connection would keep the process alive); it waits for the next pass instead.
+      if (this.wasReady && this.adapter.client?.isOpen !== true) {
+        throw new SessionStoreError(
+          'lease',
+          'the Redis client was closed; the sweep waits for the next pass',
+        );
+      }
       const client = await this.client();
       const held = await runScript(
         client,

@@ -155,8 +155,9 @@ function behaviour(
         const started = await startMany([a], 25);
         clock.advance(IDLE_MS + 1);
         // Some requests come before the pass starts, the others at random moments while it runs.
-        const early = started.filter((_, i) => (i + round) % 3 === 0);
-        const late = started.filter((_, i) => (i + round) % 3 !== 0);
+        // Every fourth session is abandoned (only the sweeper can expire it); the others are raced.
+        const early = started.filter((_, i) => i % 4 !== 3 && (i + round) % 3 === 0);
+        const late = started.filter((_, i) => i % 4 !== 3 && (i + round) % 3 !== 0);
         const first = early.map(({ token }) => b.manager.resolve(token));
         const pass = a.sweeper.sweep();
         const rest = late.map(async ({ token }) => {
@@ -168,9 +169,10 @@ function behaviour(
         all.push(...started.map((s) => s.id));
       }
       expectExactlyOnce([a, b], all);
-      // Both sides won some races: the request path and the sweeper go through the one atomic delete.
+      // Requests won some races; the sweeper expired at least every abandoned session (which of the raced ones it
+      // wins depends on scheduling, and is not asserted).
       expect(b.events.named(YOSAI_SESSION_EXPIRED).length).toBeGreaterThan(0);
-      expect(a.events.named(YOSAI_SESSION_EXPIRED).length).toBeGreaterThan(0);
+      expect(a.events.named(YOSAI_SESSION_EXPIRED).length).toBeGreaterThanOrEqual(40 * 6);
     }, 120_000);
 
     it('a session touched since it was queued is moved, not expired; it expires at its new deadline', async () => {

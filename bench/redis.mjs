@@ -6,6 +6,10 @@
 // memory: Redis memory per session at `count` sessions (default 100,000): INFO memory used_memory before and after
 //         writing them, ours (SessionManager.startSession, an authenticated session with a host) and connect-redis
 //         (what express-session stores for a signed-in user), each on a fresh server of its own.
+// sweep:  Redis commands per session the expiry sweeper expires (amortised over `count` abandoned sessions, default
+//         10,000), from INFO commandstats before and after one pass (CONFIG RESETSTAT first): the commands the
+//         library sends (EVALSHA, HGETALL) and every command Redis runs (scripts' inner commands too). Also the
+//         commands per request of the authenticated read path (SessionManager.resolve, no touch due).
 //
 // Prints one `REDISJSON {...}` line per measurement. BENCH_LIBRARY points at another build of the library (a
 // baseline), as in bench/server.mjs; BENCH_REDIS_ARGS adds redis-server arguments (space-separated) to every server,
@@ -17,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 const [mode = 'bytes', countArg] = process.argv.slice(2);
 const IDLE_MS = 30 * 60_000;
@@ -95,7 +100,7 @@ async function ourManager(url, options = {}) {
   const app = await NestFactory.createApplicationContext(BenchModule, { logger: ['error'] });
   const manager = app.get(SessionManager);
   const start = (manager.startSession ?? manager.start).bind(manager);
-  return { manager, start, close: () => app.close().then(() => keyv.disconnect()) };
+  return { app, manager, start, close: () => app.close().then(() => keyv.disconnect()) };
 }
 
 /** (a) Bytes sent to Redis per setAttribute, by session size. */
@@ -227,11 +232,79 @@ async function redisInfoKeyspace(redis) {
   }
 }
 
+/** (c) The expiry sweeper's cost per expired session, and the read path's per request. */
+async function sweep(count) {
+  const redis = await ownRedis();
+  try {
+    const { ManualClock } = await import(process.env.BENCH_LIBRARY || 'nestjs-yosai');
+    const { SessionSweeper } = await import(process.env.BENCH_LIBRARY || 'nestjs-yosai');
+    const clock = new ManualClock(Date.now());
+    const ours = await ourManager(redis.url, { clock, expirySweepIntervalMs: 3_600_000 });
+    const sweeper = ours.app.get(SessionSweeper);
+    const { createClient } = await import('@redis/client');
+    const probe = createClient({ url: redis.url });
+    await probe.connect();
+    const stats = async () => {
+      const calls = {};
+      for (const [, name, n] of (await probe.info('commandstats')).matchAll(
+        /^cmdstat_([\w|]+):calls=(\d+)/gm,
+      )) {
+        calls[name] = Number(n);
+      }
+      return calls;
+    };
+    // Scripts loaded and the read path warm.
+    const warm = await ours.start({ identifiers: ['warm'], authenticated: true });
+    await ours.manager.resolve(warm.token);
+    const sessions = [];
+    for (let done = 0; done < count; done += 500) {
+      const chunk = Array.from({ length: Math.min(500, count - done) }, (_, i) =>
+        ours.start({ identifiers: [`user-${done + i}`], authenticated: true, host: '198.51.100.7' }),
+      );
+      sessions.push(...(await Promise.all(chunk)));
+    }
+    // The authenticated read path: one command per request.
+    const READS = 1_000;
+    await probe.configResetStat();
+    for (let i = 0; i < READS; i++) await ours.manager.resolve(sessions[i % sessions.length].token);
+    const read = await stats();
+    const readSent = Object.entries(read)
+      .filter(([name]) => name !== 'info' && name !== 'config|resetstat')
+      .reduce((sum, [, n]) => sum + n, 0);
+    clock.advance(IDLE_MS + 1);
+    await probe.configResetStat();
+    const started = performance.now();
+    const emitted = await sweeper.sweep();
+    const ms = performance.now() - started;
+    const swept = await stats();
+    const total = Object.entries(swept)
+      .filter(([name]) => name !== 'info' && name !== 'config|resetstat')
+      .reduce((sum, [, n]) => sum + n, 0);
+    const sent = (swept.evalsha ?? 0) + (swept.eval ?? 0) + (swept.hgetall ?? 0);
+    print({
+      measure: 'sweeper-commands-per-expired-session',
+      sessions: count + 1,
+      emitted,
+      commandsSentPerSession: Number((sent / emitted).toFixed(3)),
+      commandsRunPerSession: Number((total / emitted).toFixed(3)),
+      byCommand: swept,
+      passMs: Math.round(ms),
+      keysLeft: await probe.dbSize(),
+      readPathCommandsPerRequest: readSent / READS,
+    });
+    probe.destroy();
+    await ours.close();
+  } finally {
+    await redis.stop();
+  }
+}
+
 function print(result) {
   process.stdout.write(`REDISJSON ${JSON.stringify(result)}\n`);
 }
 
 if (mode === 'bytes') await bytes();
 else if (mode === 'memory') await memory(Number(countArg ?? 100_000));
-else throw new Error(`unknown mode ${mode}: bytes | memory`);
+else if (mode === 'sweep') await sweep(Number(countArg ?? 10_000));
+else throw new Error(`unknown mode ${mode}: bytes | memory | sweep`);
 process.exit(0);

@@ -58,8 +58,11 @@ export {
   type StoredFields,
   type SessionDeleteHints,
   type SessionWriteHints,
+  type SessionExpiryHints,
+  type ExpiryQueue,
   type StoredValue,
 } from './store/session.store.js';
+export { SessionSweeper } from './session/session.sweeper.js';
 export {
   CacheManagerSessionStore,
   type CacheManagerSessionStoreOptions,

@@ -15,6 +15,7 @@ import { YosaiGuard } from './http/yosai.guard.js';
 import type { ResolvedYosaiConfig, YosaiModuleOptions } from './options/yosai-options.interface.js';
 import { resolveYosaiOptions } from './options/yosai-options.validator.js';
 import { SessionManager } from './session/session.manager.js';
+import { SessionSweeper, sweepIntervalFor } from './session/session.sweeper.js';
 import { loadEventEmitter, YosaiEventPublisher } from './session/yosai-event.publisher.js';
 import { CacheManagerSessionStore } from './store/cache-manager-session.store.js';
 import { SessionStore } from './store/session.store.js';
@@ -40,9 +41,15 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
       // Validated once, here: a bad option stops the app at bootstrap with a message naming it.
       useFactory: (options: YosaiModuleOptions): ResolvedYosaiConfig => {
         const { closeStoreOnShutdown, ...validated } = resolveYosaiOptions(options);
+        const store = validated.store ?? CacheManagerSessionStore.inMemory();
         return Object.freeze({
           ...validated,
-          store: validated.store ?? CacheManagerSessionStore.inMemory(),
+          store,
+          expirySweepIntervalMs: sweepIntervalFor(
+            validated.expirySweepIntervalMs,
+            store,
+            validated.recordKeys,
+          ),
           // The module's own store always; the app's only when handed over.
           ownsStore: validated.store === null || closeStoreOnShutdown,
         });
@@ -64,6 +71,7 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
     YosaiEventPublisher,
     SessionManager,
     SessionRegistry,
+    SessionSweeper,
     RealmRegistry,
     LoginThrottle,
     VerificationLimiter,
@@ -80,6 +88,7 @@ import { YosaiConfigurableModule, YOSAI_MODULE_OPTIONS } from './yosai.module-de
   exports: [
     SessionManager,
     SessionRegistry,
+    SessionSweeper,
     SubjectFactory,
     SessionStore,
     PasswordHasher,

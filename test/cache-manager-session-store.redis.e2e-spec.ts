@@ -22,6 +22,7 @@ const hasRedis = await redisAvailable('CacheManagerSessionStore Redis contract')
 if (hasRedis) {
   sessionStoreContract('Redis (@keyv/redis), Keyv namespace per namespace', {
     fieldRecords: true,
+    expiryQueue: true,
     create: async (ns) => {
       const r = redisSessionStore(`${RUN}-${ns}`);
       expect(r.store.kind).toBe('redis');
@@ -30,6 +31,7 @@ if (hasRedis) {
   });
   sessionStoreContract('Redis (@keyv/redis), one Keyv namespace, prefix per namespace', {
     fieldRecords: true,
+    expiryQueue: true,
     create: async (ns) => {
       const r = redisSessionStore(RUN, REDIS_URL, { prefix: `yosai:${ns}:` });
       return { store: r.store, close: () => r.close() };

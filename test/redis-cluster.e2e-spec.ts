@@ -142,6 +142,7 @@ if (hasServer) {
 
   sessionStoreContract('Redis Cluster (@keyv/redis, createCluster), Keyv namespace per namespace', {
     fieldRecords: true,
+    expiryQueue: true,
     create: async (ns) => {
       const made = clusterSessionStore(cluster, `${RUN}-${ns}`);
       expect(made.store.kind).toBe('redis');
@@ -151,6 +152,7 @@ if (hasServer) {
 
   sessionStoreContract('Redis Cluster, offline queue disabled, prefix per namespace', {
     fieldRecords: true,
+    expiryQueue: true,
     create: async (ns) => {
       const made = clusterSessionStore(cluster, RUN, { prefix: `yosai:${ns}:`, disableOfflineQueue: true });
       return made;

@@ -20,6 +20,7 @@ if (hasServer) {
 
   sessionStoreContract('Redis Sentinel (@keyv/redis, createSentinel), Keyv namespace per namespace', {
     fieldRecords: true,
+    expiryQueue: true,
     create: async (ns) => {
       const made = sentinelSessionStore(sentinel, `${RUN}-${ns}`);
       expect(made.store.kind).toBe('redis');
@@ -29,6 +30,7 @@ if (hasServer) {
 
   sessionStoreContract('Redis Sentinel, offline queue disabled, prefix per namespace', {
     fieldRecords: true,
+    expiryQueue: true,
     create: async (ns) =>
       sentinelSessionStore(sentinel, RUN, { prefix: `yosai:${ns}:`, disableOfflineQueue: true }),
   });

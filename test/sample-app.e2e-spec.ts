@@ -633,6 +633,8 @@ describe('sample app configuration', () => {
     ['YOSAI_LOGIN_MAX_FAILURES', 'five'],
     ['YOSAI_LOGIN_LOCK_MS', '999'],
     ['YOSAI_LOGIN_LOCK_MS', String(24 * 3_600_000 + 1)],
+    ['YOSAI_SWEEP_INTERVAL_MS', '-1'],
+    ['YOSAI_SWEEP_INTERVAL_MS', 'a minute'],
     ['PORT', '70000'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1'],
@@ -929,6 +931,35 @@ describe('sample app in-process: YOSAI_GUEST_IDLE_TIMEOUT_MS (ManualClock)', () 
     ]);
     clock.advance(39_000); // 59 s after login
     expect((await user.get('/api/me')).body).toMatchObject({ authenticated: true, username: 'thedude' });
+  });
+});
+
+describe('sample app in-process: YOSAI_SWEEP_INTERVAL_MS (ManualClock)', () => {
+  it('a session whose user never comes back reports its expiry in GET /api/events (the sweeper, every 100 ms)', async () => {
+    const clock = new ManualClock(Date.now());
+    const { url, close } = await startInProcess(
+      { YOSAI_SWEEP_INTERVAL_MS: '100', YOSAI_IDLE_TIMEOUT_MS: '60000' },
+      clock,
+    );
+    try {
+      const gone = new SampleClient(url);
+      expect((await gone.post('/api/login', DUDE)).status).toBe(200);
+      const login = (await events(gone)).filter((e) => e.name === 'yosai.login.succeeded').at(-1)!;
+      clock.advance(60_001);
+      const watcher = new SampleClient(url);
+      let expired: LoggedEvent[] = [];
+      for (let i = 0; i < 100 && expired.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expired = (await events(watcher)).filter(
+          (e) => e.name === 'yosai.session.expired' && e.sessionId === login.sessionId,
+        );
+      }
+      expect(expired).toEqual([
+        expect.objectContaining({ reason: 'idle', identifiers: ['thedude'], sessionId: login.sessionId }),
+      ]);
+    } finally {
+      await close();
+    }
   });
 });
 

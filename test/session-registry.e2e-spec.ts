@@ -242,6 +242,7 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
       const a = await login(one.manager, 'thedude');
       const b = await login(two.manager, 'thedude');
       const keys = await backing.keys();
+      // Two records and the index (no expiry queue: the harness wraps the store, so the sweeper is off).
       expect(keys).toHaveLength(3);
       const index = keys.find((k) => k.includes('}p:'))!;
       const record = keys.find((k) => k.endsWith(a.session.id))!;
@@ -261,7 +262,8 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
 
     it('Redis: abandoned sessions and their index vanish by TTL alone', async () => {
       // Real TTLs of about a second: the store's TTLs follow the timeouts, not the clock.
-      await setUp({ idleTimeoutMs: 1_000, touchIntervalMs: 100 });
+      // Without the expiry sweeper: its longer TTLs would keep records past the wait, and its queue is not kept.
+      await setUp({ idleTimeoutMs: 1_000, touchIntervalMs: 100, expirySweepIntervalMs: 0 });
       await login(one.manager, 'thedude');
       await login(two.manager, 'thedude');
       expect(await backing.keys()).toHaveLength(3);

@@ -28,6 +28,11 @@ export interface SampleConfig {
   readonly maxSessionsPerUser: number | undefined;
   /** `YOSAI_MAX_SESSIONS_POLICY`: `evict-oldest` (the default) or `refuse` (the login then gets 409). */
   readonly maxSessionsPolicy: 'evict-oldest' | 'refuse';
+  /**
+   * `YOSAI_SWEEP_INTERVAL_MS`: how often the expiry sweeper runs (0 to 24 h; `0` turns it off). Default 60,000: every
+   * abandoned session then reports its `expired` event within about a minute of its deadline.
+   */
+  readonly expirySweepIntervalMs: number;
 }
 
 /** A `host:port` of a Redis node or sentinel. */
@@ -176,6 +181,13 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
     ),
     maxSessionsPerUser: positiveInteger(env, 'YOSAI_MAX_SESSIONS_PER_USER', 'sessions'),
     maxSessionsPolicy: policy === 'refuse' ? 'refuse' : 'evict-oldest',
+    expirySweepIntervalMs: boundedInteger(
+      env,
+      'YOSAI_SWEEP_INTERVAL_MS',
+      60_000,
+      [0, 24 * 60 * 60_000],
+      'milliseconds',
+    ),
   };
 }
 

@@ -178,6 +178,23 @@ export interface YosaiModuleOptions {
    */
   expiredRecordGraceMs?: number;
   /**
+   * How often the expiry sweeper runs: it expires the sessions whose deadline passed, so that every session gets
+   * its one `yosai.session.expired` event even when nobody presents its token again, across instances (each pass
+   * leases shards of the store's expiry queue). Milliseconds; `0` turns it off. With the sweeper on, records stay in
+   * the store `expirySweepIntervalMs + expirySweepLeaseMs` longer (past `expiredRecordGraceMs`), so the sweeper finds them.
+   * @default 60_000 when the store has an expiry queue (the in-memory store; Redis with the field model), else 0
+   * @throws YosaiConfigurationError at bootstrap when above 0 and the store has no expiry queue.
+   */
+  expirySweepIntervalMs?: number;
+  /**
+   * How long an instance holds the lease of a shard of the expiry queue while sweeping it (renewed while it
+   * works): an instance that dies mid-sweep leaves its shards to the others after at most this long. Milliseconds.
+   * @default 30_000
+   */
+  expirySweepLeaseMs?: number;
+  /** The most sessions the sweeper expires from one shard (of 256) in one pass. @default 100 */
+  expirySweepBatchSize?: number;
+  /**
    * Start a session the moment a Subject is made (the seed document's literal behaviour). Off by
    * default: bots without cookie jars would fill the store.
    * @default false
@@ -332,8 +349,13 @@ export interface YosaiModuleOptions {
 }
 
 /** The validated options with every default filled in, before the module makes the default store (internal). */
-export type ValidatedYosaiOptions = Omit<ResolvedYosaiConfig, 'store' | 'ownsStore'> & {
+export type ValidatedYosaiOptions = Omit<
+  ResolvedYosaiConfig,
+  'store' | 'ownsStore' | 'expirySweepIntervalMs'
+> & {
   readonly store: SessionStore | null;
+  /** Undefined: the default, which depends on the store. */
+  readonly expirySweepIntervalMs: number | undefined;
   readonly closeStoreOnShutdown: boolean;
 };
 
@@ -345,6 +367,10 @@ export interface ResolvedYosaiConfig {
   readonly touchIntervalMs: number;
   readonly storeTimeoutMs: number;
   readonly expiredRecordGraceMs: number;
+  /** 0 when the sweeper is off (resolved against the store by the module). */
+  readonly expirySweepIntervalMs: number;
+  readonly expirySweepLeaseMs: number;
+  readonly expirySweepBatchSize: number;
   readonly eagerSessions: boolean;
   readonly carryAttributesOnLogin: boolean;
   readonly maxAttributes: number;

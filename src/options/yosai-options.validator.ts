@@ -178,6 +178,21 @@ class OptionsSchema {
   @Max(MAX_MS)
   expiredRecordGraceMs?: number;
   @IsOptional()
+  @IsInt(msInt)
+  @Min(0, { message: 'must not be negative' })
+  @Max(MAX_MS)
+  expirySweepIntervalMs?: number;
+  @IsOptional()
+  @IsInt(msInt)
+  @Min(1, { message: 'must be positive' })
+  @Max(MAX_MS)
+  expirySweepLeaseMs?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be at least 1' })
+  @Max(100_000)
+  expirySweepBatchSize?: number;
+  @IsOptional()
   @IsBoolean({ message: 'must be a boolean' })
   eagerSessions?: boolean;
   @IsOptional()
@@ -318,6 +333,9 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     'touchIntervalMs',
     'storeTimeoutMs',
     'expiredRecordGraceMs',
+    'expirySweepIntervalMs',
+    'expirySweepLeaseMs',
+    'expirySweepBatchSize',
     'eagerSessions',
     'carryAttributesOnLogin',
     'maxAttributes',
@@ -466,6 +484,9 @@ export function resolveYosaiOptions(options: YosaiModuleOptions | undefined | nu
     touchIntervalMs,
     storeTimeoutMs: plain.storeTimeoutMs ?? YOSAI_DEFAULTS.storeTimeoutMs,
     expiredRecordGraceMs: plain.expiredRecordGraceMs ?? YOSAI_DEFAULTS.expiredRecordGraceMs,
+    expirySweepIntervalMs: plain.expirySweepIntervalMs,
+    expirySweepLeaseMs: plain.expirySweepLeaseMs ?? YOSAI_DEFAULTS.expirySweepLeaseMs,
+    expirySweepBatchSize: plain.expirySweepBatchSize ?? YOSAI_DEFAULTS.expirySweepBatchSize,
     eagerSessions: plain.eagerSessions ?? YOSAI_DEFAULTS.eagerSessions,
     carryAttributesOnLogin: plain.carryAttributesOnLogin ?? YOSAI_DEFAULTS.carryAttributesOnLogin,
     maxAttributes: plain.maxAttributes ?? YOSAI_DEFAULTS.maxAttributes,

@@ -8,6 +8,9 @@ export const YOSAI_DEFAULTS = Object.freeze({
   maxDefaultTouchIntervalMs: 60_000,
   storeTimeoutMs: 2_000,
   expiredRecordGraceMs: 60_000,
+  /** expirySweepIntervalMs: 60_000 when the store can be swept, else 0 (see `sweepIntervalFor`). */
+  expirySweepLeaseMs: 30_000,
+  expirySweepBatchSize: 100,
   eagerSessions: false,
   carryAttributesOnLogin: true,
   maxAttributes: 100,

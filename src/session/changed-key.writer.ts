@@ -26,6 +26,8 @@ export class ChangedKeyWriter {
     /** Checks the record about to be written against the one it replaces; throws to refuse it (limits). */
     private readonly admit: (id: string, next: RecordSnapshot, current: RecordSnapshot) => void = () =>
       undefined,
+    /** The deadline a record is scored by in the store's expiry queue (see `SessionExpiryHints`). */
+    private readonly expiresAtOf?: (record: SessionRecord) => number | undefined,
   ) {}
 
   /**
@@ -53,7 +55,9 @@ export class ChangedKeyWriter {
         this.codec.forget(next.raw);
         throw error;
       }
-      if (await this.store.compareAndSet(id, current.raw, next.raw, this.ttlOf(next.record, now))) {
+      const ttl = this.ttlOf(next.record, now);
+      const hints = this.expiresAtOf && { expiresAt: this.expiresAtOf(next.record) };
+      if (await this.store.compareAndSet(id, current.raw, next.raw, ttl, hints)) {
         this.codec.forget(current.raw);
         return next;
       }

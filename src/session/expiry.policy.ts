@@ -9,6 +9,9 @@ export interface ExpiryPolicyConfig {
   readonly absoluteTimeoutMs: number;
   /** Extra store TTL past expiry, during which a late request still sees (and reports) the expiry. */
   readonly expiredRecordGraceMs: number;
+  /** With the sweeper on (above 0), records stay `expirySweepIntervalMs + expirySweepLeaseMs` longer, so it finds them. */
+  readonly expirySweepIntervalMs?: number;
+  readonly expirySweepLeaseMs?: number;
 }
 
 /** How a stored record's times compare with this instance's clock. */
@@ -83,6 +86,14 @@ export class ExpiryPolicy {
 
   /** Store TTL: until the session would expire, plus the grace that lets a late request report the expiry. */
   ttlOf(record: SessionRecord, now: number): number {
-    return Math.max(this.expiresAtOf(record) - now, 0) + this.config.expiredRecordGraceMs + 1;
+    return (
+      Math.max(this.expiresAtOf(record) - now, 0) + this.config.expiredRecordGraceMs + 1 + this.sweepMargin
+    );
+  }
+
+  /** How much longer a record stays for the sweeper: the longest until a pass reaches it after its deadline. */
+  private get sweepMargin(): number {
+    const interval = this.config.expirySweepIntervalMs ?? 0;
+    return interval > 0 ? interval + (this.config.expirySweepLeaseMs ?? 0) : 0;
   }
 }

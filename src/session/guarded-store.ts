@@ -7,6 +7,7 @@ import type {
   FieldRecords,
   PrincipalIndex,
   SessionDeleteHints,
+  SessionExpiryHints,
   SessionStore,
   SessionWriteHints,
   StoredValue,
@@ -59,8 +60,43 @@ export class GuardedStore {
     return this.call('set', () => this.store.set(id, value, ttlMs, hints));
   }
 
-  compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean> {
-    return this.call('compareAndSet', () => this.store.compareAndSet(id, expected, value, ttlMs));
+  compareAndSet(
+    id: string,
+    expected: string,
+    value: string,
+    ttlMs: number,
+    hints?: SessionExpiryHints,
+  ): Promise<boolean> {
+    return this.call('compareAndSet', () =>
+      hints && this.store.expiryQueue
+        ? this.store.compareAndSet(id, expected, value, ttlMs, hints)
+        : this.store.compareAndSet(id, expected, value, ttlMs),
+    );
+  }
+
+  /** The store's expiry queue, when it has one; its calls bounded and their failures turned as every other call's. */
+  get hasExpiryQueue(): boolean {
+    return this.store.expiryQueue !== undefined;
+  }
+
+  lease(shard: number, owner: string, leaseMs: number): Promise<boolean> {
+    return this.call('lease', () => this.store.expiryQueue!.lease(shard, owner, leaseMs));
+  }
+
+  release(shard: number, owner: string): Promise<void> {
+    return this.call('release', () => this.store.expiryQueue!.release(shard, owner));
+  }
+
+  due(shard: number, now: number, limit: number): Promise<string[]> {
+    return this.call('due', () => this.store.expiryQueue!.due(shard, now, limit));
+  }
+
+  reschedule(id: string, expiresAt: number): Promise<void> {
+    return this.call('reschedule', () => this.store.expiryQueue!.reschedule(id, expiresAt));
+  }
+
+  drop(id: string): Promise<boolean> {
+    return this.call('drop', () => this.store.expiryQueue!.drop(id));
   }
 
   delete(id: string, hints?: SessionDeleteHints): Promise<boolean> {

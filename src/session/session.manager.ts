@@ -134,6 +134,22 @@ const MAX_KEY_LENGTH = 256;
 /** Attempts of a new session under `maxSessionsPerPrincipal` (`evict-oldest`) that other instances' logins outran. */
 const MAX_ADMIT_ATTEMPTS = 16;
 const REVOCATION = Object.freeze({ revocation: true });
+/** How many due sessions the sweeper works on at once, renewing its lease between such chunks. */
+const SWEEP_CHUNK = 50;
+/**
+ * What an `expired` event carries for a session whose record the store had already dropped (by its TTL) when the
+ * sweeper reached its queue entry: nothing is known of it but its id.
+ */
+const GONE_RECORD: SessionRecord = Object.freeze({
+  startedAt: 0,
+  lastAccessedAt: 0,
+  idleTimeoutMs: 0,
+  absoluteTimeoutMs: 0,
+  host: null,
+  identifiers: null,
+  authenticated: false,
+  attributes: Object.freeze({}),
+});
 /** How often, at most, a clock-skew error is logged. */
 const SKEW_LOG_INTERVAL_MS = 60_000;
 
@@ -163,6 +179,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   /** New sessions of one principal under `maxSessionsPerPrincipal` are written one at a time in this process. */
   private readonly principalQueues = new KeyedQueue();
   private readonly listeners: ((change: SessionChange) => void)[] = [];
+  private readonly closing: (() => Promise<void>)[] = [];
   private skewLoggedAt = -Infinity;
   /**
    * Whether the store keeps the principal index for the records this manager writes (`principalIndex`, or
@@ -201,6 +218,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       (record, now) => this.policy.ttlOf(record, now),
       () => this.now(),
       (id, next, current) => checkSessionLimits(config, id, next, current),
+      (record) => this.deadlineOf(record),
     );
   }
 
@@ -218,6 +236,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    // The sweeper (and any other part that uses the store) finishes before the store closes.
+    for (const close of this.closing) await close();
     this.store.close();
     if (this.config.ownsStore) await this.config.store.close?.();
   }
@@ -345,6 +365,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
         remove: [],
         accessedAt: now,
         ttlMs: this.policy.ttlOf(next, now),
+        expiresAt: this.deadlineOf(next),
         legacy: form.legacy,
         convert: this.conversionOf(record, form),
       });
@@ -387,7 +408,9 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     this.touching.add(id);
     try {
       const next = this.codec.encode({ ...held.record, lastAccessedAt: now }, id);
-      if (await this.store.compareAndSet(id, held.raw, next.raw, this.policy.ttlOf(next.record, now))) {
+      const ttl = this.policy.ttlOf(next.record, now);
+      const hints = { expiresAt: this.deadlineOf(next.record) };
+      if (await this.store.compareAndSet(id, held.raw, next.raw, ttl, hints)) {
         this.codec.forget(held.raw);
         const state = stateOf(session);
         state.raw = next.raw;
@@ -591,6 +614,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
           remove: removed,
           accessedAt: now,
           ttlMs: this.policy.ttlOf(next, now),
+          expiresAt: this.deadlineOf(next),
           limits: { maxAttributes: this.config.maxAttributes, maxBytes: this.config.maxRecordBytes },
           legacy: form.legacy,
           convert: this.conversionOf(record, form),
@@ -700,9 +724,10 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
       throw error;
     }
     const ttlMs = this.policy.ttlOf(written.record, this.now());
+    const expiresAt = this.deadlineOf(written.record);
     try {
       await this.admit(written.record.identifiers?.[0], (hints) =>
-        this.store.set(id, written.raw, ttlMs, hints),
+        this.store.set(id, written.raw, ttlMs, { ...hints, expiresAt }),
       );
     } catch (error) {
       this.codec.forget(written.raw);
@@ -728,7 +753,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     const fields = codec.encode(record);
     if (limited) this.checkNewFields(id, record, fields);
     const ttlMs = this.policy.ttlOf(record, this.now());
-    await this.admit(primary, (hints) => this.store.createFields(id, fields, ttlMs, hints));
+    const expiresAt = this.deadlineOf(record);
+    await this.admit(primary, (hints) => this.store.createFields(id, fields, ttlMs, { ...hints, expiresAt }));
     codec.remember(id, '1', record);
     const session = this.materialize(id, token, { raw: '', record }, { version: 1, legacy: false });
     this.notify({ type: 'started', id, record });
@@ -979,10 +1005,107 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     state.owner?.sessionStopped(session);
   }
 
-  /** Removes an expired record; only the caller whose delete removed it emits `expired` (exactly once). */
-  private async expire(id: string, record: SessionRecord, reason: SessionExpiryReason) {
+  /**
+   * Removes an expired record; only the caller whose delete removed it emits `expired` (exactly once): a request
+   * that found the session expired, or the sweeper. Resolves to whether this call emitted it.
+   */
+  private async expire(id: string, record: SessionRecord, reason: SessionExpiryReason): Promise<boolean> {
     this.fields?.forget(id);
-    if (await this.store.delete(id)) this.notify({ type: 'expired', id, record, reason });
+    if (!(await this.store.delete(id))) return false;
+    this.notify({ type: 'expired', id, record, reason });
+    return true;
+  }
+
+  /**
+   * @internal Whether the store has an expiry queue fed by the writes this manager makes (the field model's on
+   * Redis, the string model's in memory): the sweeper needs one.
+   */
+  get sweepable(): boolean {
+    const queue = this.config.store.expiryQueue;
+    return queue !== undefined && (queue.model === 'fields') === (this.fields !== undefined);
+  }
+
+  /**
+   * The deadline a write hands the store for its expiry queue: only while the sweeper is on, so that a store whose
+   * queue nothing sweeps does not collect an entry per session (undefined: the write leaves the queue alone).
+   */
+  private deadlineOf(record: SessionRecord): number | undefined {
+    return this.config.expirySweepIntervalMs > 0 && this.sweepable
+      ? this.policy.expiresAtOf(record)
+      : undefined;
+  }
+
+  /** @internal Runs `close` at shutdown, before the store closes (the sweeper's stop). */
+  beforeStoreCloses(close: () => Promise<void>): void {
+    this.closing.push(close);
+  }
+
+  /** @internal The number of shards of the store's expiry queue. */
+  get sweepShards(): number {
+    return this.config.store.expiryQueue?.shards ?? 0;
+  }
+
+  /**
+   * @internal One bounded batch of one shard of the expiry queue, under the shard's lease (taken, renewed between
+   * chunks, given up at the end). Resolves to how many `expired` events this call emitted.
+   */
+  async sweepShard(shard: number, owner: string, leaseMs: number, limit: number): Promise<number> {
+    if (!(await this.store.lease(shard, owner, leaseMs))) return 0;
+    let emitted = 0;
+    try {
+      const ids = await this.store.due(shard, this.now(), limit);
+      for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
+        // A lease lost while sweeping (this instance stalled past it): another instance has the shard now.
+        if (i > 0 && !(await this.store.lease(shard, owner, leaseMs))) break;
+        const results = await Promise.allSettled(
+          ids.slice(i, i + SWEEP_CHUNK).map((id) => this.sweepOne(id)),
+        );
+        for (const result of results) {
+          if (result.status === 'rejected') throw result.reason;
+          if (result.value) emitted++;
+        }
+      }
+    } finally {
+      await this.store.release(shard, owner).catch(() => undefined);
+    }
+    return emitted;
+  }
+
+  /**
+   * The sweeper's step for one due session: expired, it is removed through the same delete a request uses (so
+   * exactly one of them reports it); alive (a later access moved its deadline), its entry is moved to the new
+   * deadline; gone (the store dropped the record by its TTL before any sweep), its entry is dropped and reported
+   * without identifiers. Resolves to whether this call emitted `expired`.
+   */
+  private async sweepOne(id: string): Promise<boolean> {
+    const now = this.now();
+    let record: SessionRecord | undefined;
+    try {
+      if (this.fields) {
+        const found = await this.store.readFields(id);
+        if (found !== undefined) record = this.readableFields(id, found, now).snapshot.record;
+      } else {
+        const raw = await this.store.get(id);
+        if (raw !== undefined) {
+          record = this.readable(id, raw, now);
+          this.codec.forget(raw);
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof UnreadableRecordError)) throw error;
+      // A newer release's record is that release's to judge; an unreadable one is removed, as a request would.
+      if (!error.newer) await this.discard(id, error);
+      return false;
+    }
+    if (record === undefined) {
+      if (!(await this.store.drop(id))) return false;
+      this.notify({ type: 'expired', id, record: GONE_RECORD, reason: 'idle' });
+      return true;
+    }
+    const reason = this.policy.expiryOf(record, now);
+    if (reason) return this.expire(id, record, reason);
+    await this.store.reschedule(id, this.policy.expiresAtOf(record));
+    return false;
   }
 
   /** A record the store removed by itself (its TTL passed): the same `expired` event a read would have caused. */

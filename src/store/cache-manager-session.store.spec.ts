@@ -25,6 +25,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
       return { store, close: () => store.close() };
     },
     sweep: (store) => (store as CacheManagerSessionStore).sweep(),
+    expiryQueue: true,
     backendSize: () => map.size,
   });
 }
@@ -44,6 +45,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
       return { store, close: () => store.close() };
     },
     sweep: (store) => (store as CacheManagerSessionStore).sweep(),
+    expiryQueue: true,
     backendSize: () => map.size,
   });
 }

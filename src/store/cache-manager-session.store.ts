@@ -9,11 +9,13 @@ import {
   SessionStoreError,
   YosaiConfigurationError,
 } from '../errors/yosai.errors.js';
-import { bucketTag, principalHash, sessionBucketOf } from './session-tag.js';
+import { bucketTag, principalHash, SESSION_BUCKETS, sessionBucketOf } from './session-tag.js';
 import {
   SessionStore,
+  type ExpiryQueue,
   type FieldRecords,
   type PrincipalIndex,
+  type SessionExpiryHints,
   type SessionDeleteHints,
   type SessionWriteHints,
   type StoredValue,
@@ -30,7 +32,8 @@ export interface CacheManagerSessionStoreOptions {
    */
   prefix?: string;
   /**
-   * How often an in-memory (`Map`) store is swept of expired records. Milliseconds; `0` turns sweeping off.
+   * How often an in-memory (`Map`) store is swept of records past their TTL. Milliseconds; `0` turns sweeping off.
+   * (The module's expiry sweeper, which expires sessions at their deadline, is `expirySweepIntervalMs`.)
    * The sweep timer is `unref()`ed and stopped by `close()`.
    * @default 60_000
    */
@@ -98,7 +101,13 @@ interface Backend {
   readonly kind: 'memory' | 'redis' | 'keyv';
   get(id: string): Promise<string | undefined>;
   set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints): Promise<void>;
-  compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  compareAndSet(
+    id: string,
+    expected: string,
+    value: string,
+    ttlMs: number,
+    hints?: SessionExpiryHints,
+  ): Promise<boolean>;
   /** Absent on the generic Keyv path, where it could be atomic within one process only. */
   setIfAbsent?(id: string, value: string, ttlMs: number): Promise<boolean>;
   delete(id: string, hints?: SessionDeleteHints): Promise<boolean>;
@@ -168,6 +177,15 @@ const CAS_SCRIPT = script(
  * `b` (byte total of the other fields) are kept by the scripts. HSET is sent in chunks, as Lua's `unpack` has a
  * bounded stack.
  */
+/**
+ * The expiry queue's part of the create and patch scripts: given KEYS[2] (the queue of the session's bucket, a sorted
+ * set in the record's hash slot), the last two arguments are the session's deadline and its id, taken off ARGV
+ * before the script reads the rest. A write that stores the record scores it there in the same script.
+ */
+const QUEUE_ARGS = `local queue = KEYS[2]
+local due, member
+if queue then member = table.remove(ARGV) due = table.remove(ARGV) end`;
+
 const HSET_CHUNKS = `
 local function hset(k, list)
   for c = 1, #list, 200 do
@@ -208,22 +226,25 @@ end
 `;
 
 /**
- * KEYS[1], and KEYS[2] the principal index to join (optional); ARGV: ttl, n, b, then field/value pairs, then with
- * KEYS[2]: the principal's hash, the join time, and the cap (-1: none).
+ * KEYS[1], then the optional keys the last argument names, in this order: `q` the expiry queue to join, `i` the
+ * principal index to join. ARGV: ttl, n, b, then field/value pairs, then with `q`: the deadline and the id, then
+ * with `i`: the principal's hash, the join time, and the cap (-1: none), and last the flags (`q`, `i`, `qi` or ``).
  * Answers 1 written, or the principal's live session ids (oldest first) when the cap refused the write.
  */
 const CREATE_SCRIPT = script(`${HSET_CHUNKS}${PRINCIPAL_INDEX}
 local k = KEYS[1]
+local flags = table.remove(ARGV)
+local queue, idx, due, member, hashed, joined, cap
+local at = 2
+if string.find(flags, 'q', 1, true) then queue = KEYS[at] at = at + 1 end
+if string.find(flags, 'i', 1, true) then idx = KEYS[at] end
+if idx then cap = tonumber(table.remove(ARGV)) joined = table.remove(ARGV) hashed = table.remove(ARGV) end
+if queue then member = table.remove(ARGV) due = table.remove(ARGV) end
 local last = #ARGV
 -- principal index: the cap, judged before anything is written
-local idx = KEYS[2]
-if idx then
-  last = last - 3
-  local cap = tonumber(ARGV[last + 3])
-  if cap >= 0 then
-    local live = indexed(idx)
-    if #live >= cap then return live end
-  end
+if idx and cap >= 0 then
+  local live = indexed(idx)
+  if #live >= cap then return live end
 end
 redis.call('DEL', k)
 local list = {'v', '1', 'n', ARGV[2], 'b', ARGV[3]}
@@ -232,13 +253,19 @@ hset(k, list)
 redis.call('PEXPIRE', k, ARGV[1])
 -- principal index: join it
 if idx then
-  redis.call('HSET', k, '~p', ARGV[last + 1])
-  redis.call('ZADD', idx, ARGV[last + 2], select(2, tagged(k)))
+  redis.call('HSET', k, '~p', hashed)
+  redis.call('ZADD', idx, joined, select(2, tagged(k)))
   outlive(idx, ARGV[1])
 end
+-- expiry queue: join it
+if queue then redis.call('ZADD', queue, due, member) end
 return 1`);
 
-/** KEYS[1], a field-model key: deletes it, and its entry in its principal's index. Answers how many keys it removed. */
+/**
+ * KEYS[1], a field-model key, and KEYS[2] its bucket's expiry queue; ARGV[1], the id. Deletes the record, its entry
+ * in its principal's index and its entry in the queue, together: whoever removes the record is the one to report it.
+ * Answers how many keys it removed.
+ */
 const DELETE_SCRIPT = script(`${PRINCIPAL_INDEX}
 local k = KEYS[1]
 -- principal index: read before the record goes
@@ -246,6 +273,8 @@ local p = redis.call('TYPE', k).ok == 'hash' and redis.call('HGET', k, '~p')
 local removed = redis.call('DEL', k)
 -- principal index: leave it
 if p then redis.call('ZREM', indexkey(k, p), select(2, tagged(k))) end
+-- expiry queue: leave it
+redis.call('ZREM', KEYS[2], ARGV[1])
 return removed`);
 
 /** KEYS[1], a principal index: its members whose record exists (the others are pruned), oldest first. */
@@ -259,6 +288,7 @@ return indexed(KEYS[1])`);
  */
 const PATCH_SCRIPT = script(`${HSET_CHUNKS}${PRINCIPAL_INDEX}
 local k = KEYS[1]
+${QUEUE_ARGS}
 local nset, nrem, nconv = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
 local first = 9
 local t = redis.call('TYPE', k).ok
@@ -321,7 +351,34 @@ redis.call('PEXPIRE', k, ARGV[1])
 -- principal index: it outlives the record
 local p = redis.call('HGET', k, '~p')
 if p then outlive(indexkey(k, p), ARGV[1]) end
+if queue then redis.call('ZADD', queue, 'GT', due, member) end
 return {1, v}`);
+
+/*
+ * The expiry queue (the sweeper's), one sorted set per bucket beside the bucket's records: each script touches one
+ * bucket's keys, so one hash slot. KEYS[1] is the record's key where a script takes one, KEYS[2] the queue.
+ */
+/** KEYS[1], a shard's lease; ARGV: owner, lease ms. Takes a free lease or renews the owner's; answers 1 if held. */
+const LEASE_SCRIPT = script(`local holder = redis.call('GET', KEYS[1])
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0`);
+/** KEYS[1], a shard's lease; ARGV[1], the owner: gives the lease up if the owner holds it. */
+const RELEASE_SCRIPT = script(
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0",
+);
+/** KEYS[1], a queue; ARGV: now, limit. The ids due, earliest first. */
+const DUE_SCRIPT = script(
+  "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])",
+);
+/** KEYS: record, queue; ARGV: expiresAt, id. Moves a live record's entry later (never earlier, never adds one). */
+const RESCHEDULE_SCRIPT = script(
+  "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('ZADD', KEYS[2], 'XX', 'GT', ARGV[1], ARGV[2]) end return 0",
+);
+/** KEYS: record, queue; ARGV[1], the id. Removes the entry of a record that is gone; answers how many it removed. */
+const DROP_SCRIPT = script(
+  "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end return redis.call('ZREM', KEYS[2], ARGV[1])",
+);
 
 /** KEYS[1], a string-model key: {'s', value} for a string, {'h', field, value, …} for a hash, nil for none. */
 const LEGACY_READ_SCRIPT = script(`
@@ -405,6 +462,10 @@ class MapBackend implements Backend {
   /** The principal index: each principal's keys, first started first, and the principal of each indexed key. */
   private readonly principals = new Map<string, Set<string>>();
   private readonly owners = new Map<string, string>();
+  /** The expiry queue: per bucket, session id → deadline (the `expiresAt` hint of the write that moved it last). */
+  private readonly deadlines = Array.from({ length: SESSION_BUCKETS }, () => new Map<string, number>());
+  /** The sweeper's leases, per bucket, in real time (several managers may share this store in one process). */
+  private readonly leases = new Map<number, { owner: string; until: number }>();
 
   constructor(
     readonly map: Map<string, unknown>,
@@ -451,7 +512,7 @@ class MapBackend implements Backend {
     const key = this.keyPrefix + id;
     this.unindex(key);
     if (index) this.makeRoom(index);
-    this.put(id, value, ttlMs);
+    this.put(id, value, ttlMs, hints?.expiresAt);
     if (index) (hints?.guest ? index.guests : index.others).add(key);
     if (principal !== undefined) {
       let keys = this.principals.get(principal);
@@ -472,9 +533,16 @@ class MapBackend implements Backend {
     }
     return live;
   }
-  async compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
+  async compareAndSet(
+    id: string,
+    expected: string,
+    value: string,
+    ttlMs: number,
+    hints?: SessionExpiryHints,
+  ) {
     if (this.readNow(id) !== expected) return false;
-    this.put(id, value, ttlMs);
+    this.put(id, value, ttlMs, undefined);
+    if (hints?.expiresAt !== undefined) this.schedule(id, hints.expiresAt, true);
     if (this.index) {
       // The most recently written now; a record that was never `set` (a login-throttle counter) stays unindexed.
       const key = this.keyPrefix + id;
@@ -491,7 +559,7 @@ class MapBackend implements Backend {
    */
   async setIfAbsent(id: string, value: string, ttlMs: number) {
     if (this.readNow(id) !== undefined) return false;
-    this.put(id, value, ttlMs);
+    this.put(id, value, ttlMs, undefined);
     return true;
   }
 
@@ -508,6 +576,7 @@ class MapBackend implements Backend {
         continue;
       }
       this.map.delete(victim);
+      this.dequeue(victim);
       this.report(this.evictedListener, 'onEvicted', victim, entry);
     }
   }
@@ -522,16 +591,65 @@ class MapBackend implements Backend {
     keys.delete(key);
     if (keys.size === 0) this.principals.delete(principal);
   }
-  private put(id: string, value: string, ttlMs: number) {
+  /** Stores a record; `expiresAt` given: (re)scores it in the expiry queue, undefined: leaves the queue alone. */
+  private put(id: string, value: string, ttlMs: number, expiresAt: number | undefined) {
     const entry: MapEntry = { value: flat(value), expires: this.clock.now() + ttlMs };
     this.map.set(flat(this.keyPrefix + id), entry);
+    if (expiresAt !== undefined) this.schedule(id, expiresAt, false);
   }
   async delete(id: string) {
     const existed = this.readNow(id) !== undefined;
     this.map.delete(this.keyPrefix + id);
     this.unindex(this.keyPrefix + id);
+    this.dequeue(this.keyPrefix + id);
     return existed;
   }
+
+  /** Scores a session in the expiry queue; `later`: only move it later (as concurrent touches may land out of order). */
+  private schedule(id: string, expiresAt: number, later: boolean) {
+    const shard = this.deadlines[sessionBucketOf(id)];
+    const current = shard.get(id);
+    if (!later || current === undefined || expiresAt > current) shard.set(id, expiresAt);
+  }
+
+  /** Removes the queue entry of the record under `key`, with the record. */
+  private dequeue(key: string) {
+    const id = key.slice(this.keyPrefix.length);
+    this.deadlines[sessionBucketOf(id)].delete(id);
+  }
+
+  /** The expiry queue (see `ExpiryQueue`); synchronous underneath, so every step is atomic. */
+  readonly queue: ExpiryQueue = {
+    shards: SESSION_BUCKETS,
+    model: 'strings',
+    lease: async (shard, owner, leaseMs) => {
+      const now = Date.now();
+      const held = this.leases.get(shard);
+      if (held && held.owner !== owner && held.until > now) return false;
+      this.leases.set(shard, { owner, until: now + leaseMs });
+      return true;
+    },
+    release: async (shard, owner) => {
+      if (this.leases.get(shard)?.owner === owner) this.leases.delete(shard);
+    },
+    due: async (shard, now, limit) => {
+      const due: [string, number][] = [];
+      for (const entry of this.deadlines[shard]) if (entry[1] <= now) due.push(entry);
+      return due
+        .sort((a, b) => a[1] - b[1])
+        .slice(0, limit)
+        .map(([id]) => id);
+    },
+    reschedule: async (id, expiresAt) => {
+      if (this.map.has(this.keyPrefix + id) && this.deadlines[sessionBucketOf(id)].has(id)) {
+        this.schedule(id, expiresAt, true);
+      }
+    },
+    drop: async (id) => {
+      if (this.map.has(this.keyPrefix + id)) return false;
+      return this.deadlines[sessionBucketOf(id)].delete(id);
+    },
+  };
 
   onExpired(listener: ExpiredListener): void {
     this.listener = listener;
@@ -557,6 +675,7 @@ class MapBackend implements Backend {
   private expire(key: string, entry: MapEntry) {
     this.map.delete(key);
     this.unindex(key);
+    this.dequeue(key);
     this.report(this.listener, 'onExpired', key, entry);
   }
 
@@ -637,6 +756,14 @@ class RedisBackend implements Backend {
     );
   }
 
+  /** The expiry queue of a bucket: a sorted set in the bucket's hash slot (`:` never occurs in an id). */
+  private queueKey(bucket: number) {
+    return this.adapter.createKeyPrefix(
+      `${this.keyPrefix}{${bucketTag(bucket)}}:expiry`,
+      this.adapter.namespace,
+    );
+  }
+
   /** The principal index (with the field model only: the string model's records are not indexed). */
   readonly principalIndex: PrincipalIndex = {
     list: async (principal) => {
@@ -649,6 +776,13 @@ class RedisBackend implements Backend {
       )) as string[];
     },
   };
+  /** The sweeper's lease of a bucket's queue. */
+  private leaseKey(bucket: number) {
+    return this.adapter.createKeyPrefix(
+      `${this.keyPrefix}{${bucketTag(bucket)}}:lease`,
+      this.adapter.namespace,
+    );
+  }
 
   /** The client, when commands can be sent to it now. */
   private current(): RedisClientLike | undefined {
@@ -771,6 +905,11 @@ class RedisBackend implements Backend {
       args[1] = String(n);
       args[2] = String(b);
       const keys = [this.fieldKey(id)];
+      let flags = '';
+      if (hints?.expiresAt !== undefined) {
+        this.queued(keys, args, id, hints.expiresAt);
+        flags += 'q';
+      }
       if (hints?.principal !== undefined) {
         const hashed = principalHash(hints.principal);
         if (sessionBucketOf(hashed) !== sessionBucketOf(id)) {
@@ -779,7 +918,9 @@ class RedisBackend implements Backend {
         }
         keys.push(this.indexKey(hashed));
         args.push(hashed, String(Date.now()), String(hints.maxPerPrincipal ?? -1));
+        flags += 'i';
       }
+      args.push(flags);
       const done = await runScript(client, CREATE_SCRIPT, keys, args);
       if (Array.isArray(done)) throw new PrincipalFullError(done as string[]);
     },
@@ -812,8 +953,12 @@ class RedisBackend implements Backend {
         args[7] = String(pairs);
         args.push(String(n), String(b));
       }
-      const key = patch.legacy || convert ? this.key(id) : this.fieldKey(id);
-      const [code, value] = (await runScript(client, PATCH_SCRIPT, [key], args)) as number[];
+      const keys = [patch.legacy || convert ? this.key(id) : this.fieldKey(id)];
+      // A record where an earlier release kept it lies outside its bucket's hash slot: it is not queued.
+      if (!patch.legacy && !convert && patch.expiresAt !== undefined) {
+        this.queued(keys, args, id, patch.expiresAt);
+      }
+      const [code, value] = (await runScript(client, PATCH_SCRIPT, keys, args)) as number[];
       switch (code) {
         case 1:
           return { status: 'written', version: value };
@@ -828,6 +973,59 @@ class RedisBackend implements Backend {
         default:
           throw new SessionStoreError('patch', 'the key holds something that is not a session record');
       }
+    },
+  };
+
+  /** Adds the expiry queue to a create or patch: its key, and the deadline and id as the last arguments. */
+  private queued(keys: string[], args: string[], id: string, expiresAt: number) {
+    keys.push(this.queueKey(sessionBucketOf(id)));
+    args.push(String(Math.ceil(expiresAt)), id);
+  }
+
+  /** The expiry queue of the field model (see `ExpiryQueue`): a sorted set per bucket, a lease key per bucket. */
+  readonly queue: ExpiryQueue = {
+    shards: SESSION_BUCKETS,
+    model: 'fields',
+    lease: async (shard, owner, leaseMs) => {
+      // The sweeper runs on its own timer: it never reopens a client that its owner closed, as a request would (the
+      // connection would keep the process alive); it waits for the next pass instead.
+      if (this.wasReady && this.adapter.client?.isOpen !== true) {
+        throw new SessionStoreError(
+          'lease',
+          'the Redis client was closed; the sweep waits for the next pass',
+        );
+      }
+      const client = await this.client();
+      const held = await runScript(
+        client,
+        LEASE_SCRIPT,
+        [this.leaseKey(shard)],
+        [owner, String(ttlMillis(leaseMs))],
+      );
+      return Number(held) === 1;
+    },
+    release: async (shard, owner) => {
+      const client = await this.client();
+      await runScript(client, RELEASE_SCRIPT, [this.leaseKey(shard)], [owner]);
+    },
+    due: async (shard, now, limit) => {
+      const client = await this.client();
+      return (await runScript(
+        client,
+        DUE_SCRIPT,
+        [this.queueKey(shard)],
+        [String(now), String(limit)],
+      )) as string[];
+    },
+    reschedule: async (id, expiresAt) => {
+      const client = await this.client();
+      const keys = [this.fieldKey(id), this.queueKey(sessionBucketOf(id))];
+      await runScript(client, RESCHEDULE_SCRIPT, keys, [String(Math.ceil(expiresAt)), id]);
+    },
+    drop: async (id) => {
+      const client = await this.client();
+      const keys = [this.fieldKey(id), this.queueKey(sessionBucketOf(id))];
+      return Number(await runScript(client, DROP_SCRIPT, keys, [id])) === 1;
     },
   };
 
@@ -859,8 +1057,11 @@ class RedisBackend implements Backend {
     leased = false,
   ) {
     const fieldKey = this.fieldKey(id);
-    if (Number(await runScript(client, DELETE_SCRIPT, [fieldKey], [])) > 0)
+    // The record and its expiry queue entry in one script: whoever removes the record is the one to report it.
+    const queueKey = this.queueKey(sessionBucketOf(id));
+    if (Number(await runScript(client, DELETE_SCRIPT, [fieldKey, queueKey], [id])) > 0) {
       return this.afterDelete(client, fieldKey, true, hints, leased);
+    }
     const key = this.key(id);
     const removed = (await client.del(key)) > 0;
     return this.afterDelete(client, removed ? key : fieldKey, removed, hints, leased);
@@ -1061,8 +1262,12 @@ export class CacheManagerSessionStore extends SessionStore {
     if (backend instanceof RedisBackend && options.fieldRecords !== false) {
       this.fieldRecords = backend.fields;
       this.principalIndex = backend.principalIndex;
+      this.expiryQueue = backend.queue;
     }
-    if (backend instanceof MapBackend) this.principalIndex = { list: async (p) => backend.list(p) };
+    if (backend instanceof MapBackend) {
+      this.principalIndex = { list: async (p) => backend.list(p) };
+      this.expiryQueue = backend.queue;
+    }
     if (backend.setIfAbsent) {
       this.setIfAbsent = (id: string, value: string, ttlMs: number) => backend.setIfAbsent!(id, value, ttlMs);
     }
@@ -1102,6 +1307,11 @@ export class CacheManagerSessionStore extends SessionStore {
    * its sessions (`<ns>::<prefix>{<bucket>}p:<principal hash>`), changed by the same scripts as the records.
    */
   declare readonly principalIndex?: PrincipalIndex;
+  /**
+   * In memory, and on Redis with the field model: the expiry queue the sweeper works through (one sorted set per
+   * bucket on Redis, beside the bucket's records).
+   */
+  declare readonly expiryQueue?: ExpiryQueue;
 
   get(id: string) {
     return this.backend.get(id);
@@ -1109,8 +1319,8 @@ export class CacheManagerSessionStore extends SessionStore {
   set(id: string, value: string, ttlMs: number, hints?: SessionWriteHints) {
     return this.backend.set(id, value, ttlMs, hints);
   }
-  compareAndSet(id: string, expected: string, value: string, ttlMs: number) {
-    return this.backend.compareAndSet(id, expected, value, ttlMs);
+  compareAndSet(id: string, expected: string, value: string, ttlMs: number, hints?: SessionExpiryHints) {
+    return this.backend.compareAndSet(id, expected, value, ttlMs, hints);
   }
   /**
    * Deletes the record. On Redis with `waitForReplicas`, a delete hinted as a `revocation` also waits for the

@@ -20,6 +20,7 @@ import { CacheManagerSessionStore } from './cache-manager-session.store.js';
       return { store, close: () => store.close() };
     },
     sweep: (store) => (store as CacheManagerSessionStore).sweep(),
+    expiryQueue: true,
     backendSize: () => map.size,
   });
 }

@@ -52,7 +52,13 @@ export abstract class SessionStore {
    * Replaces the value only if the stored value is still exactly `expected`, and resolves to whether it
    * did. A missing record is never written, so a write can never bring back a deleted session.
    */
-  abstract compareAndSet(id: string, expected: string, value: string, ttlMs: number): Promise<boolean>;
+  abstract compareAndSet(
+    id: string,
+    expected: string,
+    value: string,
+    ttlMs: number,
+    hints?: SessionExpiryHints,
+  ): Promise<boolean>;
   /**
    * Deletes the record and resolves to `true` only if this call removed an existing record.
    * @param hints What the library knows of the delete (optional to use): `revocation` when it ends a live session
@@ -110,6 +116,53 @@ export abstract class SessionStore {
    * and writes only what changed. `delete` must then remove a record in either model.
    */
   readonly fieldRecords?: FieldRecords;
+
+  /**
+   * Optional. The expiry queue the sweeper works through (see {@link ExpiryQueue}). A store that has it scores each
+   * session by the `expiresAt` hint of its writes, and its `delete` removes the queue entry with the record, in one
+   * atomic step.
+   */
+  readonly expiryQueue?: ExpiryQueue;
+}
+
+/**
+ * The expiry queue of a store (optional capability {@link SessionStore.expiryQueue}): every session it holds, by
+ * shard (the session's bucket, see `session-tag.ts`), scored by the time it expires unless accessed again (the
+ * `expiresAt` hint of the write that last moved it). Several instances sweep it by leasing shards.
+ */
+export interface ExpiryQueue {
+  /** How many shards there are: numbered 0 to `shards - 1`. */
+  readonly shards: number;
+  /**
+   * Which writes score the queue: `fields` the field model's (`fieldRecords.create`/`patch`), `strings` the string
+   * model's (`set`/`compareAndSet`). The sweeper runs only when the life cycle writes that way.
+   */
+  readonly model: 'fields' | 'strings';
+  /**
+   * Takes the lease of a shard for `owner` for `leaseMs` (real time), or renews it when `owner` holds it already.
+   * Resolves to whether `owner` holds it now. Atomic for every process that shares the store.
+   */
+  lease(shard: number, owner: string, leaseMs: number): Promise<boolean>;
+  /** Gives the lease of a shard up, if `owner` holds it. */
+  release(shard: number, owner: string): Promise<void>;
+  /** At most `limit` ids of the shard whose score is at most `now`, earliest first. */
+  due(shard: number, now: number, limit: number): Promise<string[]>;
+  /** Moves a live session's score to `expiresAt` when that is later (only while its record exists). */
+  reschedule(id: string, expiresAt: number): Promise<void>;
+  /**
+   * Removes the entry of a session whose record is gone (the store dropped it by its TTL), and resolves to whether
+   * this call removed it; an entry whose record exists is left alone (resolves false).
+   */
+  drop(id: string): Promise<boolean>;
+}
+
+/** What the library tells a store about when the session a write carries expires. */
+export interface SessionExpiryHints {
+  /**
+   * When the session expires unless accessed again (epoch ms of the library's clock). A store with an
+   * {@link ExpiryQueue} scores the session by it; other stores ignore it.
+   */
+  readonly expiresAt?: number;
 }
 
 /**
@@ -145,6 +198,8 @@ export interface FieldPatch {
   readonly limits?: { readonly maxAttributes: number; readonly maxBytes: number };
   /** The record was read where the string model keeps records (`FieldRead.legacy`, or a `raw` one). */
   readonly legacy?: boolean;
+  /** When the session expires unless accessed again (see {@link SessionExpiryHints}). */
+  readonly expiresAt?: number;
   /**
    * For a string-model record: the exact string read, and the same record as fields. The store converts the record
    * only if it still holds exactly that string, then applies the patch; otherwise the answer is `conflict`.
@@ -181,7 +236,7 @@ export interface FieldRecords {
 }
 
 /** What the library tells a store about a record it `set`s. */
-export interface SessionWriteHints {
+export interface SessionWriteHints extends SessionExpiryHints {
   /** True when the session has no identifiers (a guest): a capped store evicts these first. */
   readonly guest: boolean;
   /**

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { SESSION_BUCKETS } from '../store/session-tag.js';
 import type { FieldPatch, SessionStore } from '../store/session.store.js';
 
 /** One store under test, in a namespace of its own over a backend shared with the suite's other namespaces. */
@@ -26,6 +27,11 @@ export interface SessionStoreContractOptions {
    * offers it exactly when this says so.
    */
   fieldRecords?: boolean;
+  /**
+   * The store offers an expiry queue (`expiryQueue`): its tests run. Either way the suite checks that the store
+   * offers it exactly when this says so.
+   */
+  expiryQueue?: boolean;
 }
 
 /** What the suite asks of an assertion: matchers that Jest and Vitest both have. */
@@ -59,6 +65,13 @@ function globalTestApi(): ContractTestApi {
     );
   }
   return scope as unknown as ContractTestApi;
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** The first two base64url characters of an id in bucket `bucket` (its first 8 bits). */
+function base64urlOfByte(bucket: number): string {
+  return BASE64URL[bucket >> 2] + BASE64URL[(bucket & 3) << 4];
 }
 
 /** A fresh id shaped like a session id (43 base64url characters). */
@@ -428,6 +441,105 @@ export function sessionStoreContract(
           });
           expect(await store.delete(id)).toBe(true);
           expect(await fields.read(id)).toBe(undefined);
+        });
+      });
+    }
+
+    it(`offers an expiry queue (expiryQueue) ${options.expiryQueue ? 'as declared' : 'only when declared'}`, async () => {
+      expect(store.expiryQueue !== undefined).toBe(options.expiryQueue === true);
+    });
+
+    if (options.expiryQueue) {
+      describe('expiryQueue', () => {
+        /** A fresh id in a shard of its own for this test (shards are shared with the suite's other tests). */
+        let shard = 0;
+        const idInShard = () => base64urlOfByte(shard) + contractId().slice(2);
+        beforeEach(async () => {
+          shard = Math.floor(Math.random() * SESSION_BUCKETS);
+        });
+        /** A new record scored at `expiresAt`, written the way the queue's model is fed. */
+        async function create(id: string, expiresAt: number) {
+          if (store.expiryQueue!.model === 'fields') {
+            await store.fieldRecords!.create(id, { l: '1' }, LONG_TTL, { guest: true, expiresAt });
+          } else {
+            await store.set(id, 'value', LONG_TTL, { guest: true, expiresAt });
+          }
+        }
+        /** A later write of the record (a touch) scored at `expiresAt`. */
+        async function touch(id: string, expiresAt: number) {
+          if (store.expiryQueue!.model === 'fields') {
+            const patch: FieldPatch = { set: [], remove: [], accessedAt: 2, ttlMs: LONG_TTL, expiresAt };
+            expect((await store.fieldRecords!.patch(id, patch)).status).toBe('written');
+          } else {
+            const value = await store.get(id);
+            expect(await store.compareAndSet(id, value!, 'value', LONG_TTL, { expiresAt })).toBe(true);
+          }
+        }
+        const mine = (ids: string[], of: string[]) => ids.filter((id) => of.includes(id));
+
+        it('due: the shard’s ids scored at or before now, earliest first, at most limit; a touch moves one later', async () => {
+          const queue = store.expiryQueue!;
+          expect(queue.shards).toBe(SESSION_BUCKETS);
+          const ids = [idInShard(), idInShard(), idInShard()];
+          await create(ids[0], 3_000);
+          await create(ids[1], 1_000);
+          await create(ids[2], 2_000);
+          expect(mine(await queue.due(shard, 2_000, 100), ids)).toEqual([ids[1], ids[2]]);
+          expect(mine(await queue.due(shard, 5_000, 100), ids)).toEqual([ids[1], ids[2], ids[0]]);
+          expect((await queue.due(shard, 5_000, 1)).length).toBe(1);
+          await touch(ids[1], 4_000);
+          expect(mine(await queue.due(shard, 3_500, 100), ids)).toEqual([ids[2], ids[0]]);
+          // A touch that lands late (an earlier deadline) never moves an entry back.
+          await touch(ids[1], 500);
+          expect(mine(await queue.due(shard, 3_500, 100), ids)).toEqual([ids[2], ids[0]]);
+          for (const id of ids) expect(await store.delete(id)).toBe(true);
+          expect(mine(await queue.due(shard, 5_000, 100), ids)).toEqual([]);
+        });
+
+        it('reschedule moves a live record’s entry later only; drop removes only the entry of a record that is gone', async () => {
+          const queue = store.expiryQueue!;
+          const id = idInShard();
+          await create(id, 1_000);
+          await queue.reschedule(id, 5_000);
+          expect(mine(await queue.due(shard, 4_000, 100), [id])).toEqual([]);
+          await queue.reschedule(id, 2_000);
+          expect(mine(await queue.due(shard, 5_000, 100), [id])).toEqual([id]);
+          expect(await queue.drop(id)).toBe(false); // the record is there
+          expect(mine(await queue.due(shard, 5_000, 100), [id])).toEqual([id]);
+          // A record gone by its TTL: a store that reports such records (onExpired) removes the entry with it when
+          // it finds the record past its TTL; any other leaves the entry, which one drop removes.
+          const short = idInShard();
+          if (queue.model === 'fields') {
+            await store.fieldRecords!.create(short, { l: '1' }, SHORT_TTL, { guest: true, expiresAt: 1_000 });
+          } else {
+            await store.set(short, 'value', SHORT_TTL, { guest: true, expiresAt: 1_000 });
+          }
+          await sleep(PAST_SHORT_TTL);
+          if (typeof store.onExpired === 'function') {
+            expect(await store.get(short)).toBe(undefined);
+            expect(await queue.drop(short)).toBe(false);
+          } else {
+            const answers = await Promise.all([queue.drop(short), queue.drop(short), queue.drop(short)]);
+            expect(tally(answers)).toEqual({ true: 1, false: 2 });
+          }
+          expect(mine(await queue.due(shard, 5_000, 100), [short])).toEqual([]);
+          expect(await store.delete(id)).toBe(true);
+        });
+
+        it('lease: one owner at a time, renewed by its owner, given up by release, free again once it runs out', async () => {
+          const queue = store.expiryQueue!;
+          const [a, b] = [`a-${contractId()}`, `b-${contractId()}`];
+          const answers = await Promise.all([queue.lease(shard, a, 150), queue.lease(shard, b, 150)]);
+          expect(tally(answers)).toEqual({ true: 1, false: 1 });
+          const [holder, other] = answers[0] ? [a, b] : [b, a];
+          expect(await queue.lease(shard, holder, 150)).toBe(true);
+          await queue.release(shard, other); // not the holder's: nothing happens
+          expect(await queue.lease(shard, other, 150)).toBe(false);
+          await queue.release(shard, holder);
+          expect(await queue.lease(shard, other, 100)).toBe(true);
+          await sleep(200);
+          expect(await queue.lease(shard, holder, 100)).toBe(true);
+          await queue.release(shard, holder);
         });
       });
     }

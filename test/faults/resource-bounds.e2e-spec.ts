@@ -40,6 +40,8 @@ describe('resource bounds (in-memory store)', () => {
         idleTimeoutMs: 200,
         absoluteTimeoutMs: 1_000,
         expiredRecordGraceMs: 0,
+        // The store's own sweep is what is measured here: records keep their plain TTL without the expiry sweeper.
+        expirySweepIntervalMs: 0,
         cookie: { secure: false },
       },
     });

@@ -130,9 +130,16 @@ describe.each(PLATFORMS)("@nestjs/cache-manager's CACHE_MANAGER reused as the st
     const id = sessionIdOf(token);
     // Besides it, only the login throttle's counter for the client address (a success gives its place back).
     const keys = await raw.keys(`${namespace}*`);
-    expect(keys.filter((key) => !key.startsWith(`${namespace}::yosai:sess:yosai-login-throttle:`))).toEqual([
-      `${namespace}::yosai:sess:{${bucketTag(sessionBucketOf(id))}}${id}`,
-    ]);
+    const tag = bucketTag(sessionBucketOf(id));
+    expect(
+      keys.filter((key) => !key.startsWith(`${namespace}::yosai:sess:yosai-login-throttle:`)).sort(),
+    ).toEqual(
+      [
+        `${namespace}::yosai:sess:{${tag}}${id}`,
+        // The expiry queue of the session's bucket (the sweeper's).
+        `${namespace}::yosai:sess:{${tag}}:expiry`,
+      ].sort(),
+    );
 
     const client = adapter.client;
     expect(client.isOpen).toBe(true);

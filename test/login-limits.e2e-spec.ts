@@ -328,6 +328,50 @@ describe('the cap on concurrent password verifications', () => {
     }
   });
 
+  it('while a login with no recent failures is verified, logins with failures wait even for a free slot', async () => {
+    const gated = new GatedHasher();
+    const own = await createTestApp({
+      platform: 'express',
+      yosai: {
+        loginThrottle: { enabled: false },
+        passwordVerification: { maxConcurrent: 2, maxQueued: 8, maxWaitMs: 60_000 },
+      },
+      hasher: gated,
+    });
+    const factory = own.app.get(SubjectFactory);
+    const limiter = own.app.get(VerificationLimiter);
+    const login = async (host: string, username: string, password: string) =>
+      (await factory.fromToken(null, { host })).login(new UsernamePasswordToken(username, password)).then(
+        () => 'signed in',
+        (e: unknown) => (e as Error).name,
+      );
+    try {
+      // walter's username and the guessing address fail once: their next attempts are of the last class.
+      expect(await login('198.51.100.1', 'walter', 'guess-0')).toBe('IncorrectCredentialsError');
+      gated.close();
+      const real = login('192.0.2.77', 'thedude', USERS.thedude);
+      await until(() => gated.waiting === 1);
+      const guess = login('198.51.100.1', 'walter', 'guess-1');
+      await until(() => limiter.queued === 1);
+      // One slot is free, but the guess waits; another clean login takes the free slot at once.
+      expect(limiter.active).toBe(1);
+      const second = login('192.0.2.78', 'walter-fan', 'no such user');
+      await until(() => gated.waiting === 2);
+      expect(limiter.queued).toBe(1);
+      gated.passOne();
+      gated.passOne();
+      // Both clean logins ended: the guess starts.
+      await until(() => limiter.queued === 0 && gated.waiting === 1);
+      gated.open();
+      expect(await real).toBe('signed in');
+      expect(await second).toBe('UnknownAccountError');
+      expect(await guess).toBe('IncorrectCredentialsError');
+    } finally {
+      gated.open();
+      await own.close();
+    }
+  });
+
   it('a login that waits longer than maxWaitMs is refused with scope capacity', async () => {
     const gated = new GatedHasher();
     const short = await createTestApp({

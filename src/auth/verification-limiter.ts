@@ -22,7 +22,7 @@ interface Waiter {
   readonly username: string | null;
   /** Arrival order. */
   readonly serial: number;
-  readonly resolve: () => void;
+  readonly resolve: (clean: boolean) => void;
   readonly reject: (error: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -56,14 +56,18 @@ class FailureMemory {
  * client address and username had no failed verification lately (the last 15 minutes, in this process), then to
  * those with one of the two, then the rest; among equals, to the address with the fewest verifications running,
  * in turn. So a flood of guesses waits behind real users, from one address or from many. When the queue is full, a
- * login of a better class takes the place of the newest waiting login of the worst class. One address may hold at
- * most a quarter of the waiting places. A login that finds no place, or waits too long, is refused with
+ * login of a better class takes the place of the newest waiting login of the worst class. While a login of the first
+ * class is verified, the others start only in the lower half of the slots (none with two slots), so that a real
+ * user's verification does not share the CPU with guesses. One address may hold at most a quarter of the waiting
+ * places. A login that finds no place, or waits too long, is refused with
  * `LoginThrottledError` (scope `capacity`, 429 over HTTP).
  * @internal
  */
 @Injectable()
 export class VerificationLimiter {
   private running = 0;
+  /** Verifications running for logins of the first class (no recent failure). */
+  private runningClean = 0;
   private serial = 0;
   /** Waiting logins in arrival order (at most `maxQueued`). */
   private readonly waiters: Waiter[] = [];
@@ -104,13 +108,13 @@ export class VerificationLimiter {
   ): Promise<T> {
     const key = keyOf(attempt.address);
     const username = usernameOf(attempt.username);
-    await this.acquire(key, username);
+    const clean = await this.acquire(key, username);
     try {
       const result = await work();
       if (failed?.(result)) this.noteFailure(key, username);
       return result;
     } finally {
-      this.release(key);
+      this.release(key, clean);
     }
   }
 
@@ -135,22 +139,28 @@ export class VerificationLimiter {
     ];
   }
 
-  private acquire(key: string, username: string | null): Promise<void> | void {
-    const { maxConcurrent, maxWaitMs, maxQueued } = this.config.passwordVerification;
-    if (this.running < maxConcurrent && this.waiters.length === 0) {
-      this.start(key);
-      return;
+  /** Whether a verification of this class may take a free slot now (see the class's description). */
+  private mayStart(verificationClass: number): boolean {
+    if (this.running >= this.config.passwordVerification.maxConcurrent) return false;
+    if (verificationClass === 0 || this.runningClean === 0) return true;
+    return this.running < Math.floor(this.config.passwordVerification.maxConcurrent / 2);
+  }
+
+  /** Resolves once the login holds a slot: to true when it is of the first class. */
+  private acquire(key: string, username: string | null): Promise<boolean> | boolean {
+    const { maxWaitMs, maxQueued } = this.config.passwordVerification;
+    const incoming = this.classOf(key, username, this.config.clock.now());
+    if (this.waiters.length === 0 && this.mayStart(incoming)) {
+      this.start(key, incoming === 0);
+      return incoming === 0;
     }
     if (maxWaitMs === 0 || (this.queuedBy.get(key) ?? 0) >= this.maxPerAddress) {
       throw new LoginThrottledError('capacity', RETRY_AFTER_MS);
     }
-    if (
-      this.waiters.length >= maxQueued &&
-      !this.evictFor(this.classOf(key, username, this.config.clock.now()))
-    ) {
+    if (this.waiters.length >= maxQueued && !this.evictFor(incoming)) {
       throw new LoginThrottledError('capacity', RETRY_AFTER_MS);
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       const waiter: Waiter = { key, username, serial: this.serial++, resolve, reject };
       waiter.timer = setTimeout(() => this.remove(waiter) && reject(refused()), maxWaitMs);
       waiter.timer.unref?.();
@@ -158,6 +168,8 @@ export class VerificationLimiter {
       this.queuedBy.set(key, (this.queuedBy.get(key) ?? 0) + 1);
       // An address that starts waiting takes its turn after those already waiting.
       if (!this.servedAt.has(key)) this.servedAt.set(key, this.serial++);
+      // A slot may be free while the waiting logins may not take it (a first-class one runs): this one may.
+      this.startWaiting();
     });
   }
 
@@ -195,19 +207,32 @@ export class VerificationLimiter {
     return true;
   }
 
-  private start(key: string): void {
+  private start(key: string, clean: boolean): void {
     this.running++;
+    if (clean) this.runningClean++;
     this.runningBy.set(key, (this.runningBy.get(key) ?? 0) + 1);
   }
 
   /** Frees a slot and hands it to the waiting login that comes first in the order described on the class. */
-  private release(key: string): void {
+  private release(key: string, clean: boolean): void {
     this.running--;
+    if (clean) this.runningClean--;
     const left = (this.runningBy.get(key) ?? 1) - 1;
     if (left > 0) this.runningBy.set(key, left);
     else this.runningBy.delete(key);
+    // One slot freed, but a first-class login that ends may let several waiting logins start.
+    this.startWaiting();
+  }
 
-    if (this.waiters.length === 0) return;
+  /** Starts waiting logins, first in the order first, while they may start. */
+  private startWaiting(): void {
+    while (this.waiters.length > 0 && this.startNext()) {
+      // each round started one
+    }
+  }
+
+  /** Starts the waiting login that comes first in the order, if it may start now; false when none did. */
+  private startNext(): boolean {
     const now = this.config.clock.now();
     let next = this.waiters[0];
     let best = this.rankOf(next, now);
@@ -222,12 +247,14 @@ export class VerificationLimiter {
         best = rank;
       }
     }
+    if (!this.mayStart(best[0])) return false;
     this.remove(next);
     clearTimeout(next.timer);
     // Served: its next waiting login, if any, takes its turn after the other addresses'.
     if (this.queuedBy.has(next.key)) this.servedAt.set(next.key, this.serial++);
-    this.start(next.key);
-    next.resolve();
+    this.start(next.key, best[0] === 0);
+    next.resolve(best[0] === 0);
+    return true;
   }
 }
 

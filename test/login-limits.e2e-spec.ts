@@ -213,6 +213,29 @@ describe('login throttling per client address (SubjectFactory.fromToken with a h
   });
 });
 
+/**
+ * An app of its own (a fresh memory of failures) with a gated hasher, two slots and eight waiting places, and a login
+ * that answers what became of it: `signed in`, `throttled:<scope>`, or the error's name.
+ */
+async function queueApp() {
+  const gated = new GatedHasher();
+  const own = await createTestApp({
+    platform: 'express',
+    yosai: {
+      loginThrottle: { enabled: false },
+      passwordVerification: { maxConcurrent: 2, maxQueued: 8, maxWaitMs: 60_000 },
+    },
+    hasher: gated,
+  });
+  const factory = own.app.get(SubjectFactory);
+  const login = async (host: string, username: string, password: string) =>
+    (await factory.fromToken(null, { host })).login(new UsernamePasswordToken(username, password)).then(
+      () => 'signed in',
+      (e: unknown) => (e instanceof LoginThrottledError ? `throttled:${e.scope}` : (e as Error).name),
+    );
+  return { gated, own, limiter: own.app.get(VerificationLimiter), login };
+}
+
 describe('the cap on concurrent password verifications', () => {
   let t: TestApp;
   let subjects: SubjectFactory;
@@ -275,22 +298,7 @@ describe('the cap on concurrent password verifications', () => {
   });
 
   it("a login whose address and username had no failures goes first, and takes a full queue's newest place from guesses", async () => {
-    const gated = new GatedHasher();
-    const own = await createTestApp({
-      platform: 'express',
-      yosai: {
-        loginThrottle: { enabled: false },
-        passwordVerification: { maxConcurrent: 2, maxQueued: 8, maxWaitMs: 60_000 },
-      },
-      hasher: gated,
-    });
-    const factory = own.app.get(SubjectFactory);
-    const limiter = own.app.get(VerificationLimiter);
-    const login = async (host: string, username: string, password: string) =>
-      (await factory.fromToken(null, { host })).login(new UsernamePasswordToken(username, password)).then(
-        () => 'signed in',
-        (e: unknown) => (e instanceof LoginThrottledError ? `throttled:${e.scope}` : (e as Error).name),
-      );
+    const { gated, own, limiter, login } = await queueApp();
     // Guesses at walter's password, each from an address of its own (a flood from many addresses).
     const guess = (i: number) => login(`198.51.100.${i}`, 'walter', `guess-${i}`);
     const before = gated.started.length; // the realm's own hashes at start-up
@@ -329,22 +337,7 @@ describe('the cap on concurrent password verifications', () => {
   });
 
   it('while a login with no recent failures is verified, logins with failures wait even for a free slot', async () => {
-    const gated = new GatedHasher();
-    const own = await createTestApp({
-      platform: 'express',
-      yosai: {
-        loginThrottle: { enabled: false },
-        passwordVerification: { maxConcurrent: 2, maxQueued: 8, maxWaitMs: 60_000 },
-      },
-      hasher: gated,
-    });
-    const factory = own.app.get(SubjectFactory);
-    const limiter = own.app.get(VerificationLimiter);
-    const login = async (host: string, username: string, password: string) =>
-      (await factory.fromToken(null, { host })).login(new UsernamePasswordToken(username, password)).then(
-        () => 'signed in',
-        (e: unknown) => (e as Error).name,
-      );
+    const { gated, own, limiter, login } = await queueApp();
     try {
       // walter's username and the guessing address fail once: their next attempts are of the last class.
       expect(await login('198.51.100.1', 'walter', 'guess-0')).toBe('IncorrectCredentialsError');

@@ -107,7 +107,7 @@ function encodeMeta(record: SessionRecord): Record<string, string> {
   return { [META]: meta, [HOST]: host, [IDENTIFIERS]: identifiers };
 }
 
-/** The JSON in a metadata field, or an unreadable-record error naming what it is. */
+/** The JSON in a field, or an unreadable-record error naming what it is. */
 function json(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
@@ -191,14 +191,8 @@ function parse(fields: StoredFields): SessionRecord {
   const attributes: Record<string, unknown> = {};
   for (const name in fields) {
     if (!name.startsWith(ATTRIBUTE_FIELD)) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(fields[name]);
-    } catch {
-      throw new UnreadableRecordError('stored session record has an attribute that is not valid JSON');
-    }
     // Defined, not assigned: an attribute named __proto__ is data like any other.
-    defineEntry(attributes, name.slice(ATTRIBUTE_FIELD.length), value);
+    defineEntry(attributes, name.slice(ATTRIBUTE_FIELD.length), json(fields[name], 'an attribute'));
   }
   // The same checks as the string envelope's, on the same field names.
   return RECORD_FORMAT_V1.read({ ...envelope, l: accessed === '' ? NaN : Number(accessed), at: attributes });

@@ -20,8 +20,6 @@ export interface VerificationAttempt {
 interface Waiter {
   readonly key: string;
   readonly username: string | null;
-  /** Arrival order. */
-  readonly serial: number;
   readonly resolve: (clean: boolean) => void;
   readonly reject: (error: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
@@ -68,6 +66,7 @@ export class VerificationLimiter {
   private running = 0;
   /** Verifications running for logins of the first class (no recent failure). */
   private runningClean = 0;
+  /** Counts arrivals and services, for the turn among equals (`servedAt`). */
   private serial = 0;
   /** Waiting logins in arrival order (at most `maxQueued`). */
   private readonly waiters: Waiter[] = [];
@@ -154,14 +153,15 @@ export class VerificationLimiter {
       this.start(key, incoming === 0);
       return incoming === 0;
     }
-    if (maxWaitMs === 0 || (this.queuedBy.get(key) ?? 0) >= this.maxPerAddress) {
-      throw new LoginThrottledError('capacity', RETRY_AFTER_MS);
-    }
-    if (this.waiters.length >= maxQueued && !this.evictFor(incoming)) {
-      throw new LoginThrottledError('capacity', RETRY_AFTER_MS);
+    if (
+      maxWaitMs === 0 ||
+      (this.queuedBy.get(key) ?? 0) >= this.maxPerAddress ||
+      (this.waiters.length >= maxQueued && !this.evictFor(incoming))
+    ) {
+      throw refused();
     }
     return new Promise<boolean>((resolve, reject) => {
-      const waiter: Waiter = { key, username, serial: this.serial++, resolve, reject };
+      const waiter: Waiter = { key, username, resolve, reject };
       waiter.timer = setTimeout(() => this.remove(waiter) && reject(refused()), maxWaitMs);
       waiter.timer.unref?.();
       this.waiters.push(waiter);

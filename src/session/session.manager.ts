@@ -1040,6 +1040,11 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     this.closing.push(close);
   }
 
+  /** @internal The time a sweeper pass asks the queue about: the manager's clock, read once per pass. */
+  sweepTime(): number {
+    return this.now();
+  }
+
   /** @internal The number of shards of the store's expiry queue. */
   get sweepShards(): number {
     return this.config.store.expiryQueue?.shards ?? 0;
@@ -1047,13 +1052,20 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
 
   /**
    * @internal One bounded batch of one shard of the expiry queue, under the shard's lease (taken, renewed between
-   * chunks, given up at the end). Resolves to how many `expired` events this call emitted.
+   * chunks, given up at the end): the sessions due at `now` (a pass gives every shard the same time, see
+   * {@link sweepTime}). Resolves to how many `expired` events this call emitted.
    */
-  async sweepShard(shard: number, owner: string, leaseMs: number, limit: number): Promise<number> {
+  async sweepShard(
+    shard: number,
+    owner: string,
+    leaseMs: number,
+    limit: number,
+    now = this.now(),
+  ): Promise<number> {
     if (!(await this.store.lease(shard, owner, leaseMs))) return 0;
     let emitted = 0;
     try {
-      const ids = await this.store.due(shard, this.now(), limit);
+      const ids = await this.store.due(shard, now, limit);
       for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
         // A lease lost while sweeping (this instance stalled past it): another instance has the shard now.
         if (i > 0 && !(await this.store.lease(shard, owner, leaseMs))) break;

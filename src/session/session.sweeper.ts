@@ -72,6 +72,8 @@ export class SessionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
     const shards = this.manager.sweepShards;
     // From a random shard on, so that instances ticking together start on different shards.
     const start = Math.floor(Math.random() * shards);
+    // One time for the whole pass: a store may then answer every shard from one look at its queue.
+    const now = this.manager.sweepTime();
     let next = 0;
     let emitted = 0;
     const worker = async () => {
@@ -83,6 +85,7 @@ export class SessionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
           this.owner,
           this.config.expirySweepLeaseMs,
           this.config.expirySweepBatchSize,
+          now,
         );
         emitted += emittedHere;
       }

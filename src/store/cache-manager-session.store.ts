@@ -422,6 +422,11 @@ interface MapEntry {
   readonly value: string;
   /** The clock's time after which the record is gone. */
   readonly expires: number;
+  /**
+   * The record's place in the expiry queue (the `expiresAt` hint of the write that moved it last), or undefined when
+   * it is not queued. Kept in the entry, not in a queue of its own, so a queued session costs no second map entry.
+   */
+  deadline: number | undefined;
 }
 
 /**
@@ -462,8 +467,12 @@ class MapBackend implements Backend {
   /** The principal index: each principal's keys, first started first, and the principal of each indexed key. */
   private readonly principals = new Map<string, Set<string>>();
   private readonly owners = new Map<string, string>();
-  /** The expiry queue: per bucket, session id → deadline (the `expiresAt` hint of the write that moved it last). */
-  private readonly deadlines = Array.from({ length: SESSION_BUCKETS }, () => new Map<string, number>());
+  /**
+   * The last walk over the map for the expiry queue: the due entries at `now`, per shard, as [id, deadline]. One
+   * sweeper pass asks every shard with the same `now`, so one walk serves the whole pass; a write that changes what
+   * is due at `now` drops it.
+   */
+  private dueScan: { readonly now: number; readonly shards: Map<number, [string, number][]> } | undefined;
   /** The sweeper's leases, per bucket, in real time (several managers may share this store in one process). */
   private readonly leases = new Map<number, { owner: string; until: number }>();
 
@@ -541,8 +550,7 @@ class MapBackend implements Backend {
     hints?: SessionExpiryHints,
   ) {
     if (this.readNow(id) !== expected) return false;
-    this.put(id, value, ttlMs, undefined);
-    if (hints?.expiresAt !== undefined) this.schedule(id, hints.expiresAt, true);
+    this.put(id, value, ttlMs, hints?.expiresAt, true);
     if (this.index) {
       // The most recently written now; a record that was never `set` (a login-throttle counter) stays unindexed.
       const key = this.keyPrefix + id;
@@ -575,8 +583,7 @@ class MapBackend implements Backend {
         this.expire(victim, entry);
         continue;
       }
-      this.map.delete(victim);
-      this.dequeue(victim);
+      this.remove(victim);
       this.report(this.evictedListener, 'onEvicted', victim, entry);
     }
   }
@@ -591,31 +598,58 @@ class MapBackend implements Backend {
     keys.delete(key);
     if (keys.size === 0) this.principals.delete(principal);
   }
-  /** Stores a record; `expiresAt` given: (re)scores it in the expiry queue, undefined: leaves the queue alone. */
-  private put(id: string, value: string, ttlMs: number, expiresAt: number | undefined) {
-    const entry: MapEntry = { value: flat(value), expires: this.clock.now() + ttlMs };
-    this.map.set(flat(this.keyPrefix + id), entry);
-    if (expiresAt !== undefined) this.schedule(id, expiresAt, false);
+  /**
+   * Stores a record with its place in the expiry queue: `expiresAt` given, there (`later`: only if that is later than
+   * the place it had); undefined, the place it had.
+   */
+  private put(id: string, value: string, ttlMs: number, expiresAt: number | undefined, later = false) {
+    const key = this.keyPrefix + id;
+    const previous = this.map.get(key);
+    const had = isMapEntry(previous) ? previous.deadline : undefined;
+    const deadline =
+      expiresAt === undefined || (later && had !== undefined && had >= expiresAt) ? had : expiresAt;
+    this.queueChanged(had, deadline);
+    const entry: MapEntry = { value: flat(value), expires: this.clock.now() + ttlMs, deadline };
+    this.map.set(flat(key), entry);
   }
   async delete(id: string) {
     const existed = this.readNow(id) !== undefined;
-    this.map.delete(this.keyPrefix + id);
-    this.unindex(this.keyPrefix + id);
-    this.dequeue(this.keyPrefix + id);
+    this.remove(this.keyPrefix + id);
     return existed;
   }
 
-  /** Scores a session in the expiry queue; `later`: only move it later (as concurrent touches may land out of order). */
-  private schedule(id: string, expiresAt: number, later: boolean) {
-    const shard = this.deadlines[sessionBucketOf(id)];
-    const current = shard.get(id);
-    if (!later || current === undefined || expiresAt > current) shard.set(id, expiresAt);
+  /** Removes the record under `key` and its index and queue places: every path that removes a record ends here. */
+  private remove(key: string) {
+    const entry = this.map.get(key);
+    if (isMapEntry(entry)) this.queueChanged(entry.deadline, undefined);
+    this.map.delete(key);
+    this.unindex(key);
   }
 
-  /** Removes the queue entry of the record under `key`, with the record. */
-  private dequeue(key: string) {
-    const id = key.slice(this.keyPrefix.length);
-    this.deadlines[sessionBucketOf(id)].delete(id);
+  /** A record's place in the expiry queue moved from `from` to `to`: the last walk is dropped if that changes it. */
+  private queueChanged(from: number | undefined, to: number | undefined) {
+    const scan = this.dueScan;
+    if (from === to || scan === undefined) return;
+    if ((from !== undefined && from <= scan.now) || (to !== undefined && to <= scan.now))
+      this.dueScan = undefined;
+  }
+
+  /** The due entries at `now` per shard, from one walk over the map (reused while `now` and the queue stay the same). */
+  private dueAt(now: number): Map<number, [string, number][]> {
+    if (this.dueScan?.now === now) return this.dueScan.shards;
+    const shards = new Map<number, [string, number][]>();
+    const offset = this.keyPrefix.length;
+    for (const [key, entry] of this.map) {
+      if (!isMapEntry(entry) || entry.deadline === undefined || entry.deadline > now) continue;
+      if (!key.startsWith(this.keyPrefix)) continue;
+      const id = key.slice(offset);
+      const shard = sessionBucketOf(id);
+      let due = shards.get(shard);
+      if (!due) shards.set(shard, (due = []));
+      due.push([id, entry.deadline]);
+    }
+    this.dueScan = { now, shards };
+    return shards;
   }
 
   /** The expiry queue (see `ExpiryQueue`); synchronous underneath, so every step is atomic. */
@@ -633,22 +667,20 @@ class MapBackend implements Backend {
       if (this.leases.get(shard)?.owner === owner) this.leases.delete(shard);
     },
     due: async (shard, now, limit) => {
-      const due: [string, number][] = [];
-      for (const entry of this.deadlines[shard]) if (entry[1] <= now) due.push(entry);
-      return due
+      const due = this.dueAt(now).get(shard) ?? [];
+      return [...due]
         .sort((a, b) => a[1] - b[1])
         .slice(0, limit)
         .map(([id]) => id);
     },
     reschedule: async (id, expiresAt) => {
-      if (this.map.has(this.keyPrefix + id) && this.deadlines[sessionBucketOf(id)].has(id)) {
-        this.schedule(id, expiresAt, true);
-      }
+      const entry = this.map.get(this.keyPrefix + id);
+      if (!isMapEntry(entry) || entry.deadline === undefined || entry.deadline >= expiresAt) return;
+      this.queueChanged(entry.deadline, expiresAt);
+      entry.deadline = expiresAt;
     },
-    drop: async (id) => {
-      if (this.map.has(this.keyPrefix + id)) return false;
-      return this.deadlines[sessionBucketOf(id)].delete(id);
-    },
+    // A record's queue place goes with the record (`remove`), so there is never a place left to drop.
+    drop: async () => false,
   };
 
   onExpired(listener: ExpiredListener): void {
@@ -673,9 +705,7 @@ class MapBackend implements Backend {
   }
 
   private expire(key: string, entry: MapEntry) {
-    this.map.delete(key);
-    this.unindex(key);
-    this.dequeue(key);
+    this.remove(key);
     this.report(this.listener, 'onExpired', key, entry);
   }
 

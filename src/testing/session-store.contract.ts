@@ -496,6 +496,20 @@ export function sessionStoreContract(
           expect(mine(await queue.due(shard, 5_000, 100), ids)).toEqual([]);
         });
 
+        it('due at the same now twice sees the writes and deletes made in between', async () => {
+          const queue = store.expiryQueue!;
+          const [a, b, c] = [idInShard(), idInShard(), idInShard()];
+          await create(a, 1_000);
+          await create(c, 1_200);
+          expect(mine(await queue.due(shard, 2_000, 100), [a, b, c])).toEqual([a, c]);
+          await create(b, 1_500);
+          await touch(c, 9_000);
+          expect(mine(await queue.due(shard, 2_000, 100), [a, b, c])).toEqual([a, b]);
+          expect(await store.delete(a)).toBe(true);
+          expect(mine(await queue.due(shard, 2_000, 100), [a, b, c])).toEqual([b]);
+          for (const id of [b, c]) expect(await store.delete(id)).toBe(true);
+        });
+
         it('reschedule moves a live record’s entry later only; drop removes only the entry of a record that is gone', async () => {
           const queue = store.expiryQueue!;
           const id = idInShard();

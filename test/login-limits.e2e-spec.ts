@@ -139,6 +139,46 @@ describe.each(PLATFORMS)('login throttling over HTTP (%s)', (platform) => {
   });
 });
 
+describe.each(PLATFORMS)('refusals held back over HTTP (%s)', (platform) => {
+  const DELAY_MS = 1_500;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      platform,
+      yosai: {
+        realm: await CountingRealm.create(USERS),
+        loginThrottle: { maxFailures: 1, lockMs: LOCK_MS },
+        // At most 4 × maxQueued = 4 refusals held at once.
+        passwordVerification: { maxQueued: 1, refusalDelayMs: DELAY_MS },
+      },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('a 429 is answered after refusalDelayMs, at most 4 × maxQueued at once; the others at once', async () => {
+    const server = t.app.getHttpServer();
+    await request(server).post('/login').send({ username: 'thedude', password: 'wrong' }).expect(401);
+    const started = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        request(server)
+          .post('/login')
+          .send({ username: 'thedude', password: USERS.thedude })
+          .then((response) => ({ response, ms: performance.now() - started })),
+      ),
+    );
+    for (const { response } of answers) {
+      expect(response.status).toBe(429);
+      expect(response.headers['retry-after']).toBe(String(LOCK_MS / 1000));
+    }
+    const times = answers.map((a) => a.ms).sort((a, b) => a - b);
+    // Two answered before any held one could be (the timer's delay is a lower bound), four after it.
+    expect(times.filter((ms) => ms < DELAY_MS)).toHaveLength(2);
+    expect(times.slice(2).every((ms) => ms >= DELAY_MS)).toBe(true);
+  });
+});
+
 describe('login throttling per client address (SubjectFactory.fromToken with a host)', () => {
   let t: TestApp;
   let subjects: SubjectFactory;
@@ -223,7 +263,7 @@ async function queueApp() {
     platform: 'express',
     yosai: {
       loginThrottle: { enabled: false },
-      passwordVerification: { maxConcurrent: 2, maxQueued: 8, maxWaitMs: 60_000 },
+      passwordVerification: { maxConcurrent: 2, maxQueued: 8, maxWaitMs: 60_000, refusalDelayMs: 0 },
     },
     hasher: gated,
   });
@@ -242,7 +282,7 @@ describe('the cap on concurrent password verifications', () => {
   const hasher = new GatedHasher();
   const options: YosaiModuleOptions = {
     loginThrottle: { enabled: false },
-    passwordVerification: { maxConcurrent: 2, maxQueued: 8, maxWaitMs: 60_000 },
+    passwordVerification: { maxConcurrent: 2, maxQueued: 8, maxWaitMs: 60_000, refusalDelayMs: 0 },
   };
   const attempt = async (host: string, password: string) =>
     (await subjects.fromToken(null, { host })).login(new UsernamePasswordToken('thedude', password));

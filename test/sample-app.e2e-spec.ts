@@ -633,6 +633,8 @@ describe('sample app configuration', () => {
     ['YOSAI_LOGIN_MAX_FAILURES', 'five'],
     ['YOSAI_LOGIN_LOCK_MS', '999'],
     ['YOSAI_LOGIN_LOCK_MS', String(24 * 3_600_000 + 1)],
+    ['YOSAI_LOGIN_REFUSAL_DELAY_MS', '-1'],
+    ['YOSAI_LOGIN_REFUSAL_DELAY_MS', '60001'],
     ['YOSAI_SWEEP_INTERVAL_MS', '-1'],
     ['YOSAI_SWEEP_INTERVAL_MS', 'a minute'],
     ['PORT', '70000'],
@@ -963,7 +965,7 @@ describe('sample app in-process: YOSAI_SWEEP_INTERVAL_MS (ManualClock)', () => {
   });
 });
 
-describe('sample app in-process: YOSAI_LOGIN_MAX_FAILURES and YOSAI_LOGIN_LOCK_MS (ManualClock)', () => {
+describe('sample app in-process: YOSAI_LOGIN_MAX_FAILURES, YOSAI_LOGIN_LOCK_MS and YOSAI_LOGIN_REFUSAL_DELAY_MS (ManualClock)', () => {
   const clock = new ManualClock(Date.now());
   const LOCK_MS = 120_000;
   let close: () => Promise<void>;
@@ -972,7 +974,11 @@ describe('sample app in-process: YOSAI_LOGIN_MAX_FAILURES and YOSAI_LOGIN_LOCK_M
 
   beforeAll(async () => {
     ({ url, close } = await startInProcess(
-      { YOSAI_LOGIN_MAX_FAILURES: '3', YOSAI_LOGIN_LOCK_MS: String(LOCK_MS) },
+      {
+        YOSAI_LOGIN_MAX_FAILURES: '3',
+        YOSAI_LOGIN_LOCK_MS: String(LOCK_MS),
+        YOSAI_LOGIN_REFUSAL_DELAY_MS: '600',
+      },
       clock,
     ));
   });
@@ -984,8 +990,11 @@ describe('sample app in-process: YOSAI_LOGIN_MAX_FAILURES and YOSAI_LOGIN_LOCK_M
   it('after that many failed logins, attempts for the username get 429 with Retry-After until the lock passes, even with the right password', async () => {
     const c = new SampleClient(url);
     for (let i = 0; i < 3; i++) expect((await c.post('/api/login', WRONG)).status).toBe(401);
+    const asked = performance.now();
     const refused = await c.post('/api/login', DUDE);
     expect(refused.status).toBe(429);
+    // Held back YOSAI_LOGIN_REFUSAL_DELAY_MS before it is answered.
+    expect(performance.now() - asked).toBeGreaterThanOrEqual(600);
     expect(refused.headers.get('retry-after')).toBe(String(LOCK_MS / 1000));
     expect(refused.body.message).toBe('Too many login attempts; try again later');
     expect(refused.cookie).toBeUndefined();

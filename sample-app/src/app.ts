@@ -116,6 +116,8 @@ export async function createSampleApp(
     // After YOSAI_LOGIN_MAX_FAILURES failed logins for one username, attempts for it get 429 (Retry-After) until
     // YOSAI_LOGIN_LOCK_MS has passed, even with the right password; a success before then resets the count.
     loginThrottle: { maxFailures: config.loginMaxFailures, lockMs: config.loginLockMs },
+    // A 429 is answered after YOSAI_LOGIN_REFUSAL_DELAY_MS, so a script resending refusals at once makes few requests.
+    passwordVerification: { refusalDelayMs: config.loginRefusalDelayMs },
     // Every session that expires reports it (`expired` in GET /api/events), whether its user comes back or not.
     expirySweepIntervalMs: config.expirySweepIntervalMs,
     ...(options.clock && { clock: options.clock }),

@@ -24,6 +24,8 @@ export interface SampleConfig {
   readonly loginMaxFailures: number;
   /** `YOSAI_LOGIN_LOCK_MS`: how long such a lock lasts (1 s to 24 h). Default 900,000 (15 min). */
   readonly loginLockMs: number;
+  /** `YOSAI_LOGIN_REFUSAL_DELAY_MS`: how long a refused login (429) is held before it is answered (0 to 60 s). Default 1,000. */
+  readonly loginRefusalDelayMs: number;
   /** `YOSAI_MAX_SESSIONS_PER_USER`: most live sessions of one user. Undefined (unset): no cap. */
   readonly maxSessionsPerUser: number | undefined;
   /** `YOSAI_MAX_SESSIONS_POLICY`: `evict-oldest` (the default) or `refuse` (the login then gets 409). */
@@ -177,6 +179,13 @@ export function readSampleConfig(env: NodeJS.ProcessEnv): SampleConfig {
       'YOSAI_LOGIN_LOCK_MS',
       15 * 60_000,
       [1000, 24 * 60 * 60_000],
+      'milliseconds',
+    ),
+    loginRefusalDelayMs: boundedInteger(
+      env,
+      'YOSAI_LOGIN_REFUSAL_DELAY_MS',
+      1000,
+      [0, 60_000],
       'milliseconds',
     ),
     maxSessionsPerUser: positiveInteger(env, 'YOSAI_MAX_SESSIONS_PER_USER', 'sessions'),

@@ -99,7 +99,10 @@ export class Authenticator implements OnModuleInit {
     } catch (error) {
       // One event per failed login, whichever realm refused it.
       if (error instanceof AuthenticationError) this.failed(token, address, 'credentials');
-      else if (error instanceof LoginThrottledError) this.failed(token, address, 'throttled');
+      else if (error instanceof LoginThrottledError) {
+        this.failed(token, address, 'throttled');
+        await this.limiter.holdRefusal(error);
+      }
       throw error;
     } finally {
       token?.clear?.();

@@ -79,9 +79,33 @@ export class VerificationLimiter {
   private readonly failedAddresses = new FailureMemory();
   private readonly failedUsernames = new FailureMemory();
   private readonly maxPerAddress: number;
+  /** Refusals held back now (`holdRefusal`). */
+  private held = 0;
 
   constructor(@Inject(YOSAI_CONFIG) private readonly config: ResolvedYosaiConfig) {
     this.maxPerAddress = Math.max(1, Math.floor(config.passwordVerification.maxQueued / 4));
+  }
+
+  /**
+   * Holds a refused login back for `refusalDelayMs` (at most its `Retry-After`) before it is answered, so that a
+   * client resending every refusal at once makes a few requests a second, not hundreds. At most `4 × maxQueued` are
+   * held at once; the others are answered at once.
+   */
+  async holdRefusal(refusal: LoginThrottledError): Promise<void> {
+    const { refusalDelayMs, maxQueued } = this.config.passwordVerification;
+    const delay = Math.min(refusalDelayMs, refusal.retryAfterMs);
+    if (delay <= 0 || this.held >= 4 * maxQueued) return;
+    this.held++;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    } finally {
+      this.held--;
+    }
+  }
+
+  /** Refusals held back now (for tests and metrics). */
+  get holding(): number {
+    return this.held;
   }
 
   /** Verifications running now (for tests and metrics). */

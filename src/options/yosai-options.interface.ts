@@ -136,6 +136,15 @@ export interface YosaiPasswordVerificationOptions {
    * @default 64
    */
   maxQueued?: number;
+  /**
+   * How long a refused password login (429: a lock of the login throttle, or no verification slot) is held before
+   * it is answered, at most its `Retry-After`. A client that resends each refusal at once (a script) then gets a
+   * handful of answers a second instead of hundreds, each of which would cost the event loop the whole request
+   * pipeline; a user waits this much longer for a refusal they would get anyway. At most `4 × maxQueued` refusals
+   * are held at once; beyond that they are answered at once. `0` answers every refusal at once. Milliseconds.
+   * @default 1_000
+   */
+  refusalDelayMs?: number;
 }
 
 /** Options of `YosaiModule.forRoot()` / the factory of `forRootAsync()`. */
@@ -338,7 +347,7 @@ export interface YosaiModuleOptions {
   loginThrottle?: YosaiLoginThrottleOptions;
   /**
    * The cap on concurrent password verifications.
-   * @default { maxConcurrent: 2, maxWaitMs: 2_000, maxQueued: 64 }
+   * @default { maxConcurrent: 2, maxWaitMs: 2_000, maxQueued: 64, refusalDelayMs: 1_000 }
    */
   passwordVerification?: YosaiPasswordVerificationOptions;
   /**

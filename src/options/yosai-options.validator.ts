@@ -121,6 +121,11 @@ class PasswordVerificationSchema {
   @Min(0, { message: 'must not be negative' })
   @Max(1_000_000)
   maxQueued?: number;
+  @IsOptional()
+  @IsInt({ message: 'must be an integer number of milliseconds' })
+  @Min(0, { message: 'must not be negative' })
+  @Max(60_000)
+  refusalDelayMs?: number;
 }
 
 class CsrfSchema {
@@ -140,7 +145,7 @@ const KNOWN_NESTED: Record<string, readonly string[]> = {
   header: ['name', 'responseHeader'],
   passwordHashing: ['logN', 'r', 'p', 'allowWeakParameters'],
   loginThrottle: ['enabled', 'maxFailures', 'maxFailuresPerAddress', 'lockMs'],
-  passwordVerification: ['maxConcurrent', 'maxWaitMs', 'maxQueued'],
+  passwordVerification: ['maxConcurrent', 'maxWaitMs', 'maxQueued', 'refusalDelayMs'],
   csrf: ['enabled', 'trustedOrigins'],
 };
 

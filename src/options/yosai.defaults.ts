@@ -26,7 +26,12 @@ export const YOSAI_DEFAULTS = Object.freeze({
     maxFailuresPerAddress: 50,
     lockMs: 15 * 60_000,
   }),
-  passwordVerification: Object.freeze({ maxConcurrent: 2, maxWaitMs: 2_000, maxQueued: 64 }),
+  passwordVerification: Object.freeze({
+    maxConcurrent: 2,
+    maxWaitMs: 2_000,
+    maxQueued: 64,
+    refusalDelayMs: 1_000,
+  }),
   authenticationStrategy: 'first-success' as const,
   authorizationCacheTtlMs: 60_000,
   authorizationCacheSize: 10_000,

@@ -172,7 +172,10 @@ async function memory(count) {
     try {
       // BENCH_SWEEP_INTERVAL_MS=0: without the expiry sweeper, whose queue keeps an entry per session.
       const sweep = process.env.BENCH_SWEEP_INTERVAL_MS;
-      const ours = await ourManager(redis.url, sweep === undefined ? {} : { expirySweepIntervalMs: Number(sweep) });
+      const ours = await ourManager(
+        redis.url,
+        sweep === undefined ? {} : { expirySweepIntervalMs: Number(sweep) },
+      );
       await ours.start({ host: '127.0.0.1', identifiers: ['warm-up'], authenticated: true });
       results.ours = await fill(redis, (i) =>
         ours.start({ host: '127.0.0.1', identifiers: [`user${i}`], authenticated: true }),

@@ -139,6 +139,11 @@ const cases: [string, YosaiModuleOptions, string][] = [
     'passwordVerification.maxWaitMs',
   ],
   [
+    'a negative passwordVerification.refusalDelayMs',
+    { passwordVerification: { refusalDelayMs: -1 } },
+    'passwordVerification.refusalDelayMs',
+  ],
+  [
     'a misspelt passwordVerification option',
     { passwordVerification: { maxQueue: 3 } as never },
     'passwordVerification.maxQueue',
@@ -275,7 +280,7 @@ describe('principalIndex and maxSessionsPerPrincipal', () => {
 });
 
 describe('password hashing, login throttling and the verification cap', () => {
-  it('default to OWASP-level scrypt, throttling on (5 per username, 50 per address, 15 min) and 2 verifications at once', () => {
+  it('default to OWASP-level scrypt, throttling on (5 per username, 50 per address, 15 min), 2 verifications at once and refusals held 1 s', () => {
     const resolved = resolveYosaiOptions({});
     expect(resolved.passwordHashing).toEqual({ logN: 15, r: 8, p: 3, allowWeakParameters: false });
     expect(resolved.loginThrottle).toEqual({
@@ -284,7 +289,12 @@ describe('password hashing, login throttling and the verification cap', () => {
       maxFailuresPerAddress: 50,
       lockMs: 900_000,
     });
-    expect(resolved.passwordVerification).toEqual({ maxConcurrent: 2, maxWaitMs: 2_000, maxQueued: 64 });
+    expect(resolved.passwordVerification).toEqual({
+      maxConcurrent: 2,
+      maxWaitMs: 2_000,
+      maxQueued: 64,
+      refusalDelayMs: 1_000,
+    });
   });
 
   it.each([

@@ -200,7 +200,9 @@ const PRINCIPAL_FIELD = '~p';
 /*
  * The principal index: a sorted set per principal, `<base>p:<principal hash>`, where `<base>` is everything of a
  * record key up to its `{tag}` (`<ns>::<prefix>{bb}`): the principal's sessions are drawn into its bucket, so the
- * index and every record it lists share one hash slot. Members are session ids, scored by the time they joined; a
+ * index and every record it lists share one hash slot. Members are session ids, scored by the time they joined (a
+session joining in the same millisecond as the last one, or with a clock behind it, is scored just after it, so the
+index keeps the order in which sessions joined); a
  * record in the index keeps its principal's hash in the store-kept field `~p`, so that every script that removes
  * or extends the record finds the index. The index key lives at least as long as its longest-lived member.
  */
@@ -254,7 +256,10 @@ redis.call('PEXPIRE', k, ARGV[1])
 -- principal index: join it
 if idx then
   redis.call('HSET', k, '~p', hashed)
-  redis.call('ZADD', idx, joined, select(2, tagged(k)))
+  local score = tonumber(joined)
+  local last = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')[2]
+  if last and tonumber(last) >= score then score = tonumber(last) + 0.001 end
+  redis.call('ZADD', idx, score, select(2, tagged(k)))
   outlive(idx, ARGV[1])
 end
 -- expiry queue: join it

@@ -103,11 +103,6 @@ export class VerificationLimiter {
     }
   }
 
-  /** Refusals held back now (for tests and metrics). */
-  get holding(): number {
-    return this.held;
-  }
-
   /** Verifications running now (for tests and metrics). */
   get active(): number {
     return this.running;

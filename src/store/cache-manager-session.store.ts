@@ -201,10 +201,10 @@ const PRINCIPAL_FIELD = '~p';
  * The principal index: a sorted set per principal, `<base>p:<principal hash>`, where `<base>` is everything of a
  * record key up to its `{tag}` (`<ns>::<prefix>{bb}`): the principal's sessions are drawn into its bucket, so the
  * index and every record it lists share one hash slot. Members are session ids, scored by the time they joined (a
-session joining in the same millisecond as the last one, or with a clock behind it, is scored just after it, so the
-index keeps the order in which sessions joined); a
- * record in the index keeps its principal's hash in the store-kept field `~p`, so that every script that removes
- * or extends the record finds the index. The index key lives at least as long as its longest-lived member.
+ * session joining in the same millisecond as the last one, or with a clock behind it, is scored just after it, so
+ * the index keeps the order in which sessions joined); a record in the index keeps its principal's hash in the
+ * store-kept field `~p`, so that every script that removes or extends the record finds the index. The index key
+ * lives at least as long as its longest-lived member.
  */
 const PRINCIPAL_INDEX = `
 local function tagged(k)

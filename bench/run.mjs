@@ -608,6 +608,24 @@ function runProcess(cmd, args, processEnv = env) {
 }
 
 /** One load run: { requests, seconds, rps, p50Ms, p99Ms, errors } */
+/** wrk ended without its summary line (seen once in a simultaneous pair): the measurement is repeated, once. */
+class NoSummaryError extends Error {
+  constructor(out) {
+    super(`wrk printed no summary: ${out}`);
+  }
+}
+
+/** Runs one measurement, and once more when wrk printed no summary, instead of stopping the whole run. */
+async function measuredOnce(label, measure) {
+  try {
+    return await measure();
+  } catch (error) {
+    if (!(error instanceof NoSummaryError)) throw error;
+    console.log(`  ${label}: wrk printed no summary; measuring again`);
+    return measure();
+  }
+}
+
 async function load(server, seconds, connections = CONNECTIONS) {
   const url = `http://127.0.0.1:${server.port}${server.path}`;
   if (LOADGEN === 'wrk') {
@@ -625,7 +643,7 @@ async function load(server, seconds, connections = CONNECTIONS) {
     const [cmd, full] = pin(LOAD_CORE, 'wrk', args);
     const out = await runProcess(cmd, full);
     const m = /WRKJSON (\{.*\})/.exec(out);
-    if (!m) throw new Error(`wrk printed no summary: ${out}`);
+    if (!m) throw new NoSummaryError(out);
     const r = JSON.parse(m[1]);
     const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
     const secondsRun = r.duration_us / 1e6;
@@ -759,11 +777,12 @@ async function main() {
     const rotated = sequence.map((_, i) => sequence[(i + rep) % sequence.length]);
     const order = rep % 2 === 1 ? rotated.reverse() : rotated;
     for (const server of order) {
-      const before = await commandStats(redis.port);
-      const cpuBefore = cpuMs(server.pid);
-      const r = await load(server, DURATION);
-      const cpuAfter = cpuMs(server.pid);
-      const after = await commandStats(redis.port);
+      const { before, cpuBefore, r, cpuAfter, after } = await measuredOnce(server.name, async () => {
+        const before = await commandStats(redis.port);
+        const cpuBefore = cpuMs(server.pid);
+        const r = await load(server, DURATION);
+        return { before, cpuBefore, r, cpuAfter: cpuMs(server.pid), after: await commandStats(redis.port) };
+      });
       const delta = statsDelta(before, after);
       const run = {
         ...r,
@@ -789,7 +808,12 @@ async function main() {
     const perRep = [];
     for (let rep = 0; rep < PAIRED_REPS; rep++) {
       const half = Math.max(1, Math.round(CONNECTIONS / 2));
-      const [ra, rb] = await Promise.all([load(a, DURATION, half), load(b, DURATION, half)]);
+      const [ra, rb] = await measuredOnce(`pair ${goal.a} | ${goal.b}`, async () => {
+        // Both loads end before a failure is thrown, so that a repeat never overlaps the other side's wrk.
+        const both = await Promise.allSettled([load(a, DURATION, half), load(b, DURATION, half)]);
+        for (const side of both) if (side.status === 'rejected') throw side.reason;
+        return both.map((side) => side.value);
+      });
       perRep.push(ra.rps / rb.rps);
       console.log(
         `  pair ${rep + 1} ${goal.a} ${ra.rps.toFixed(0)} req/s | ${goal.b} ${rb.rps.toFixed(0)} req/s  ratio ${(ra.rps / rb.rps).toFixed(3)}`,

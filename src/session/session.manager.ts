@@ -1060,7 +1060,7 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     owner: string,
     leaseMs: number,
     limit: number,
-    now = this.now(),
+    now: number,
   ): Promise<number> {
     if (!(await this.store.lease(shard, owner, leaseMs))) return 0;
     let emitted = 0;

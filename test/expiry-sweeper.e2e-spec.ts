@@ -15,6 +15,8 @@ import {
   type SessionStore,
   type YosaiModuleOptions,
 } from '../src/index.js';
+import { generateToken, sessionIdOf } from '../src/session/session-token.js';
+import { EXPIRY_SUBQUEUES, expirySubqueueOf, sessionBucketOf } from '../src/store/session-tag.js';
 import { EventRecorder } from './support/manager-module.js';
 import { freePorts, OwnRedisCluster, clusterSessionStore } from './support/redis-cluster.js';
 import {
@@ -270,6 +272,39 @@ describe('on Redis', () => {
       await sb.close();
     }
   }, 120_000);
+  it("a bucket's queue is 16 sorted sets, each compact (listpack) at 600 sessions; due takes the earliest of all 16, at most the limit", async () => {
+    if (!available) throw new Error('no Redis');
+    const namespace = `sweeper-parts-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const made = redisSessionStore(namespace);
+    try {
+      const queue = made.store.expiryQueue!;
+      // 600 sessions of one bucket (one slot), scored 1,000…1,599 in a shuffled order.
+      const ids = Array.from({ length: 600 }, () => sessionIdOf(generateToken(7)));
+      const deadline = new Map(ids.map((id, i) => [id, 1_000 + ((i * 7919) % 600)]));
+      for (const id of ids) {
+        await made.store.fieldRecords!.create(id, { l: '1' }, 3_600_000, {
+          guest: true,
+          expiresAt: deadline.get(id)!,
+        });
+      }
+      const client = await made.adapter.getClient();
+      const parts = await client.keys(`${namespace}::*:expiry:*`);
+      expect(parts).toHaveLength(EXPIRY_SUBQUEUES);
+      for (const part of parts) {
+        // Redis's default zset-max-listpack-entries is 128: one set of 600 would be a skip list.
+        expect(await client.sendCommand(['OBJECT', 'ENCODING', part])).toBe('listpack');
+        expect(await client.zCard(part)).toBeLessThanOrEqual(128);
+      }
+      const byDeadline = [...ids].sort((a, b) => deadline.get(a)! - deadline.get(b)!);
+      expect(await queue.due(7, 1_299, 100)).toEqual(byDeadline.slice(0, 100));
+      expect(await queue.due(7, 1_049, 100)).toEqual(byDeadline.slice(0, 50));
+      expect(await queue.due(7, 999, 100)).toEqual([]);
+      expect(await queue.due(8, 2_000, 100)).toEqual([]);
+      await client.del(await client.keys(`${namespace}::*`));
+    } finally {
+      await made.close();
+    }
+  });
   behaviour('Redis, two connections', async () => {
     if (!available) throw new Error('no Redis');
     const namespace = `sweeper-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -317,7 +352,11 @@ describe('expiry sweeper on its own redis-server: keys and memory back to the ba
       const before = memory();
       const started = await startMany([one], 10_000);
       const peak = memory();
-      expect(Number(redis.cli('DBSIZE').trim())).toBe(10_000 + 256); // a record each, and a queue per bucket
+      // A record each, and the sub-queues of every bucket the sessions fell in (at most 256 × 16).
+      const subqueues = new Set(started.map((s) => `${sessionBucketOf(s.id)}:${expirySubqueueOf(s.id)}`))
+        .size;
+      expect(subqueues).toBeGreaterThan(3_500);
+      expect(Number(redis.cli('DBSIZE').trim())).toBe(10_000 + subqueues);
       clock.advance(IDLE_MS + 1);
       await one.sweeper.sweep();
       expectExactlyOnce([one], [warm.session.id, ...started.map((s) => s.id)]);

@@ -9,7 +9,14 @@ import {
   SessionStoreError,
   YosaiConfigurationError,
 } from '../errors/yosai.errors.js';
-import { bucketTag, principalHash, SESSION_BUCKETS, sessionBucketOf } from './session-tag.js';
+import {
+  bucketTag,
+  EXPIRY_SUBQUEUES,
+  expirySubqueueOf,
+  principalHash,
+  SESSION_BUCKETS,
+  sessionBucketOf,
+} from './session-tag.js';
 import {
   SessionStore,
   type ExpiryQueue,
@@ -178,8 +185,8 @@ const CAS_SCRIPT = script(
  * bounded stack.
  */
 /**
- * The expiry queue's part of the create and patch scripts: given KEYS[2] (the queue of the session's bucket, a sorted
- * set in the record's hash slot), the last two arguments are the session's deadline and its id, taken off ARGV
+ * The expiry queue's part of the create and patch scripts: given KEYS[2] (the session's sub-queue of its bucket, a
+ * sorted set in the record's hash slot), the last two arguments are the session's deadline and its id, taken off ARGV
  * before the script reads the rest. A write that stores the record scores it there in the same script.
  */
 const QUEUE_ARGS = `local queue = KEYS[2]
@@ -360,8 +367,8 @@ if queue then redis.call('ZADD', queue, 'GT', due, member) end
 return {1, v}`);
 
 /*
- * The expiry queue (the sweeper's), one sorted set per bucket beside the bucket's records: each script touches one
- * bucket's keys, so one hash slot. KEYS[1] is the record's key where a script takes one, KEYS[2] the queue.
+ * The expiry queue (the sweeper's), a bucket's sorted sets beside the bucket's records: each script touches one
+ * bucket's keys, so one hash slot. KEYS[1] is the record's key where a script takes one, KEYS[2] its sub-queue.
  */
 /** KEYS[1], a shard's lease; ARGV: owner, lease ms. Takes a free lease or renews the owner's; answers 1 if held. */
 const LEASE_SCRIPT = script(`local holder = redis.call('GET', KEYS[1])
@@ -372,10 +379,17 @@ return 0`);
 const RELEASE_SCRIPT = script(
   "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0",
 );
-/** KEYS[1], a queue; ARGV: now, limit. The ids due, earliest first. */
-const DUE_SCRIPT = script(
-  "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])",
-);
+/** KEYS, a bucket's sub-queues; ARGV: now, limit. The ids due in all of them, earliest first, at most `limit`. */
+const DUE_SCRIPT = script(`local limit = tonumber(ARGV[2])
+local due = {}
+for _, q in ipairs(KEYS) do
+  local found = redis.call('ZRANGEBYSCORE', q, '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, limit)
+  for i = 1, #found, 2 do due[#due + 1] = {tonumber(found[i + 1]), found[i]} end
+end
+table.sort(due, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
+local ids = {}
+for i = 1, math.min(limit, #due) do ids[i] = due[i][2] end
+return ids`);
 /** KEYS: record, queue; ARGV: expiresAt, id. Moves a live record's entry later (never earlier, never adds one). */
 const RESCHEDULE_SCRIPT = script(
   "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('ZADD', KEYS[2], 'XX', 'GT', ARGV[1], ARGV[2]) end return 0",
@@ -791,10 +805,17 @@ class RedisBackend implements Backend {
     );
   }
 
-  /** The expiry queue of a bucket: a sorted set in the bucket's hash slot (`:` never occurs in an id). */
-  private queueKey(bucket: number) {
+  /**
+   * The expiry queue of a session: one of its bucket's sub-queues, sorted sets in the bucket's hash slot (`:` never
+   * occurs in an id). See `EXPIRY_SUBQUEUES` for why a bucket has several.
+   */
+  private queueKey(id: string) {
+    return this.subqueueKey(sessionBucketOf(id), expirySubqueueOf(id));
+  }
+
+  private subqueueKey(bucket: number, subqueue: number) {
     return this.adapter.createKeyPrefix(
-      `${this.keyPrefix}{${bucketTag(bucket)}}:expiry`,
+      `${this.keyPrefix}{${bucketTag(bucket)}}:expiry:${subqueue}`,
       this.adapter.namespace,
     );
   }
@@ -1013,11 +1034,11 @@ class RedisBackend implements Backend {
 
   /** Adds the expiry queue to a create or patch: its key, and the deadline and id as the last arguments. */
   private queued(keys: string[], args: string[], id: string, expiresAt: number) {
-    keys.push(this.queueKey(sessionBucketOf(id)));
+    keys.push(this.queueKey(id));
     args.push(String(Math.ceil(expiresAt)), id);
   }
 
-  /** The expiry queue of the field model (see `ExpiryQueue`): a sorted set per bucket, a lease key per bucket. */
+  /** The expiry queue of the field model (see `ExpiryQueue`): sorted sets per bucket, a lease key per bucket. */
   readonly queue: ExpiryQueue = {
     shards: SESSION_BUCKETS,
     model: 'fields',
@@ -1048,18 +1069,18 @@ class RedisBackend implements Backend {
       return (await runScript(
         client,
         DUE_SCRIPT,
-        [this.queueKey(shard)],
+        Array.from({ length: EXPIRY_SUBQUEUES }, (_, subqueue) => this.subqueueKey(shard, subqueue)),
         [String(now), String(limit)],
       )) as string[];
     },
     reschedule: async (id, expiresAt) => {
       const client = await this.client();
-      const keys = [this.fieldKey(id), this.queueKey(sessionBucketOf(id))];
+      const keys = [this.fieldKey(id), this.queueKey(id)];
       await runScript(client, RESCHEDULE_SCRIPT, keys, [String(Math.ceil(expiresAt)), id]);
     },
     drop: async (id) => {
       const client = await this.client();
-      const keys = [this.fieldKey(id), this.queueKey(sessionBucketOf(id))];
+      const keys = [this.fieldKey(id), this.queueKey(id)];
       return Number(await runScript(client, DROP_SCRIPT, keys, [id])) === 1;
     },
   };
@@ -1093,7 +1114,7 @@ class RedisBackend implements Backend {
   ) {
     const fieldKey = this.fieldKey(id);
     // The record and its expiry queue entry in one script: whoever removes the record is the one to report it.
-    const queueKey = this.queueKey(sessionBucketOf(id));
+    const queueKey = this.queueKey(id);
     if (Number(await runScript(client, DELETE_SCRIPT, [fieldKey, queueKey], [id])) > 0) {
       return this.afterDelete(client, fieldKey, true, hints, leased);
     }
@@ -1343,7 +1364,7 @@ export class CacheManagerSessionStore extends SessionStore {
    */
   declare readonly principalIndex?: PrincipalIndex;
   /**
-   * In memory, and on Redis with the field model: the expiry queue the sweeper works through (one sorted set per
+   * In memory, and on Redis with the field model: the expiry queue the sweeper works through (a few sorted sets per
    * bucket on Redis, beside the bucket's records).
    */
   declare readonly expiryQueue?: ExpiryQueue;

@@ -27,6 +27,19 @@ export function sessionBucketOf(id: string): number {
 
 const HEX = Array.from({ length: SESSION_BUCKETS }, (_, i) => i.toString(16).padStart(2, '0'));
 
+/**
+ * The expiry queue of a bucket on Redis is split in this many sorted sets (all in the bucket's hash slot), so that at
+ * the sizes most apps reach each stays small enough for Redis's compact encoding (`zset-max-listpack-entries`, 128 by
+ * default: 256 buckets × 16 × 128 = 524,288 sessions), where an entry costs less than half a skip-list entry.
+ */
+export const EXPIRY_SUBQUEUES = 16;
+
+/** The sub-queue (0–15) of a session id in its bucket's expiry queue: four bits of the id's third character. */
+export function expirySubqueueOf(id: string): number {
+  const value = sextet(id.charCodeAt(2));
+  return value < 0 ? 0 : value & (EXPIRY_SUBQUEUES - 1);
+}
+
 /** The hash tag of a bucket: two hex digits. */
 export function bucketTag(bucket: number): string {
   return HEX[bucket];

@@ -8,7 +8,7 @@ import { jest } from '@jest/globals';
 import request from 'supertest';
 import { CacheManagerSessionStore, SessionStore, YosaiGuard, YosaiModule } from '../../src/index.js';
 import { bootApp, SignInController } from '../support/boot.js';
-import { bucketTag, sessionBucketOf } from '../../src/store/session-tag.js';
+import { bucketTag, expirySubqueueOf, sessionBucketOf } from '../../src/store/session-tag.js';
 import { sessionIdOf } from '../support/cookies.js';
 import { redisAvailable, redisSessionStore, REDIS_URL } from '../support/redis.js';
 import { MapRealm, PLATFORMS, sessionCookie, TEST_HASHING, USERS } from '../support/test-app.js';
@@ -136,8 +136,8 @@ describe.each(PLATFORMS)("@nestjs/cache-manager's CACHE_MANAGER reused as the st
     ).toEqual(
       [
         `${namespace}::yosai:sess:{${tag}}${id}`,
-        // The expiry queue of the session's bucket (the sweeper's).
-        `${namespace}::yosai:sess:{${tag}}:expiry`,
+        // The session's sub-queue of its bucket's expiry queue (the sweeper's).
+        `${namespace}::yosai:sess:{${tag}}:expiry:${expirySubqueueOf(id)}`,
       ].sort(),
     );
 

@@ -292,7 +292,7 @@ describe('on Redis', () => {
       expect(parts).toHaveLength(EXPIRY_SUBQUEUES);
       for (const part of parts) {
         // Redis's default zset-max-listpack-entries is 128: one set of 600 would be a skip list.
-        expect(await client.sendCommand(['OBJECT', 'ENCODING', part])).toBe('listpack');
+        expect(await client.objectEncoding(part)).toBe('listpack');
         expect(await client.zCard(part)).toBeLessThanOrEqual(128);
       }
       const byDeadline = [...ids].sort((a, b) => deadline.get(a)! - deadline.get(b)!);

@@ -6,6 +6,8 @@ import { VerificationLimiter } from './auth/verification-limiter.js';
 import { PasswordHasher } from './auth/password.hasher.js';
 import { RealmRegistry } from './auth/realm.registry.js';
 import { Authorizer } from './authz/authorizer.js';
+// For its effect at load: keeps the maps of Node's tick objects alive (see the module).
+import './common/tick-shape.js';
 import { SessionRegistry } from './session/session.registry.js';
 import { ContextBridge } from './http/context-bridge.js';
 import { SubjectAccessor } from './http/subject-accessor.js';

@@ -607,7 +607,6 @@ function runProcess(cmd, args, processEnv = env) {
   });
 }
 
-/** One load run: { requests, seconds, rps, p50Ms, p99Ms, errors } */
 /** wrk ended without its summary line (seen once in a simultaneous pair): the measurement is repeated, once. */
 class NoSummaryError extends Error {
   constructor(out) {
@@ -626,6 +625,7 @@ async function measuredOnce(label, measure) {
   }
 }
 
+/** One load run: { requests, seconds, rps, p50Ms, p99Ms, errors } */
 async function load(server, seconds, connections = CONNECTIONS) {
   const url = `http://127.0.0.1:${server.port}${server.path}`;
   if (LOADGEN === 'wrk') {

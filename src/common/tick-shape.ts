@@ -13,8 +13,8 @@ import { AsyncResource } from 'node:async_hooks';
  * producer, has the same maps and keeps them alive, so the caches stay monomorphic.
  *
  * The two symbols are Node's own, read from an `AsyncResource`, which carries the same ones. Where a Node release
- * names them differently, this is one small object that nothing uses; `test/tick-shape.e2e-spec.ts` checks the keys
- * against a real tick object on the running Node.
+ * names them differently, this is one small object that nothing uses; `test/tick-shape.e2e-spec.ts` checks that it
+ * has the map of a real tick object on the running Node.
  */
 function tickShape(): object | undefined {
   const resource = new AsyncResource('YosaiTickShape', { requireManualDestroy: true });

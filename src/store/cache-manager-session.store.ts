@@ -274,9 +274,9 @@ if queue then redis.call('ZADD', queue, due, member) end
 return 1`);
 
 /**
- * KEYS[1], a field-model key, and KEYS[2] its bucket's expiry queue; ARGV[1], the id. Deletes the record, its entry
- * in its principal's index and its entry in the queue, together: whoever removes the record is the one to report it.
- * Answers how many keys it removed.
+ * KEYS[1], a field-model key, and KEYS[2] its sub-queue of the bucket's expiry queue; ARGV[1], the id. Deletes the
+ * record, its entry in its principal's index and its entry in the queue, together: whoever removes the record is the
+ * one to report it. Answers how many keys it removed.
  */
 const DELETE_SCRIPT = script(`${PRINCIPAL_INDEX}
 local k = KEYS[1]

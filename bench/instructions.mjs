@@ -26,7 +26,7 @@ if (!redisUrl || !scenarios) {
   throw new Error('usage: node bench/instructions.mjs <redisUrl> <scenario>[,…] [requests] [warm-up]');
 }
 const PATHS = { 'ours-guest': '/guest', 'ours-create': '/create' };
-const COOKIE_LESS = /^(floor-|ours-guest|ours-create|es-create)/;
+const COOKIE_LESS = /^(floor-[ab]|ours-guest|ours-create|es-create)/;
 
 function load(port, path, cookie, amount) {
   return new Promise((resolve, reject) => {

@@ -119,6 +119,13 @@ const SCENARIOS = [
     expect: { body: '{"user":"bench"}' },
   },
   {
+    name: 'floor-c-fastify',
+    label: 'floor C on Fastify: token from the cookie, SHA-256, one HGETALL, in a guard (the design floor)',
+    path: '/me',
+    cookie: true,
+    expect: { body: '{"user":"bench"}' },
+  },
+  {
     name: 'ours-redis-fastify',
     label: 'ours on Fastify, Redis, authenticated',
     path: '/me',
@@ -174,6 +181,7 @@ const MEASURE_ORDER = [
   'floor-b-fastify',
   'ours-redis-fastify',
   'floor-b-guard-fastify',
+  'floor-c-fastify',
   'fs-redis-norolling-fastify',
   'fs-redis-fastify',
 ];
@@ -257,6 +265,16 @@ const INFO_RATIOS = [
     text: 'Floor A with a no-op guard + param decorator / floor A (what Nest itself charges a guard)',
     a: 'floor-a-guard',
     b: 'floor-a',
+  },
+  {
+    text: 'Floor C on Fastify (cookie, SHA-256, one HGETALL, in a guard) / floor B on Fastify (what the design itself costs)',
+    a: 'floor-c-fastify',
+    b: 'floor-b-fastify',
+  },
+  {
+    text: 'Ours on Fastify, Redis, authenticated / floor C on Fastify',
+    a: 'ours-redis-fastify',
+    b: 'floor-c-fastify',
   },
   {
     text: 'Ours on Fastify, Redis, authenticated / @fastify/session + connect-redis, defaults',

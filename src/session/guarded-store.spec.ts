@@ -66,6 +66,41 @@ describe('GuardedStore', () => {
     late.close();
   });
 
+  it('calls answered out of order settle each their own promise; the unanswered ones fail at their deadlines', async () => {
+    const store = new HeldStore();
+    const guarded = new GuardedStore(store, 60);
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+    const first = outcome(guarded.get('a'));
+    const second = outcome(guarded.get('b'));
+    const third = outcome(guarded.delete('c'));
+    const fourth = outcome(guarded.get('d'));
+    // The middle of the list first, then its tail: the head and the one after it stay in flight.
+    store.pending[1].resolve('B');
+    store.pending[3].resolve('D');
+    expect(await second).toEqual({ value: 'B' });
+    expect(await fourth).toEqual({ value: 'D' });
+    const late = outcome(guarded.set('e', 'v', 1)); // joins the list after the answered ones left it
+    const [a, c, e] = await Promise.all([first, third, late]);
+    for (const [result, operation] of [
+      [a, 'get'],
+      [c, 'delete'],
+      [e, 'set'],
+    ] as const) {
+      expect((result as { error: SessionStoreError }).error).toBeInstanceOf(SessionStoreError);
+      expect((result as { error: SessionStoreError }).error.operation).toBe(operation);
+    }
+    store.pending[0].resolve('too late'); // settled already: ignored
+    // The list is empty again: a new call is bounded as the first one was, and close() stops the watchdog.
+    const again = outcome(guarded.get('f'));
+    store.pending[5].resolve('F');
+    expect(await again).toEqual({ value: 'F' });
+    guarded.close();
+  });
+
   it('read() uses readNow: synchronous for the in-memory store, the same value as get', async () => {
     const memory = CacheManagerSessionStore.inMemory({ sweepIntervalMs: 0 });
     await memory.set('id', 'value', 60_000);

@@ -13,12 +13,15 @@ import type {
   StoredValue,
 } from '../store/session.store.js';
 
-/** A store call waiting for its answer. */
+/** A store call waiting for its answer: a node of the in-flight list, oldest (earliest deadline) first. */
 interface InFlightCall {
   readonly operation: string;
   /** `performance.now()` after which the call fails with SessionStoreError. */
   readonly deadline: number;
-  readonly reject: (error: unknown) => void;
+  /** Until the call is settled (answered, or failed by the watchdog). */
+  reject: ((error: unknown) => void) | undefined;
+  prev: InFlightCall | undefined;
+  next: InFlightCall | undefined;
 }
 
 /**
@@ -27,9 +30,13 @@ interface InFlightCall {
  *
  * One shared watchdog timer, running only while calls are in flight, fails the calls past their deadline, instead
  * of a timer per call: a call that never answers fails after `storeTimeoutMs`, and at most an eighth of it later.
+ * The calls in flight are a linked list, not a `Set`: an old `Set`'s discarded tables kept finished calls (and
+ * their requests) alive into the old generation (BENCHMARKS.md, "The in-flight list").
  */
 export class GuardedStore {
-  private readonly inFlight = new Set<InFlightCall>();
+  /** The calls in flight, in the order they started; one timeout for all, so also in the order of their deadlines. */
+  private head: InFlightCall | undefined;
+  private tail: InFlightCall | undefined;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -141,7 +148,7 @@ export class GuardedStore {
 
   /** Stops the watchdog when nothing is in flight (at shutdown). */
   close(): void {
-    if (this.inFlight.size === 0 && this.watchdog) {
+    if (this.head === undefined && this.watchdog) {
       clearTimeout(this.watchdog);
       this.watchdog = undefined;
     }
@@ -159,18 +166,38 @@ export class GuardedStore {
 
   private watch<T, R = T>(operation: string, pending: Promise<T>, map?: (value: T) => R): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const entry: InFlightCall = { operation, deadline: performance.now() + this.timeoutMs, reject };
-      this.inFlight.add(entry);
+      const call: InFlightCall = {
+        operation,
+        deadline: performance.now() + this.timeoutMs,
+        reject,
+        prev: this.tail,
+        next: undefined,
+      };
+      if (this.tail) this.tail.next = call;
+      else this.head = call;
+      this.tail = call;
       this.watchdog ??= setTimeout(this.checkDeadlines, this.periodMs());
       Promise.resolve(pending).then(
         (value) => {
-          if (this.inFlight.delete(entry)) resolve(map ? map(value) : (value as unknown as R));
+          if (this.settle(call)) resolve(map ? map(value) : (value as unknown as R));
         },
         (error: unknown) => {
-          if (this.inFlight.delete(entry)) reject(toStoreError(operation, error));
+          if (this.settle(call)) reject(toStoreError(operation, error));
         },
       );
     });
+  }
+
+  /** Takes a call out of the in-flight list; false when it was already settled (the watchdog failed it). */
+  private settle(call: InFlightCall): boolean {
+    if (call.reject === undefined) return false;
+    call.reject = undefined;
+    if (call.prev) call.prev.next = call.next;
+    else this.head = call.next;
+    if (call.next) call.next.prev = call.prev;
+    else this.tail = call.prev;
+    call.prev = call.next = undefined;
+    return true;
   }
 
   private periodMs(): number {
@@ -180,14 +207,12 @@ export class GuardedStore {
   private readonly checkDeadlines = () => {
     this.watchdog = undefined;
     const now = performance.now();
-    for (const entry of this.inFlight) {
-      if (entry.deadline > now) continue;
-      this.inFlight.delete(entry);
-      entry.reject(
-        new SessionStoreError(entry.operation, `no answer within ${this.timeoutMs} ms (storeTimeoutMs)`),
-      );
+    for (let call = this.head; call !== undefined && call.deadline <= now; call = this.head) {
+      const reject = call.reject!;
+      this.settle(call);
+      reject(new SessionStoreError(call.operation, `no answer within ${this.timeoutMs} ms (storeTimeoutMs)`));
     }
-    if (this.inFlight.size > 0) this.watchdog = setTimeout(this.checkDeadlines, this.periodMs());
+    if (this.head !== undefined) this.watchdog = setTimeout(this.checkDeadlines, this.periodMs());
   };
 }
 

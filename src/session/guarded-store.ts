@@ -31,7 +31,7 @@ interface InFlightCall {
  * One shared watchdog timer, running only while calls are in flight, fails the calls past their deadline, instead
  * of a timer per call: a call that never answers fails after `storeTimeoutMs`, and at most an eighth of it later.
  * The calls in flight are a linked list, not a `Set`: an old `Set`'s discarded tables kept finished calls (and
- * their requests) alive into the old generation (BENCHMARKS.md, "The in-flight list").
+ * their replies) alive into the old generation (BENCHMARKS.md, "The in-flight list").
  */
 export class GuardedStore {
   /** The calls in flight, in the order they started; one timeout for all, so also in the order of their deadlines. */

@@ -74,30 +74,29 @@ describe('GuardedStore', () => {
         (value) => ({ value }),
         (error: unknown) => ({ error }),
       );
-    const first = outcome(guarded.get('a'));
-    const second = outcome(guarded.get('b'));
-    const third = outcome(guarded.delete('c'));
-    const fourth = outcome(guarded.get('d'));
-    // The middle of the list first, then its tail: the head and the one after it stay in flight.
-    store.pending[1].resolve('B');
-    store.pending[3].resolve('D');
-    expect(await second).toEqual({ value: 'B' });
-    expect(await fourth).toEqual({ value: 'D' });
-    const late = outcome(guarded.set('e', 'v', 1)); // joins the list after the answered ones left it
-    const [a, c, e] = await Promise.all([first, third, late]);
-    for (const [result, operation] of [
-      [a, 'get'],
-      [c, 'delete'],
-      [e, 'set'],
-    ] as const) {
-      expect((result as { error: SessionStoreError }).error).toBeInstanceOf(SessionStoreError);
-      expect((result as { error: SessionStoreError }).error.operation).toBe(operation);
-    }
-    store.pending[0].resolve('too late'); // settled already: ignored
-    // The list is empty again: a new call is bounded as the first one was, and close() stops the watchdog.
-    const again = outcome(guarded.get('f'));
-    store.pending[5].resolve('F');
-    expect(await again).toEqual({ value: 'F' });
+    const failedAs = (result: unknown, operation: string) => {
+      const { error } = result as { error: SessionStoreError };
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect(error.operation).toBe(operation);
+    };
+    const a = outcome(guarded.get('a'));
+    const b = outcome(guarded.delete('b'));
+    const c = outcome(guarded.get('c'));
+    const d = outcome(guarded.set('d', 'v', 1));
+    const e = outcome(guarded.get('e'));
+    // The head, a middle call and the tail answer while the others are still in flight.
+    store.pending[0].resolve('A');
+    store.pending[2].resolve('C');
+    store.pending[4].resolve('E');
+    expect(await Promise.all([a, c, e])).toEqual([{ value: 'A' }, { value: 'C' }, { value: 'E' }]);
+    failedAs(await b, 'delete');
+    failedAs(await d, 'set');
+    // A late answer to a call that already failed changes nothing: a new call is bounded as before.
+    store.pending[1].resolve('too late');
+    failedAs(await outcome(guarded.get('f')), 'get');
+    const g = outcome(guarded.get('g'));
+    store.pending[6].resolve('G');
+    expect(await g).toEqual({ value: 'G' });
     guarded.close();
   });
 

@@ -212,7 +212,7 @@ export class GuardedStore {
       this.settle(call);
       reject(new SessionStoreError(call.operation, `no answer within ${this.timeoutMs} ms (storeTimeoutMs)`));
     }
-    if (this.head !== undefined) this.watchdog = setTimeout(this.checkDeadlines, this.periodMs());
+    if (this.head !== undefined) this.watchdog ??= setTimeout(this.checkDeadlines, this.periodMs());
   };
 }
 

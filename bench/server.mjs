@@ -115,16 +115,21 @@ function noopGuardController(handle) {
   return C;
 }
 
-async function floorB({ guard = false } = {}) {
-  // The client @keyv/redis itself uses (@redis/client), one GET per request on a key that exists.
+/** A client of the floors' own: the one @keyv/redis itself uses (@redis/client), and how to close it. */
+async function rawRedis() {
   const { createClient } = await import('@redis/client');
   const client = createClient({ url: redisUrl });
+  return { client, close: () => client.close?.() ?? client.quit() };
+}
+
+async function floorB({ guard = false } = {}) {
+  // One GET per request on a key that exists.
+  const { client, close } = await rawRedis();
   const key = `${KEY_PREFIX}k`;
   const connector = connectAtBootstrap(async () => {
     await client.connect();
     await client.set(key, JSON.stringify({ user: USER }), { PX: IDLE_MS });
   });
-  const close = () => client.close?.() ?? client.quit();
   if (guard) {
     const C = noopGuardController(async () => ({ user: (await client.get(key)) === null ? null : USER }));
     return { module: moduleOf({ controllers: [C], providers: [allowAll(), connector] }), close };
@@ -148,10 +153,10 @@ async function floorB({ guard = false } = {}) {
  * Subject: what ours adds over floor C is ours to cut; what floor C adds over floor B is not (issue 17).
  */
 async function floorC() {
-  const { createClient } = await import('@redis/client');
-  const client = createClient({ url: redisUrl });
+  const { client, close } = await rawRedis();
   const token = randomBytes(32).toString('base64url');
-  const key = `${KEY_PREFIX}{00}${hash('sha256', token, 'base64url')}`;
+  const keyOf = (presented) => `${KEY_PREFIX}{00}${hash('sha256', presented, 'base64url')}`;
+  const key = keyOf(token);
   const connector = connectAtBootstrap(async () => {
     await client.connect();
     const now = Date.now();
@@ -166,8 +171,7 @@ async function floorC() {
       const cookie = request.headers.cookie ?? '';
       const at = cookie.indexOf('sid=');
       if (at === -1) return true;
-      const id = hash('sha256', cookie.slice(at + 4, at + 47), 'base64url');
-      const fields = await client.hGetAll(`${KEY_PREFIX}{00}${id}`);
+      const fields = await client.hGetAll(keyOf(cookie.slice(at + 4, at + 47)));
       if (fields.l !== undefined && Number(fields.l) + IDLE_MS > Date.now()) request.user = USER;
       return true;
     }
@@ -189,7 +193,7 @@ async function floorC() {
       providers: [{ provide: APP_GUARD, useClass: SessionGuard }, connector],
     }),
     cookie: async () => `sid=${token}`,
-    close: () => client.close?.() ?? client.quit(),
+    close,
   };
 }
 

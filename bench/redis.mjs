@@ -5,7 +5,9 @@
 //         and 1 MB (INFO stats total_net_input_bytes before and after, less the INFO command's own bytes).
 // memory: Redis memory per session at `count` sessions (default 100,000): INFO memory used_memory before and after
 //         writing them, ours (SessionManager.startSession, an authenticated session with a host) and connect-redis
-//         (what express-session stores for a signed-in user), each on a fresh server of its own.
+//         (what express-session stores for a signed-in user), each on a fresh server of its own; and the design
+//         floor on a third: ours' key names and expiry-queue entries exactly, with one small field per session in
+//         place of its record (what a session costs this layout before it holds anything).
 // sweep:  Redis commands per session the expiry sweeper expires (amortised over `count` abandoned sessions, default
 //         10,000), from INFO commandstats before and after one pass (CONFIG RESETSTAT first): the commands the
 //         library sends (EVALSHA, HGETALL) and every command Redis runs (scripts' inner commands too). Also the
@@ -151,7 +153,7 @@ async function start(ours, bulk) {
   });
 }
 
-/** (b) Redis memory per session at `count` sessions: ours and connect-redis, each on a fresh server. */
+/** (b) Redis memory per session at `count` sessions: ours, connect-redis and the design floor, each on a fresh server. */
 async function memory(count) {
   const CONCURRENCY = 100;
   const fill = async (redis, make) => {
@@ -167,6 +169,7 @@ async function memory(count) {
   };
 
   const results = {};
+  let layout;
   {
     const redis = await ownRedis();
     try {
@@ -181,6 +184,27 @@ async function memory(count) {
         ours.start({ host: '127.0.0.1', identifiers: [`user${i}`], authenticated: true }),
       );
       await ours.close();
+      layout = await keyLayout(redis.url);
+    } finally {
+      await redis.stop();
+    }
+  }
+  {
+    // The design floor: ours' keys exactly (names, hash tags, expiry-queue keys, members and scores, read back from
+    // the server above), each session holding one small field instead of its record, with the same TTL.
+    const redis = await ownRedis();
+    try {
+      const { createClient } = await import('@redis/client');
+      const client = createClient({ url: redis.url });
+      await client.connect();
+      const now = String(Date.now());
+      results.floor = await fill(redis, async (i) => {
+        const { key, queue } = layout[i];
+        await client.hSet(key, 'l', now);
+        await client.pExpire(key, IDLE_MS);
+        if (queue) await client.zAdd(queue.key, { score: queue.score, value: queue.member });
+      });
+      client.destroy();
     } finally {
       await redis.stop();
     }
@@ -220,10 +244,39 @@ async function memory(count) {
     count,
     ours: results.ours,
     connectRedis: results.connectRedis,
+    floor: results.floor,
     ratio: Number((results.ours.bytesPerSession / results.connectRedis.bytesPerSession).toFixed(3)),
+    floorRatio: Number((results.floor.bytesPerSession / results.connectRedis.bytesPerSession).toFixed(3)),
     goalRatio: 0.8,
     goalMet: results.ours.bytesPerSession <= 0.8 * results.connectRedis.bytesPerSession,
   });
+}
+
+/**
+ * The session keys ours wrote (minus the warm-up session's), each with its expiry-queue entry when the sweeper keeps
+ * one: `{ key, queue: { key, member, score } | undefined }`. A record key ends in its id after the hash tag's `}`;
+ * a queue key holds `}:expiry:`, and its members are ids.
+ */
+async function keyLayout(url) {
+  const { createClient } = await import('@redis/client');
+  const client = createClient({ url });
+  await client.connect();
+  try {
+    const records = [];
+    const queued = new Map();
+    for await (const batch of client.scanIterator({ COUNT: 1000 })) {
+      for (const key of batch) {
+        if (key.includes('}:expiry:')) {
+          for (const { value, score } of await client.zRangeWithScores(key, 0, -1)) {
+            queued.set(value, { key, member: value, score });
+          }
+        } else if (/}[A-Za-z0-9_-]{43}$/.test(key)) records.push(key);
+      }
+    }
+    return records.map((key) => ({ key, queue: queued.get(key.slice(-43)) }));
+  } finally {
+    client.destroy();
+  }
 }
 
 async function redisInfoKeyspace(redis) {

@@ -73,11 +73,17 @@ function isOws(code: number): boolean {
 function cookieValue(header: string, name: string): string | null | undefined {
   let found: string | undefined;
   let start = 0;
+  // The next `=` at or after `start`, searched again only once `start` has passed it: searched per part, a
+  // header of many parts without `=` (`;;;;…`) was scanned to its end once per part, quadratic in its length.
+  let eq = -1;
   while (start < header.length) {
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;
-    const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end) {
+    if (eq < start) {
+      eq = header.indexOf('=', start);
+      if (eq === -1) break; // no `name=value` part left
+    }
+    if (eq < end) {
       let nameStart = start;
       let nameEnd = eq;
       while (nameStart < nameEnd && isOws(header.charCodeAt(nameStart))) nameStart++;

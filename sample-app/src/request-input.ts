@@ -42,6 +42,12 @@ export function attributeValue(body: Record<string, unknown>): unknown {
   if (!Object.prototype.hasOwnProperty.call(body, 'value'))
     throw new BadRequestException('value is required');
   const value = body.value;
+  // Before anything walks it recursively: JSON.stringify of a value thousands of levels deep runs out of stack.
+  if (deeperThan(value, LIMITS.attributeValueDepth)) {
+    throw new BadRequestException(
+      `value is nested too deeply (at most ${LIMITS.attributeValueDepth} levels)`,
+    );
+  }
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
   if (bytes > LIMITS.attributeValueBytes) {
     throw new BadRequestException(
@@ -49,4 +55,16 @@ export function attributeValue(body: Record<string, unknown>): unknown {
     );
   }
   return value;
+}
+
+/** True when `value` has arrays or objects nested more than `limit` levels deep; walked without recursion. */
+function deeperThan(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
 }

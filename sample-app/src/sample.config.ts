@@ -60,6 +60,8 @@ export const LIMITS = Object.freeze({
   bodyBytes: 16 * 1024,
   /** Largest attribute value, bytes of its JSON. */
   attributeValueBytes: 4 * 1024,
+  /** Deepest attribute value, levels of arrays and objects (what the library accepts in a session). */
+  attributeValueDepth: 64,
   /** Most attributes one session may hold. */
   attributesPerSession: 32,
   /** Attribute keys: 1–64 characters of letters, digits, `_`, `.`, `-`. */

@@ -151,6 +151,38 @@ describe.each(PLATFORMS)('cross-site requests and cache headers (%s)', (platform
       expect(anonymous.headers.vary ?? '').not.toMatch(/cookie/i);
     });
 
+    // Nest applies a route's @Header() values after the guards, so they used to replace the guard's marks.
+    it("keeps the marks on a route that sets Vary or Cache-Control itself, and the route's own values", async () => {
+      const token = await login(server);
+      const varied = await request(server).get('/headed/vary').set('Cookie', `sid=${token}`).expect(200);
+      expect(varied.headers.vary).toBe('Accept-Encoding, Cookie');
+      expect(varied.headers['cache-control']).toBe('no-store');
+      const cached = await request(server).get('/headed/cache').set('Cookie', `sid=${token}`).expect(200);
+      expect(cached.headers['cache-control']).toBe('no-store');
+      expect(cached.headers.vary).toMatch(/\bCookie\b/i);
+
+      // A guest read from a cookie: the route's Cache-Control stands, Vary gains Cookie.
+      const guest = sessionCookie(
+        (await request(server).put('/attr/cart').send({ value: 1 }).expect(200)).headers,
+      )!;
+      const guestCached = await request(server)
+        .get('/headed/cache')
+        .set('Cookie', `sid=${guest}`)
+        .expect(200);
+      expect(guestCached.headers['cache-control']).toBe('public, max-age=60');
+      expect(guestCached.headers.vary).toMatch(/\bCookie\b/i);
+      const guestVaried = await request(server).get('/headed/vary').set('Cookie', `sid=${guest}`).expect(200);
+      expect(guestVaried.headers.vary).toBe('Accept-Encoding, Cookie');
+      expect(guestVaried.headers['cache-control']).toBeUndefined();
+
+      // Without a token the route's own headers are untouched.
+      const anonymous = await request(server).get('/headed/vary').expect(200);
+      expect(anonymous.headers.vary).toBe('Accept-Encoding');
+      expect((await request(server).get('/headed/cache').expect(200)).headers['cache-control']).toBe(
+        'public, max-age=60',
+      );
+    });
+
     it('an answer authenticated by header is no-store, without Vary: Cookie', async () => {
       const headerOnly = await boot({ cookie: false, header: {} });
       const token = (await request(headerOnly).post('/login').send(DUDE).expect(200)).headers[

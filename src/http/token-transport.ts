@@ -21,7 +21,15 @@ interface HttpResponseLike {
   header?(name: string, value: unknown): unknown;
   headersSent?: boolean;
   sent?: boolean;
-  raw?: { headersSent?: boolean };
+  raw?: RawResponseLike;
+}
+
+/** Node's `ServerResponse` as far as {@link keepPrivateAtWrite} uses it (Express's response, Fastify's `reply.raw`). */
+interface RawResponseLike {
+  headersSent?: boolean;
+  getHeader?(name: string): unknown;
+  setHeader?(name: string, value: string | string[]): unknown;
+  writeHead?(...args: unknown[]): unknown;
 }
 
 function readHeader(request: HttpRequestLike, name: string): string | undefined | null {
@@ -129,22 +137,73 @@ function setResponseHeader(response: HttpResponseLike, name: string, value: stri
  * token), and `Vary: Cookie` when the answer depended on the session cookie. Express or Fastify; no-op once
  * the headers are sent.
  */
-export function markPrivate(response: unknown, options: { noStore: boolean; varyCookie: boolean }): void {
+export function markPrivate(
+  response: unknown,
+  options: PrivateMarks,
+  /** The route sets `Vary` or `Cache-Control` itself (`@Header()`), which Nest applies after the guards. */
+  routeSetsCacheHeaders = false,
+): void {
   const reply = response as HttpResponseLike | undefined;
   if (!reply || typeof reply.getHeader !== 'function' || headersSent(reply)) return;
   if (options.noStore) setResponseHeader(reply, 'cache-control', 'no-store');
   if (options.varyCookie) {
     const existing = reply.getHeader('vary');
     // Most answers have no Vary yet: set it without parsing.
-    if (existing === undefined) {
-      setResponseHeader(reply, 'vary', 'Cookie');
-      return;
+    if (existing === undefined) setResponseHeader(reply, 'vary', 'Cookie');
+    else {
+      const merged = varyWithCookie(existing);
+      if (merged !== null) setResponseHeader(reply, 'vary', merged);
     }
-    const list = Array.isArray(existing) ? existing.join(', ') : typeof existing === 'string' ? existing : '';
-    const names = list.split(',').map((n) => n.trim().toLowerCase());
-    if (!names.includes('cookie') && !names.includes('*')) {
-      setResponseHeader(reply, 'vary', list.trim() === '' ? 'Cookie' : `${list}, Cookie`);
+  }
+  if (routeSetsCacheHeaders) keepPrivateAtWrite(isFastifyReply(reply) ? reply.raw! : reply, options);
+}
+
+/** What {@link markPrivate} puts on an answer. */
+interface PrivateMarks {
+  readonly noStore: boolean;
+  readonly varyCookie: boolean;
+}
+
+/** A `Vary` value with `Cookie` added, or `null` when it already varies on it (or on everything: `*`). */
+function varyWithCookie(existing: unknown): string | null {
+  const list = Array.isArray(existing) ? existing.join(', ') : typeof existing === 'string' ? existing : '';
+  const names = list.split(',').map((n) => n.trim().toLowerCase());
+  if (names.includes('cookie') || names.includes('*')) return null;
+  return list.trim() === '' ? 'Cookie' : `${list}, Cookie`;
+}
+
+/**
+ * Applies the marks again when the headers are written: Nest sets a route's `@Header()` values after the guards
+ * ran, replacing `Vary` and `Cache-Control`. Once, on this response only (routes that declare those headers), by
+ * wrapping its `writeHead`, through which Node writes every response head (Express's, and Fastify's with its
+ * headers as an object argument).
+ */
+function keepPrivateAtWrite(raw: RawResponseLike, options: PrivateMarks): void {
+  const writeHead = raw.writeHead;
+  if (typeof writeHead !== 'function') return;
+  raw.writeHead = function writeHeadKeepingPrivate(this: RawResponseLike, ...args: unknown[]) {
+    raw.writeHead = writeHead;
+    const given = args.find(
+      (arg, i) => i > 0 && arg !== null && typeof arg === 'object' && !Array.isArray(arg),
+    );
+    if (given) markHeaderObject(given as Record<string, unknown>, options);
+    if (options.noStore) raw.setHeader?.('cache-control', 'no-store');
+    if (options.varyCookie) {
+      const merged = varyWithCookie(raw.getHeader?.('vary'));
+      if (merged !== null) raw.setHeader?.('vary', merged);
     }
+    return writeHead.apply(this, args);
+  };
+}
+
+/** The marks on a headers object passed to `writeHead` (names in any case). */
+function markHeaderObject(headers: Record<string, unknown>, options: PrivateMarks): void {
+  const nameOf = (lower: string) => Object.keys(headers).find((key) => key.toLowerCase() === lower) ?? lower;
+  if (options.noStore) headers[nameOf('cache-control')] = 'no-store';
+  if (options.varyCookie) {
+    const name = nameOf('vary');
+    const merged = headers[name] === undefined ? 'Cookie' : varyWithCookie(headers[name]);
+    if (merged !== null) headers[name] = merged;
   }
 }
 

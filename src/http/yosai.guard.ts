@@ -36,14 +36,21 @@ import { mapYosaiError } from './yosai-error.mapper.js';
 interface RouteAccess {
   readonly requirement: SubjectRequirement | undefined;
   readonly rules: readonly AuthorizationRule[];
+  /** The handler sets `Vary` or `Cache-Control` with `@Header()`, which Nest applies after the guards. */
+  readonly setsCacheHeaders: boolean;
 }
+
+/** Where Nest's `@Header()` keeps a handler's headers (`HEADERS_METADATA`): `{ name, value }[]`. */
+const HEADERS_METADATA = '__headers__';
 
 /**
  * Resolves the `Subject` of every request, keeps it where `subjectOf(request)` finds it, and
  * enforces `@RequiresAuthentication()`, `@RequiresUser()`, `@RequiresGuest()`, `@RequiresRoles()` and
  * `@RequiresPermissions()` (in {@link checkAccess}). It also refuses (403) a
  * cross-site state-changing request that carries the session cookie (the `csrf` option), and marks
- * authenticated answers `Cache-Control: no-store` and answers read from the cookie `Vary: Cookie`.
+ * authenticated answers `Cache-Control: no-store` and answers read from the cookie `Vary: Cookie` (kept when the
+ * route sets either header with `@Header()`: `Cookie` is added to its `Vary`, `no-store` replaces its
+ * `Cache-Control` on an authenticated answer).
  *
  * It serves HTTP routes, WebSocket gateways (the Subject from the handshake, judged again per message) and GraphQL
  * resolvers (the Subject of the HTTP request), refusing in each transport's own terms.
@@ -134,7 +141,11 @@ export class YosaiGuard implements CanActivate {
     // Before the handler runs, so that every way of answering (a return, an exception, a stream) carries them:
     // an authenticated answer is never kept by a cache, and one read from the cookie is never served to another.
     if (viaCookie || subject.isAuthenticated) {
-      markPrivate(response, { noStore: subject.isAuthenticated, varyCookie: viaCookie });
+      markPrivate(
+        response,
+        { noStore: subject.isAuthenticated, varyCookie: viaCookie },
+        this.accessOf(context).setsCacheHeaders,
+      );
     }
     return this.checkAccess(context, subject);
   }
@@ -213,6 +224,9 @@ export class YosaiGuard implements CanActivate {
         ...(this.reflector.get<AuthorizationRule[] | undefined>(YOSAI_AUTHORIZATION, type as never) ?? []),
         ...(this.reflector.get<AuthorizationRule[] | undefined>(YOSAI_AUTHORIZATION, handler as never) ?? []),
       ],
+      setsCacheHeaders: (
+        this.reflector.get<{ name?: unknown }[] | undefined>(HEADERS_METADATA, handler as never) ?? []
+      ).some(({ name }) => typeof name === 'string' && /^(vary|cache-control)$/i.test(name)),
     };
     if (!perClass) this.access.set(handler, (perClass = new WeakMap()));
     perClass.set(type, access);

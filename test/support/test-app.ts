@@ -5,6 +5,7 @@ import {
   Controller,
   Delete,
   Get,
+  Header,
   HttpCode,
   Module,
   NotFoundException,
@@ -93,6 +94,19 @@ class TestController {
   @RequiresAuthentication()
   async stopSession(@CurrentSubject() subject: Subject, @Param('id') id: string) {
     if (!(await this.registry.stop(subject.primaryIdentifier!, id))) throw new NotFoundException();
+  }
+
+  /** Routes that set cache headers of their own, which Nest applies after the guards (issue #12's marks). */
+  @Get('headed/vary')
+  @Header('Vary', 'Accept-Encoding')
+  headedVary(@CurrentSubject() subject: Subject) {
+    return { authenticated: subject.isAuthenticated };
+  }
+
+  @Get('headed/cache')
+  @Header('cache-control', 'public, max-age=60')
+  headedCache(@CurrentSubject() subject: Subject) {
+    return { authenticated: subject.isAuthenticated };
   }
 
   @Get('whoami')

@@ -52,10 +52,16 @@ export class YosaiExceptionFilter implements ExceptionFilter {
     if (type === 'ws') return new BaseWsExceptionFilter!().catch(inTransportTerms(type, http), host);
     const body = http.getResponse();
     const response: unknown = host.switchToHttp().getResponse();
-    if (error instanceof LoginThrottledError && http.getStatus() === 429) {
-      this.adapterHost.httpAdapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
+    const adapter = this.adapterHost.httpAdapter;
+    // A handler that answered (`@Res()`) and then threw: the answer stands; replying again would throw.
+    if (adapter.isHeadersSent(response)) {
+      adapter.end(response);
+      return;
     }
-    this.adapterHost.httpAdapter.reply(
+    if (error instanceof LoginThrottledError && http.getStatus() === 429) {
+      adapter.setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
+    }
+    adapter.reply(
       response,
       typeof body === 'string' ? { statusCode: http.getStatus(), message: body } : body,
       http.getStatus(),

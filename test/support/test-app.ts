@@ -13,6 +13,7 @@ import {
   Patch,
   Post,
   Put,
+  Res,
   type DynamicModule,
   type INestApplication,
 } from '@nestjs/common';
@@ -29,6 +30,7 @@ import {
   RequiresGuest,
   RequiresUser,
   SessionRegistry,
+  SessionStoreError,
   Subject,
   UsernamePasswordToken,
   subjectOf,
@@ -94,6 +96,14 @@ class TestController {
   @RequiresAuthentication()
   async stopSession(@CurrentSubject() subject: Subject, @Param('id') id: string) {
     if (!(await this.registry.stop(subject.primaryIdentifier!, id))) throw new NotFoundException();
+  }
+
+  /** Answers by hand, then fails with a domain error (the exception filter must leave the answer alone). */
+  @Get('answered-then-failed')
+  answeredThenFailed(@Res() res: { send(body: string): unknown; status(code: number): unknown }) {
+    res.status(200);
+    res.send('answered');
+    throw new SessionStoreError('get', 'after the answer');
   }
 
   /** Routes that set cache headers of their own, which Nest applies after the guards (issue #12's marks). */

@@ -206,8 +206,9 @@ const PRINCIPAL_FIELD = '~p';
 
 /*
  * The principal index: a sorted set per principal, `<base>p:<principal hash>`, where `<base>` is everything of a
- * record key up to its `{tag}` (`<ns>::<prefix>{bb}`): the principal's sessions are drawn into its bucket, so the
- * index and every record it lists share one hash slot. Members are session ids, scored by the time they joined (a
+ * record key up to its bucket's `{tag}` (`<ns>::<prefix>{bb}`): the principal's sessions are drawn into its bucket,
+ * so the index and every record it lists share one hash slot. That tag is the key's last `{xx}` (two hex digits,
+ * right before the id, which never holds a brace): the namespace or the prefix may hold a `{…}` of its own. Members are session ids, scored by the time they joined (a
  * session joining in the same millisecond as the last one, or with a clock behind it, is scored just after it, so
  * the index keeps the order in which sessions joined); a record in the index keeps its principal's hash in the
  * store-kept field `~p`, so that every script that removes or extends the record finds the index. The index key
@@ -215,8 +216,7 @@ const PRINCIPAL_FIELD = '~p';
  */
 const PRINCIPAL_INDEX = `
 local function tagged(k)
-  local close = string.find(k, '}', (string.find(k, '{', 1, true) or 0) + 1, true)
-  return string.sub(k, 1, close), string.sub(k, close + 1)
+  return string.match(k, '^(.*{%x%x})(.*)$')
 end
 local function indexkey(k, p)
   return (tagged(k)) .. 'p:' .. p

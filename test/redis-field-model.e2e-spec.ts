@@ -13,6 +13,8 @@ import { redisAvailable, redisSessionStore } from './support/redis.js';
 const hasRedis = await redisAvailable('Redis field model');
 const maybe = hasRedis ? describe : describe.skip;
 const NS = `yosai-fields-${process.pid}-${randomBytes(3).toString('hex')}`;
+/** The JSON of an array nested `depth` levels deep. */
+const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 
 maybe('Redis field model', () => {
   const opened: { close(): Promise<void> }[] = [];
@@ -98,6 +100,20 @@ maybe('Redis field model', () => {
     expect(buckets.size).toBeGreaterThan(1);
   });
 
+  it('the deepest value a write accepts is read back on another instance', async () => {
+    const clock = new ManualClock();
+    const one = await instance(clock);
+    const two = await instance(clock);
+    // 64 levels of arrays around a Date, whose stored form is one more level ({"$d": …}).
+    let value: unknown = new Date(0);
+    for (let i = 0; i < 64; i++) value = [value];
+    const started = await one.manager.start();
+    await started.setAttribute('deep', value);
+    const read = await two.manager.resolve(tokenOf(started));
+    if (read.status !== 'valid') throw new Error(`not valid: ${read.status}`);
+    expect(read.session.getAttribute('deep')).toEqual(value);
+  });
+
   it('a write never revives a session stopped on the other instance', async () => {
     const clock = new ManualClock();
     const one = await instance(clock);
@@ -144,6 +160,15 @@ maybe('Redis field model', () => {
       const at = String(clock.now());
       const patched = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, k === 'l' ? at : v]));
       const { resolved, kept } = await present(clock, patched);
+      expect(resolved).toEqual({ status: 'unknown' });
+      expect(kept).toBe(false);
+    });
+
+    it('an attribute nested 200,000 levels deep: no session, and the record is removed (never a RangeError)', async () => {
+      const clock = new ManualClock();
+      const now = clock.now();
+      const m = `2,${now.toString(36)},${(1_800_000).toString(36)},${(28_800_000).toString(36)},1,null,["thedude"]`;
+      const { resolved, kept } = await present(clock, { m, l: String(now), 'a:d': deep(200_000) });
       expect(resolved).toEqual({ status: 'unknown' });
       expect(kept).toBe(false);
     });
@@ -243,6 +268,22 @@ maybe('Redis field model', () => {
       const client = await raw.adapter.getClient();
       expect(await client.hGet(stringKey(id), 'l')).toBe(String(clock.now()));
       expect(await client.hGet(stringKey(id), 'a:a')).toBe('1');
+    });
+
+    it('one with an attribute nested 200,000 levels deep is no session when its touch is due, and is removed', async () => {
+      const clock = new ManualClock();
+      const h = await instance(clock);
+      const token = generateToken();
+      const id = sessionIdOf(token);
+      const now = clock.now();
+      const envelope =
+        `{"v":1,"s":${now},"l":${now},"i":1800000,"x":28800000,"h":null,"u":["thedude"],"au":true,` +
+        `"at":{"d":${deep(200_000)}}}`;
+      const client = await raw.adapter.getClient();
+      await client.set(stringKey(id), envelope, { PX: 60 * 60_000 });
+      clock.advance(120_000);
+      expect(await h.manager.resolve(token)).toEqual({ status: 'unknown' });
+      expect(await client.exists(stringKey(id))).toBe(0);
     });
 
     it('a string changed since it was read (an instance of the earlier release wrote it) is read again: both writes kept', async () => {

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { YosaiError } from '../errors/yosai.errors.js';
+import { MAX_VALUE_DEPTH } from './session.serializer.js';
 
 /** What the store holds for one session (internal; the stored form is a versioned JSON envelope). */
 export interface SessionRecord {
@@ -48,6 +49,28 @@ export interface RecordFormat {
  */
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
+/**
+ * Deepest nesting of objects and arrays in a stored attribute value: the deepest value a write accepts
+ * (`MAX_VALUE_DEPTH`), and one more level for a Date's stored form (`{"$d": …}`). A deeper one was not written by
+ * this library, and reading it (or writing it back) would exhaust the stack: its record is unreadable.
+ */
+const MAX_STORED_DEPTH = MAX_VALUE_DEPTH + 1;
+
+/** Whether a parsed JSON value nests objects or arrays more than `levels` deep (it looks no deeper than that). */
+function nestedDeeper(value: unknown, levels: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (levels === 0) return true;
+  const object = value as Record<string, unknown>;
+  for (const key in object) if (nestedDeeper(object[key], levels - 1)) return true;
+  return false;
+}
+
+/** Whether an attribute value nests deeper than any value this library writes (see {@link MAX_STORED_DEPTH}). */
+function tooDeep(attributes: Record<string, unknown>): boolean {
+  for (const key in attributes) if (nestedDeeper(attributes[key], MAX_STORED_DEPTH)) return true;
+  return false;
+}
+
 export const RECORD_FORMAT_V1: RecordFormat = {
   version: 1,
   encode: (record) =>
@@ -75,6 +98,11 @@ export const RECORD_FORMAT_V1: RecordFormat = {
       typeof r.at === 'object' &&
       !Array.isArray(r.at);
     if (!ok) throw new UnreadableRecordError('stored session record has missing or mistyped fields');
+    if (tooDeep(r.at as Record<string, unknown>)) {
+      throw new UnreadableRecordError(
+        `stored session record has an attribute nested more than ${MAX_STORED_DEPTH} levels deep`,
+      );
+    }
     return {
       startedAt: r.s as number,
       lastAccessedAt: r.l as number,

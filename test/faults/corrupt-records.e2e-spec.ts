@@ -55,6 +55,11 @@ export const CORRUPT: [string, string][] = [
   ['JSON string', '"a string"'],
   ['huge string (1 MB)', JSON.stringify('x'.repeat(1024 * 1024))],
   ['huge version field (100 KB)', withField({ v: 'v'.repeat(100 * 1024) })],
+  // JSON.parse reads it; any later walk of it (a touch's write, reading the attribute) would exhaust the stack.
+  [
+    'an attribute nested 200,000 levels deep',
+    validJson.replace('"at":{}', `"at":{"d":${'['.repeat(200_000)}${']'.repeat(200_000)}}`),
+  ],
 ];
 
 interface Target {

@@ -173,6 +173,24 @@ maybe('Redis field model', () => {
       expect(kept).toBe(false);
     });
 
+    // The store's scripts read these fields with Lua's `tonumber` and Redis's HINCRBY: a value JavaScript's Number
+    // reads and they do not would make every later touch or write of the session fail (a 503 until its TTL ends).
+    it.each([
+      ['an access time in binary', (now: number) => ({ l: `0b${now.toString(2)}` })],
+      ['an access time in hexadecimal', (now: number) => ({ l: `0x${now.toString(16)}` })],
+      ['an access time with an exponent', (now: number) => ({ l: `${now / 1000}e3` })],
+      ['an access time padded with spaces', (now: number) => ({ l: ` ${now} ` })],
+      ['a version that is not an integer', () => ({ v: '1.5' })],
+      ['an attribute count that is not a number', () => ({ n: 'none' })],
+      ['a byte total with a separator', () => ({ b: '1_000' })],
+    ])('%s: no session, and the record is removed', async (_, fault) => {
+      const clock = new ManualClock();
+      const now = clock.now();
+      const { resolved, kept } = await present(clock, { m: meta({ s: now }), l: String(now), ...fault(now) });
+      expect(resolved).toEqual({ status: 'unknown' });
+      expect(kept).toBe(false);
+    });
+
     it('a newer release’s record is left alone', async () => {
       const clock = new ManualClock();
       const { resolved, kept } = await present(clock, { m: meta({ v: 3 }), l: String(clock.now()) });

@@ -24,6 +24,16 @@ const ACCESSED = 'l';
 const SHORT_FIELD = 64;
 /** Prefix of an attribute's field name. */
 export const ATTRIBUTE_FIELD = 'a:';
+/**
+ * The access time as the store's scripts write it (`String` of the clock's milliseconds: an integer, or a decimal
+ * fraction with a clock that has one) and read it (Lua's `tonumber`). Other forms JavaScript's `Number` reads (`0b…`,
+ * `0x…`, exponents, spaces) are refused: the scripts must never be handed a record the reader took for valid and
+ * they cannot read.
+ */
+const ACCESS_TIME = /^\d{1,16}(?:\.\d{1,20})?$/;
+/** The store-kept counts (`v`, `n`, `b`) as the scripts write them and read them (HINCRBY, `tonumber`). */
+const COUNT = /^(?:0|-?[1-9]\d{0,14})$/;
+const STORE_KEPT = ['v', 'n', 'b'] as const;
 /** How many decoded field records a codec keeps (by session id). */
 const CACHE_ENTRIES = 1024;
 
@@ -188,6 +198,17 @@ function parse(fields: StoredFields): SessionRecord {
     }
     throw new UnreadableRecordError('stored session record has fields of an unknown version');
   }
+  // After the version: a newer release's record is left alone, whatever its fields hold.
+  if (!ACCESS_TIME.test(accessed)) {
+    throw new UnreadableRecordError('stored session record has an access time that is not a decimal number');
+  }
+  for (const name of STORE_KEPT) {
+    const count = fields[name];
+    // Absent is what the scripts read as 0 (and HINCRBY starts from).
+    if (count !== undefined && !COUNT.test(count)) {
+      throw new UnreadableRecordError(`stored session record has a field \`${name}\` that is not an integer`);
+    }
+  }
   const attributes: Record<string, unknown> = {};
   for (const name in fields) {
     if (!name.startsWith(ATTRIBUTE_FIELD)) continue;
@@ -195,7 +216,7 @@ function parse(fields: StoredFields): SessionRecord {
     defineEntry(attributes, name.slice(ATTRIBUTE_FIELD.length), json(fields[name], 'an attribute'));
   }
   // The same checks as the string envelope's, on the same field names.
-  return RECORD_FORMAT_V1.read({ ...envelope, l: accessed === '' ? NaN : Number(accessed), at: attributes });
+  return RECORD_FORMAT_V1.read({ ...envelope, l: Number(accessed), at: attributes });
 }
 
 function freeze(record: SessionRecord): void {

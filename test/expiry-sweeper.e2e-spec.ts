@@ -272,6 +272,33 @@ describe('on Redis', () => {
       await sb.close();
     }
   }, 120_000);
+  it('a member of a queue that is not a session id is dropped by the next pass, which expires the others', async () => {
+    if (!available) throw new Error('no Redis');
+    const namespace = `sweeper-junk-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const made = redisSessionStore(namespace);
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const one = await instance(made.store, clock);
+    const client = await made.adapter.getClient();
+    try {
+      const started = await startMany([one], 20);
+      // Read as a session id, `:expiry:3` would name the sorted set that holds it (bucket 0, part 3).
+      const queue = `${namespace}::yosai:sess:{00}:expiry:3`;
+      await client.zAdd(queue, { score: 0, value: ':expiry:3' });
+      clock.advance(IDLE_MS + 1);
+      expect(await one.sweeper.sweep()).toBe(20);
+      expectExactlyOnce(
+        [one],
+        started.map((s) => s.id),
+      );
+      expect(await client.zScore(queue, ':expiry:3')).toBeNull();
+    } finally {
+      await one.close();
+      const keys = await client.keys(`${namespace}::*`);
+      if (keys.length) await client.del(keys);
+      await made.close();
+    }
+  });
+
   it("a bucket's queue is 16 sorted sets, each compact (listpack) at 600 sessions; due takes the earliest of all 16, at most the limit", async () => {
     if (!available) throw new Error('no Redis');
     const namespace = `sweeper-parts-${process.pid}-${Math.random().toString(36).slice(2)}`;

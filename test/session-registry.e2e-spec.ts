@@ -20,6 +20,8 @@ import { CASES } from './support/cookies.js';
 import { createTestApp, sessionCookie, USERS } from './support/test-app.js';
 import { createManagerHarness, type ManagerHarness } from './support/manager-module.js';
 import { redisAvailable, redisSessionStore, redisStorePair } from './support/redis.js';
+import { principalBucket } from '../src/session/session-token.js';
+import { principalHash } from '../src/store/session-tag.js';
 
 const hasRedis = await redisAvailable('session registry (Redis)');
 const RUN = `${process.pid}-${Date.now()}`;
@@ -32,6 +34,8 @@ interface Backing {
   keys(): Promise<string[]>;
   /** Redis only: a key's TTL in milliseconds. */
   pttl?(key: string): Promise<number>;
+  /** Redis only: adds a member to a sorted set of the namespace (`key` without the namespace). */
+  zadd?(key: string, member: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,6 +51,9 @@ function redis(): Backing {
     stores: () => [pair.a, pair.b],
     keys: async () => (await pair.client()).keys(`${namespace}::*`),
     pttl: async (key) => (await pair.client()).pTTL(key),
+    zadd: async (key, member) => {
+      await (await pair.client()).zAdd(`${namespace}::${key}`, { score: 0, value: member });
+    },
     close: pair.close,
   };
 }
@@ -152,6 +159,24 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
     expect(stopped).toHaveLength(5);
     expect(new Set(stopped).size).toBe(5);
     expect(stopped.every((e) => e.endsWith(':revoked'))).toBe(true);
+  });
+
+  it('stop answers false for an id that is not a session id, and the principal’s sessions stay', async () => {
+    await setUp();
+    // A principal in bucket 0: an id without a bucket of its own (no two base64url characters first) maps there.
+    const user = Array.from({ length: 10_000 }, (_, i) => `user${i}`).find((u) => principalBucket(u) === 0)!;
+    const mine = await login(one.manager, user);
+    const crafted = [
+      `p:${principalHash(user)}`, // the principal's index, by the key the store would build for it
+      ':expiry:3',
+      ':lease',
+      `${mine.session.id}x`,
+      mine.session.id.slice(1),
+      `${mine.session.id.slice(0, 42)}=`,
+    ];
+    for (const id of crafted) expect(await registry(two).stop(user, id)).toBe(false);
+    expect(await listed(one, user)).toEqual([mine.session.id]);
+    expect((await one.manager.resolve(mine.token)).status).toBe('valid');
   });
 
   it('no index entry outlives its session: logout, login replacement, expiry found by a read or a listing', async () => {
@@ -267,6 +292,19 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
       await one.manager.stop(a.session, 'logout');
       await registry(two).stop('thedude', b.session.id);
       expect(await backing.keys()).toEqual([]);
+    });
+
+    it('Redis: a member of an index that is not a session id is not listed, and takes no place under the cap', async () => {
+      await setUp({ maxSessionsPerPrincipal: 1 });
+      const first = await login(one.manager, 'thedude');
+      const hashed = principalHash('thedude');
+      const index = (await backing.keys()).find((k) => k.includes('}p:'))!;
+      // `p:<hash>` names a key that exists (the index itself), so only its shape tells it from a session.
+      await backing.zadd!(index.slice(index.indexOf('::') + 2), `p:${hashed}`);
+      expect(await listed(one, 'thedude')).toEqual([first.session.id]);
+      const second = await login(two.manager, 'thedude');
+      expect(await listed(one, 'thedude')).toEqual([second.session.id]);
+      expect(reasons(two, 'yosai.session.stopped')).toEqual([`${first.session.id}:evicted`]);
     });
 
     it('Redis: abandoned sessions and their index vanish by TTL alone', async () => {

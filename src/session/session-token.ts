@@ -40,6 +40,15 @@ export function isWellFormedToken(value: unknown): value is string {
 }
 
 /**
+ * Shape check of a session id that comes from outside (an app's argument, or a member of a store's index or queue),
+ * done before any store access: a session id is base64url SHA-256, the token's shape. Anything else names no
+ * session, and must not be turned into a key (`:expiry:3` or `p:<hash>` would name the store's own sorted sets).
+ */
+export function isWellFormedSessionId(value: unknown): value is string {
+  return isWellFormedToken(value);
+}
+
+/**
  * The public session id (and store key) derived from a token by SHA-256. Safe to log and to emit: a
  * dump of ids or of the store yields no token, and a 256-bit random token cannot be searched for.
  */

@@ -29,7 +29,13 @@ import {
   type SessionStopReason,
 } from './session.events.js';
 import { decodeValue, defineEntry, encodeValue } from './session.serializer.js';
-import { generateToken, isWellFormedToken, principalBucket, sessionIdOf } from './session-token.js';
+import {
+  generateToken,
+  isWellFormedSessionId,
+  isWellFormedToken,
+  principalBucket,
+  sessionIdOf,
+} from './session-token.js';
 import { Session, stateOf, type FieldForm, type SessionOwner, type SessionState } from './session.js';
 import type { FieldRead, SessionWriteHints, StoredFields } from '../store/session.store.js';
 import { YosaiEventPublisher } from './yosai-event.publisher.js';
@@ -888,8 +894,12 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** The stored record of a session id, or undefined when there is none or it cannot be read (left as it is). */
+  /**
+   * The stored record of a session id, or undefined when there is none or it cannot be read (left as it is). An id
+   * that is not a session id's shape (from an app, or from the store's index) names none: the store is not asked.
+   */
   private async storedRecord(id: string): Promise<SessionRecord | undefined> {
+    if (!isWellFormedSessionId(id)) return undefined;
     try {
       if (this.fields) {
         const found = await this.store.readFields(id);
@@ -1090,6 +1100,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
    * without identifiers. Resolves to whether this call emitted `expired`.
    */
   private async sweepOne(id: string): Promise<boolean> {
+    // Not a session id (the store's queue holds something no write of this library put there): nothing to read.
+    if (!isWellFormedSessionId(id)) return false;
     const now = this.now();
     let record: SessionRecord | undefined;
     try {

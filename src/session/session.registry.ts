@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { YosaiError } from '../errors/yosai.errors.js';
+import { isWellFormedSessionId } from './session-token.js';
 import type { Session } from './session.js';
 import { SessionManager, type SessionInfo } from './session.manager.js';
 
@@ -33,12 +34,13 @@ export class SessionRegistry {
   /**
    * Stops one session of the principal.
    * @returns true when this call stopped it; false when the id is not one of the principal's live sessions (never
-   * stopping another principal's session, so a caller can answer 404 without telling whether the id exists).
+   * stopping another principal's session, so a caller can answer 404 without telling whether the id exists), or not
+   * a session id at all (the store is then not asked).
    */
   stop(principal: string, sessionId: string): Promise<boolean> {
     checked(principal);
     this.manager.requireIndex('SessionRegistry');
-    if (typeof sessionId !== 'string' || sessionId.length === 0) return Promise.resolve(false);
+    if (!isWellFormedSessionId(sessionId)) return Promise.resolve(false);
     return this.manager.stopById(sessionId, 'revoked', principal);
   }
 

@@ -204,6 +204,16 @@ end
 /** The store-kept field of an indexed record that holds its principal's hash. */
 const PRINCIPAL_FIELD = '~p';
 
+/**
+ * Whether a member of an index or a queue is a session id (base64url SHA-256: 43 of [A-Za-z0-9_-]); anything else
+ * was not put there by these scripts, and must not be turned into a key (`:expiry:3` would name a queue).
+ */
+const SESSION_ID = `
+local function sessionid(id)
+  return #id == 43 and not string.find(id, '[^%w_%-]')
+end
+`;
+
 /*
  * The principal index: a sorted set per principal, `<base>p:<principal hash>`, where `<base>` is everything of a
  * record key up to its bucket's `{tag}` (`<ns>::<prefix>{bb}`): the principal's sessions are drawn into its bucket,
@@ -214,7 +224,7 @@ const PRINCIPAL_FIELD = '~p';
  * store-kept field `~p`, so that every script that removes or extends the record finds the index. The index key
  * lives at least as long as its longest-lived member.
  */
-const PRINCIPAL_INDEX = `
+const PRINCIPAL_INDEX = `${SESSION_ID}
 local function tagged(k)
   return string.match(k, '^(.*{%x%x})(.*)$')
 end
@@ -225,7 +235,11 @@ local function indexed(idx)
   local base = tagged(idx)
   local live = {}
   for _, id in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
-    if redis.call('EXISTS', base .. id) == 1 then live[#live + 1] = id else redis.call('ZREM', idx, id) end
+    if sessionid(id) and redis.call('EXISTS', base .. id) == 1 then
+      live[#live + 1] = id
+    else
+      redis.call('ZREM', idx, id)
+    end
   end
   return live
 end
@@ -379,12 +393,22 @@ return 0`);
 const RELEASE_SCRIPT = script(
   "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0",
 );
-/** KEYS, a bucket's sub-queues; ARGV: now, limit. The ids due in all of them, earliest first, at most `limit`. */
-const DUE_SCRIPT = script(`local limit = tonumber(ARGV[2])
+/**
+ * KEYS, a bucket's sub-queues; ARGV: now, limit. The ids due in all of them, earliest first, at most `limit`. A due
+ * member that is not a session id is removed, not answered.
+ */
+const DUE_SCRIPT = script(`${SESSION_ID}
+local limit = tonumber(ARGV[2])
 local due = {}
 for _, q in ipairs(KEYS) do
   local found = redis.call('ZRANGEBYSCORE', q, '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, limit)
-  for i = 1, #found, 2 do due[#due + 1] = {tonumber(found[i + 1]), found[i]} end
+  for i = 1, #found, 2 do
+    if sessionid(found[i]) then
+      due[#due + 1] = {tonumber(found[i + 1]), found[i]}
+    else
+      redis.call('ZREM', q, found[i])
+    end
+  end
 end
 table.sort(due, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
 local ids = {}

@@ -352,6 +352,26 @@ describe.each(BACKINGS)('SessionRegistry over %s, two instances', (_name, make) 
       expect(await listed(two, 'thedude')).toContain(again.session.id);
     });
 
+    // The store keeps a record past its timeouts (until the sweeper or its TTL removes it), and its index counted it.
+    it('refuse: a session past its idle timeout takes no place, though the store still holds it', async () => {
+      await setUp({ maxSessionsPerPrincipal: 1, maxSessionsPerPrincipalPolicy: 'refuse' });
+      const old = await login(one.manager, 'thedude');
+      clock.advance(IDLE + 1);
+      const fresh = await login(two.manager, 'thedude');
+      expect(await listed(one, 'thedude')).toEqual([fresh.session.id]);
+      expect(reasons(two, 'yosai.session.expired')).toEqual([`${old.session.id}:idle`]);
+      // And when signing in from a guest session (refused before the guest session would be replaced).
+      clock.advance(IDLE + 1);
+      const guest = await one.manager.startSession();
+      const replaced = await one.manager.replaceSession(guest.session, {
+        identifiers: ['thedude'],
+        authenticated: true,
+      });
+      expect(await listed(two, 'thedude')).toEqual([replaced.session.id]);
+      // A live session still counts.
+      await expect(login(two.manager, 'thedude')).rejects.toBeInstanceOf(TooManySessionsError);
+    });
+
     it.each(['evict-oldest', 'refuse'] as const)(
       '%s is exact under 24 concurrent logins on two instances',
       async (policy) => {

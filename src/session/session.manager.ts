@@ -789,7 +789,11 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
           return await write(hints);
         } catch (error) {
           if (!(error instanceof PrincipalFullError)) throw error;
-          if (this.config.maxSessionsPerPrincipalPolicy === 'refuse') throw new TooManySessionsError(max);
+          if (this.config.maxSessionsPerPrincipalPolicy === 'refuse') {
+            // Once: the store counted sessions past their timeouts that it still holds; expiring them makes room.
+            if (attempt === 1 && !(await this.fullOfLiveSessions(primary, max))) continue;
+            throw new TooManySessionsError(max);
+          }
           if (attempt >= MAX_ADMIT_ATTEMPTS) {
             throw new SessionStoreError(
               'set',
@@ -814,7 +818,18 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     if (max === null || primary === undefined || this.config.maxSessionsPerPrincipalPolicy !== 'refuse')
       return;
     const live = await this.store.listPrincipal(primary);
-    if (live.filter((id) => id !== replaced).length >= max) throw new TooManySessionsError(max);
+    if (live.filter((id) => id !== replaced).length < max) return;
+    if (await this.fullOfLiveSessions(primary, max, replaced)) throw new TooManySessionsError(max);
+  }
+
+  /**
+   * With `refuse`, before refusing: whether the principal's sessions within their timeouts fill the cap. The index
+   * lists every record the store still holds, and a record past its timeouts stays there until the sweeper or its
+   * TTL removes it; reading them expires those (one `expired` event each, as `SessionRegistry.list` does).
+   */
+  private async fullOfLiveSessions(primary: string, max: number, replaced?: string): Promise<boolean> {
+    const live = await this.sessionsOf(primary);
+    return live.filter((session) => session.id !== replaced).length >= max;
   }
 
   /** @internal Throws when a feature needs the principal index and the module does not keep it. */

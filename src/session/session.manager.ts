@@ -442,6 +442,8 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
    * @returns The new session and its token, to send to the client.
    * @throws StoppedSessionError for a `regenerate` whose old session was already gone (e.g. a concurrent logout
    * deleted it): nothing is started.
+   * @throws ExpiredSessionError for a `regenerate` whose old session is past its timeouts in the store (it is
+   * expired here, one `expired` event): nothing is started. A `login` then starts a session without its attributes.
    * @throws SessionStoreError when the store fails.
    */
   async replaceSession(
@@ -449,12 +451,17 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
     identity: SessionIdentity,
     options: ReplaceSessionOptions = {},
   ): Promise<IssuedSession> {
-    const old = stateOf(session).record;
     const regenerate = options.reason === 'regenerate';
+    // What the store holds now, not what this request read: another request may have written attributes since,
+    // or the session may have passed its timeouts while it was held (a gateway's Subject, a slow login).
+    const fresh = await this.currentRecord(session);
+    if (typeof fresh === 'string' && regenerate) throw new ExpiredSessionError(session.id, fresh);
+    const old = fresh !== null && typeof fresh === 'object' ? fresh : stateOf(session).record;
     await this.refuseEarly(session.id, identity.identifiers?.[0]);
     // The old token is dead before the new one exists. Only a replacement that actually ended the old session
-    // carries its attributes: a logout that won the race leaves nothing to carry, and nothing to regenerate.
-    const ended = await this.end(session, 'regenerated');
+    // carries its attributes: a logout that won the race, or a timeout, leaves nothing to carry, and nothing to
+    // regenerate.
+    const ended = typeof fresh === 'string' ? false : await this.end(session, 'regenerated');
     if (!ended && regenerate) throw new StoppedSessionError(session.id);
     const identifiers = identity.identifiers ? [...identity.identifiers] : null;
     const oldPrimary = old.identifiers?.[0];
@@ -483,7 +490,37 @@ export class SessionManager implements OnModuleInit, OnModuleDestroy {
    * Stopping a stopped session is a no-op.
    */
   async stop(session: Session, reason: SessionStopReason): Promise<void> {
+    // A session held past its timeouts is reported expired (once), as a read would report it, not stopped. Only
+    // when this request's view says so is the store asked: another request may have extended it since.
+    const state = stateOf(session);
+    if (
+      !state.stopped &&
+      this.policy.expiryOf(state.record, this.now()) &&
+      typeof (await this.currentRecord(session)) === 'string'
+    )
+      return;
     await this.end(session, reason);
+  }
+
+  /**
+   * The session's record as the store holds it now: the record while it is within its timeouts; the timeout that
+   * ended it when it is past them (it is then expired here: removed, one `expired` event, the session marked
+   * stopped); null when it is stopped, gone, or cannot be read (left to `end`, which finds nothing to delete).
+   */
+  private async currentRecord(session: Session): Promise<SessionRecord | SessionExpiryReason | null> {
+    const state = stateOf(session);
+    if (state.stopped) return null;
+    const record = await this.storedRecord(session.id);
+    if (!record) return null;
+    const expired = this.policy.expiryOf(record, this.now());
+    if (!expired) return record;
+    await this.queues.run(session.id, async () => {
+      if (state.stopped) return;
+      await this.expire(session.id, record, expired);
+      this.codec.forget(state.raw);
+      this.markStopped(session, state);
+    });
+    return expired;
   }
 
   /** Stops a session; true when this call removed its record (and so emitted `stopped`). */

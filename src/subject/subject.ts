@@ -1,7 +1,7 @@
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AuthenticationToken } from '../auth/realm.js';
 import type { Authorizer, Logical, PermissionLike } from '../authz/authorizer.js';
-import { StoppedSessionError } from '../errors/yosai.errors.js';
+import { ExpiredSessionError, StoppedSessionError } from '../errors/yosai.errors.js';
 import { LoginSucceededEvent } from '../session/session.events.js';
 import type { IssuedSession, SessionManager, SessionResolution } from '../session/session.manager.js';
 import type { Session } from '../session/session.js';
@@ -137,6 +137,8 @@ export class Subject {
    * token dead at once), as advised after any privilege change. Starts a session when there is none.
    * The new session keeps the old one's start, so the absolute timeout still counts from the login.
    * Emits `stopped` (reason `regenerated`) and `started`.
+   * @throws ExpiredSessionError when the session passed its timeouts while this Subject held it (it is expired
+   * then: one `yosai.session.expired`): nothing is started and the client's token is cleared.
    * @throws StoppedSessionError when the session was ended meanwhile (a concurrent logout): nothing is
    * started and the client's token is cleared.
    * @throws SessionStoreError when the store fails
@@ -250,8 +252,9 @@ export class Subject {
     try {
       return await this.#context.manager.replaceSession(current, identity, { reason });
     } catch (error) {
-      // The session ended under us (a concurrent logout): its token is dead, so the client drops it too.
-      if (error instanceof StoppedSessionError) this.#sink.clear();
+      // The session ended under us (a concurrent logout, or its timeouts while it was held): its token is dead, so
+      // the client drops it too.
+      if (error instanceof StoppedSessionError || error instanceof ExpiredSessionError) this.#sink.clear();
       throw error;
     } finally {
       this.#replacing = false;

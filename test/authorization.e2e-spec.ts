@@ -5,6 +5,7 @@ import {
   UsernamePasswordToken,
   YOSAI_AUTHORIZATION_DENIED,
   YOSAI_AUTHORIZATION_GRANTED,
+  WildcardPermission,
 } from '../src/index.js';
 import { createAuthzApp, PASSWORDS, type AuthzApp } from './support/authz-app.js';
 import { CASES } from './support/cookies.js';
@@ -52,6 +53,26 @@ describe.each(CASES)('Authorization over HTTP (%s, %s)', (platform, mount) => {
       .get('/bowlers')
       .set('Cookie', await login('donny'))
       .expect(403);
+  });
+
+  it('a case-sensitive grant is compared with the route parameter as written', async () => {
+    const saved = t.users.grants.donny.permissions;
+    try {
+      (t.users.grants.donny.permissions as unknown[]) = [
+        new WildcardPermission('doc:read:abc', { caseSensitive: true }),
+      ];
+      const donny = await login('donny');
+      await request(server).get('/docs/abc').set('Cookie', donny).expect(200);
+      await request(server).get('/docs/ABC').set('Cookie', donny).expect(403);
+      (t.users.grants.donny.permissions as unknown[]) = [
+        new WildcardPermission('doc:read:aBc', { caseSensitive: true }),
+      ];
+      const again = await login('donny');
+      await request(server).get('/docs/aBc').set('Cookie', again).expect(200);
+      await request(server).get('/docs/abc').set('Cookie', again).expect(403);
+    } finally {
+      (t.users.grants.donny as { permissions: unknown }).permissions = saved;
+    }
   });
 
   it('instance-level permissions are filled from route parameters', async () => {

@@ -74,6 +74,25 @@ describe('WildcardPermission: Shiro semantics', () => {
     expect(p('Lane:Read').caseSensitive).toBe(false);
   });
 
+  // The checks of @RequiresPermissions and of permission strings are case-insensitive permissions: a
+  // case-sensitive grant used to compare against their lower-cased values (`abc` granted `ABC`, `aBc` granted
+  // nothing).
+  it('compares a case-insensitive permission as written when the granting one is case-sensitive', () => {
+    const granted = p('doc:read:abc', true);
+    expect(granted.implies(p('doc:read:ABC'))).toBe(false);
+    expect(granted.implies(p('doc:read:abc'))).toBe(true);
+    expect(granted.implies(WildcardPermission.fromParts([['doc'], ['read'], ['ABC']]))).toBe(false);
+    const mixed = p('doc:read:aBc', true);
+    expect(mixed.implies(p('doc:read:aBc'))).toBe(true);
+    expect(mixed.implies(WildcardPermission.fromParts([['doc'], ['read'], ['aBc']]))).toBe(true);
+    expect(mixed.implies(p('Doc:Read:aBc'))).toBe(false);
+    // A case-insensitive grant lower-cases what it is asked about, also a case-sensitive permission.
+    expect(p('Doc:Read:ABC').implies(p('doc:read:Abc', true))).toBe(true);
+    // Lower-casing stays what the permission shows.
+    expect(p('Doc:Read:aBc').toString()).toBe('doc:read:abc');
+    expect(WildcardPermission.fromParts([['Doc'], ['aBc']]).parts).toEqual([['doc'], ['abc']]);
+  });
+
   it.each([
     ['printer:print,query', 'printer:query,print', true],
     ['printer:print,query:lp7200', 'PRINTER:QUERY,PRINT:LP7200', true],

@@ -36,6 +36,11 @@ const MAX_LENGTH = 4096;
 export class WildcardPermission {
   /** The parts, each a set of values, lower-cased unless case-sensitive. */
   readonly #parts: readonly ReadonlySet<string>[];
+  /**
+   * The parts as written (the same array as `#parts` when lower-casing changed nothing): what a case-sensitive
+   * permission compares against when it is asked about a case-insensitive one.
+   */
+  readonly #written: readonly ReadonlySet<string>[];
   readonly #caseSensitive: boolean;
 
   /** Parts handed from `fromParts` to the constructor, so that literal values are not parsed. */
@@ -45,7 +50,8 @@ export class WildcardPermission {
     this.#caseSensitive = options.caseSensitive === true;
     const given = WildcardPermission.#given;
     WildcardPermission.#given = null;
-    this.#parts = given ?? parse(text, this.#caseSensitive);
+    this.#written = given ?? parse(text);
+    this.#parts = this.#caseSensitive ? this.#written : lowerCased(this.#written);
   }
 
   /**
@@ -71,7 +77,7 @@ export class WildcardPermission {
           if (typeof value !== 'string' || value.length === 0) {
             throw new InvalidPermissionError(String(parts), 'a value must be a non-empty string');
           }
-          return caseSensitive ? value : value.toLowerCase();
+          return value;
         }),
       );
     });
@@ -90,17 +96,23 @@ export class WildcardPermission {
   }
 
   /**
-   * Whether this permission allows everything `other` allows. A string is parsed with this permission's case
-   * sensitivity. A `*` in `other` is a value like any other, not a wildcard: `lane:read` does not imply `lane:*`.
+   * Whether this permission allows everything `other` allows, compared with this permission's case sensitivity:
+   * a case-sensitive one compares `other` as written (also when `other` was made case-insensitive, as the checks
+   * of `@RequiresPermissions` and of permission strings are), a case-insensitive one lower-cases it. A `*` in
+   * `other` is a value like any other, not a wildcard: `lane:read` does not imply `lane:*`.
    * @throws InvalidPermissionError when `other` is text that is not a permission.
    */
   implies(other: WildcardPermission | string): boolean {
-    const theirs =
-      typeof other === 'string'
-        ? parse(other, this.#caseSensitive)
-        : other instanceof WildcardPermission
-          ? other.#parts
-          : null;
+    let theirs: readonly ReadonlySet<string>[] | null;
+    if (typeof other === 'string') {
+      theirs = this.#caseSensitive ? parse(other) : lowerCased(parse(other));
+    } else if (other instanceof WildcardPermission) {
+      theirs = this.#caseSensitive
+        ? other.#written
+        : other.#caseSensitive
+          ? lowerCased(other.#parts)
+          : other.#parts;
+    } else theirs = null;
     if (!theirs) return false;
     const mine = this.#parts;
     for (let i = 0; i < theirs.length; i++) {
@@ -138,7 +150,20 @@ export class WildcardPermission {
   }
 }
 
-function parse(text: unknown, caseSensitive: boolean): ReadonlySet<string>[] {
+/** The parts with every value lower-cased: the same array when none changes. */
+function lowerCased(parts: readonly ReadonlySet<string>[]): readonly ReadonlySet<string>[] {
+  for (const part of parts) {
+    for (const value of part) {
+      if (value.toLowerCase() !== value) {
+        return parts.map((each) => new Set([...each].map((v) => v.toLowerCase())));
+      }
+    }
+  }
+  return parts;
+}
+
+/** The parts of a permission's text, as written (trimmed). */
+function parse(text: unknown): ReadonlySet<string>[] {
   if (typeof text !== 'string') throw new InvalidPermissionError(String(text), 'a permission must be text');
   const trimmed = text.trim();
   if (trimmed.length === 0) throw new InvalidPermissionError(text, 'a permission must not be empty or blank');
@@ -148,11 +173,10 @@ function parse(text: unknown, caseSensitive: boolean): ReadonlySet<string>[] {
       `a permission is at most ${MAX_LENGTH} characters`,
     );
   }
-  const normalized = caseSensitive ? trimmed : trimmed.toLowerCase();
-  if (/^[\s:,]*$/.test(normalized)) {
+  if (/^[\s:,]*$/.test(trimmed)) {
     throw new InvalidPermissionError(text, 'a permission must not consist of dividers only');
   }
-  return normalized.split(PART).map((part) => {
+  return trimmed.split(PART).map((part) => {
     const values = part.split(SUBPART).map((value) => value.trim());
     if (values.some((value) => value.length === 0)) {
       throw new InvalidPermissionError(text, 'a part or a value between dividers is empty');

@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import {
   AuthenticationError,
   IncorrectCredentialsError,
+  LoginThrottledError,
   PasswordHasher,
   Realm,
   SubjectFactory,
@@ -137,6 +138,29 @@ describe('Authentication beyond passwords', () => {
       IncorrectCredentialsError,
     );
     expect(app.failed).toHaveLength(1);
+    await app.close();
+  });
+
+  // A second realm that fails (a directory down) after the first refused the password used to give the attempt
+  // back to the throttle: every wrong guess was free (an error), and only the right password got through.
+  it("'first-success': a realm failing after another refused the password leaves the refusal counted", async () => {
+    class DownRealm extends Realm {
+      findAccount(): Account | null {
+        throw new Error('directory: connection refused');
+      }
+    }
+    const app = await boot({
+      realms: [await PasswordRealm.of({ ada: 'right' }), new DownRealm()],
+      loginThrottle: { maxFailures: 3, maxFailuresPerAddress: 50, lockMs: 60_000 },
+    });
+    for (let i = 0; i < 3; i++) {
+      await expect(app.login(new UsernamePasswordToken('ada', `wrong-${i}`))).rejects.not.toBeInstanceOf(
+        LoginThrottledError,
+      );
+    }
+    await expect(app.login(new UsernamePasswordToken('ada', 'right'))).rejects.toBeInstanceOf(
+      LoginThrottledError,
+    );
     await app.close();
   });
 

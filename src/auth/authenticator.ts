@@ -87,11 +87,16 @@ export class Authenticator implements OnModuleInit {
           ? await this.throttle.admit(token.username, address)
           : null;
       let account: AuthenticatedAccount;
+      const verdict = { refused: false };
       try {
-        account = await this.judge(supporting, token, address);
+        account = await this.judge(supporting, token, address, verdict);
       } catch (error) {
-        // Only a judged failure counts: not one the verification cap refused, nor a realm that failed.
-        if (ticket && !(error instanceof AuthenticationError)) await this.throttle.release(ticket);
+        // Only a judged failure counts: not one the verification cap refused, nor a realm that failed. A realm that
+        // fails after another refused the password leaves that refusal counted: else every wrong guess would be
+        // free while a second realm is down (or made to throw, or refused a slot), and only a right one would pass.
+        if (ticket && !(error instanceof AuthenticationError) && !verdict.refused) {
+          await this.throttle.release(ticket);
+        }
         throw error;
       }
       if (ticket) await this.throttle.succeeded(ticket);
@@ -114,6 +119,7 @@ export class Authenticator implements OnModuleInit {
     supporting: readonly Realm[],
     token: AuthenticationToken,
     address: string | null,
+    verdict: { refused: boolean },
   ): Promise<AuthenticatedAccount> {
     if (this.config.authenticationStrategy === 'all') {
       let first: AuthenticatedAccount | null = null;
@@ -129,6 +135,7 @@ export class Authenticator implements OnModuleInit {
         return await this.attempt(realm, token, address);
       } catch (error) {
         if (!(error instanceof AuthenticationError)) throw error;
+        verdict.refused = true;
         failure ??= error;
       }
     }

@@ -92,12 +92,17 @@ export class SessionModel {
     return 'ok';
   }
 
-  /** §8/§9 logout and stop: the record goes, one `stopped` event (only if it was there). */
-  stop(token: string, reason: 'logout' | 'stopped') {
+  /**
+   * §8/§9 logout and stop: the record goes, one `stopped` event (only if it was there). A session past its timeouts
+   * (judged on the freshest record, as a write is) is reported expired instead: a Session object held past them
+   * cannot end it as stopped.
+   */
+  stop(token: string, reason: 'logout' | 'stopped', now: number) {
     const s = this.sessions.get(token);
     if (!s || !s.exists) return;
     s.exists = false;
-    this.emit(`stopped:${reason}`);
+    const expired = this.expiry(s, now);
+    this.emit(expired ? `expired:${expired}` : `stopped:${reason}`);
   }
 
   /**

@@ -185,25 +185,35 @@ function keepPrivateAtWrite(raw: RawResponseLike, options: PrivateMarks): void {
     raw.writeHead = writeHead;
     const given = args.find(
       (arg, i) => i > 0 && arg !== null && typeof arg === 'object' && !Array.isArray(arg),
-    );
-    if (given) markHeaderObject(given as Record<string, unknown>, options);
-    if (options.noStore) raw.setHeader?.('cache-control', 'no-store');
-    if (options.varyCookie) {
-      const merged = varyWithCookie(raw.getHeader?.('vary'));
-      if (merged !== null) raw.setHeader?.('vary', merged);
+    ) as Record<string, unknown> | undefined;
+    if (given) {
+      // Names in any case: the key already there, else the lower-case name.
+      const key = (name: string) => Object.keys(given).find((k) => k.toLowerCase() === name) ?? name;
+      applyMarks(
+        options,
+        (name) => given[key(name)],
+        (name, value) => (given[key(name)] = value),
+      );
     }
+    applyMarks(
+      options,
+      (name) => raw.getHeader?.(name),
+      (name, value) => raw.setHeader?.(name, value),
+    );
     return writeHead.apply(this, args);
   };
 }
 
-/** The marks on a headers object passed to `writeHead` (names in any case). */
-function markHeaderObject(headers: Record<string, unknown>, options: PrivateMarks): void {
-  const nameOf = (lower: string) => Object.keys(headers).find((key) => key.toLowerCase() === lower) ?? lower;
-  if (options.noStore) headers[nameOf('cache-control')] = 'no-store';
+/** The marks on headers read and written through `get` and `set` (a response, or a headers object). */
+function applyMarks(
+  options: PrivateMarks,
+  get: (name: string) => unknown,
+  set: (name: string, value: string) => unknown,
+): void {
+  if (options.noStore) set('cache-control', 'no-store');
   if (options.varyCookie) {
-    const name = nameOf('vary');
-    const merged = headers[name] === undefined ? 'Cookie' : varyWithCookie(headers[name]);
-    if (merged !== null) headers[name] = merged;
+    const merged = varyWithCookie(get('vary'));
+    if (merged !== null) set('vary', merged);
   }
 }
 

@@ -224,12 +224,17 @@ describe('on Redis', () => {
     available = await redisAvailable('expiry sweeper');
   });
 
-  it('an instance killed mid-sweep (SIGKILL, holding leases): the other takes its shards over once the lease ends; each session expires once', async () => {
+  /** A namespace of this test's own on Redis, its store, a clock and one instance on them. */
+  async function onOwnNamespace(name: string) {
     if (!available) throw new Error('no Redis');
-    const namespace = `sweeper-kill-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const sb = redisSessionStore(namespace);
+    const namespace = `${name}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const made = redisSessionStore(namespace);
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    const b = await instance(sb.store, clock);
+    return { namespace, made, clock, one: await instance(made.store, clock) };
+  }
+
+  it('an instance killed mid-sweep (SIGKILL, holding leases): the other takes its shards over once the lease ends; each session expires once', async () => {
+    const { namespace, made: sb, clock, one: b } = await onOwnNamespace('sweeper-kill');
     try {
       const started = await startMany([b], 2_000);
       clock.advance(IDLE_MS + 1);
@@ -272,12 +277,9 @@ describe('on Redis', () => {
       await sb.close();
     }
   }, 120_000);
+
   it('a member of a queue that is not a session id is dropped by the next pass, which expires the others', async () => {
-    if (!available) throw new Error('no Redis');
-    const namespace = `sweeper-junk-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const made = redisSessionStore(namespace);
-    const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    const one = await instance(made.store, clock);
+    const { namespace, made, clock, one } = await onOwnNamespace('sweeper-junk');
     const client = await made.adapter.getClient();
     try {
       const started = await startMany([one], 20);
